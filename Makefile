@@ -1,0 +1,45 @@
+# vqnb: every set-up step a fresh Debian machine needs lives here.
+#   make run    the main job (creates .venv, installs, runs)
+#   make test   sync checks + every notebook's tests (what CI runs)
+#   make lab    JupyterLab on the workspace
+#   make bench  benchmarks against the peer libraries
+PYTHON ?= python3
+VENV   := .venv
+BIN    := $(VENV)/bin
+# Debian packages the corpora need (speech synthesis, MIDI rendering, texts).
+APT_PACKAGES := espeak-ng fluidsynth fluid-soundfont-gm fortunes
+
+.PHONY: run test lab bench sysdeps install clean-venv
+
+$(BIN)/python:
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install -q --upgrade pip
+
+# Re-install whenever pyproject.toml changes; the stamp file records the last install.
+$(VENV)/.installed: pyproject.toml | $(BIN)/python
+	$(BIN)/pip install -q -e ".[dev]"
+	touch $@
+
+$(VENV)/.installed-bench: $(VENV)/.installed
+	$(BIN)/pip install -q -e ".[dev,bench]"
+	touch $@
+
+install: sysdeps $(VENV)/.installed
+
+sysdeps:
+	@bash tools/sysdeps.sh $(APT_PACKAGES)
+
+run: install
+	$(BIN)/vqnb showcase
+
+test: install
+	$(BIN)/python tools/test_notebooks.py
+
+lab: install
+	$(BIN)/jupyter lab --notebook-dir=. --no-browser
+
+bench: sysdeps $(VENV)/.installed-bench
+	$(BIN)/python bench/quantize.py
+
+clean-venv:
+	rm -rf $(VENV)

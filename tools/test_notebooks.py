@@ -1,0 +1,60 @@
+"""`make test`: check notebooks and library are in sync, then run every notebook's tests.
+
+Each notebook runs under `nbdev-test` in a process of its own, so global torch state that one
+notebook sets (seeds, threads, default dtype) cannot leak into the next, as it can when
+`nbdev-test` reuses worker processes. The last line is `notebooks: N passed, M failed`.
+"""
+import hashlib, os, subprocess, sys, time
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+BIN = Path(sys.executable).parent
+NBS, LIB = ROOT/'nbs', ROOT/'vqnb'
+
+def snapshot():
+    files = [*NBS.rglob('*.ipynb'), *LIB.rglob('*.py')]
+    return {p: hashlib.sha256(p.read_bytes()).hexdigest() for p in files if '.ipynb_checkpoints' not in p.parts}
+
+def check_sync():
+    "Fail when `nbdev-clean` or `nbdev-export` would change a committed file."
+    before = snapshot()
+    for cmd in ('nbdev-clean', 'nbdev-export'):
+        subprocess.run([str(BIN/cmd)], cwd=ROOT, check=True)
+    after = snapshot()
+    changed = sorted(str(p.relative_to(ROOT)) for p in before.keys() | after.keys() if before.get(p) != after.get(p))
+    if changed:
+        print('Notebooks and library are out of sync: nbdev-clean / nbdev-export changed', *changed, sep='\n  ')
+        print('Run `nbdev-export && nbdev-clean` and commit the result.')
+    return not changed
+
+def notebooks():
+    return sorted(p for p in NBS.rglob('*.ipynb')
+                  if '.ipynb_checkpoints' not in p.parts and not p.name.startswith('_'))
+
+def run_one(nb):
+    env = {**os.environ, 'OMP_NUM_THREADS': os.environ.get('VQNB_TEST_THREADS', '1'), 'MPLBACKEND': 'Agg'}
+    t0 = time.time()
+    r = subprocess.run([str(BIN/'nbdev-test'), str(nb)], cwd=ROOT, env=env,
+                       capture_output=True, text=True)
+    return nb, r.returncode == 0, time.time() - t0, r.stdout + r.stderr
+
+def main():
+    if not check_sync():
+        print('notebooks: 0 passed, 1 failed')
+        return 1
+    nbs = notebooks()
+    workers = int(os.environ.get('VQNB_TEST_WORKERS', min(2, os.cpu_count() or 1)))
+    passed = failed = 0
+    with ThreadPoolExecutor(workers) as pool:
+        for nb, ok, secs, out in pool.map(run_one, nbs):
+            name = nb.relative_to(NBS)
+            print(f"{'PASS' if ok else 'FAIL'}  {name}  ({secs:.0f} s)", flush=True)
+            if ok: passed += 1
+            else:
+                failed += 1
+                print('\n'.join('    ' + l for l in out.strip().splitlines()[-60:]), flush=True)
+    print(f'notebooks: {passed} passed, {failed} failed')
+    return 1 if failed or not nbs else 0
+
+if __name__ == '__main__': sys.exit(main())
