@@ -3,13 +3,14 @@
 #   make test   sync checks + every notebook's tests (what CI runs)
 #   make lab    JupyterLab on the workspace
 #   make bench  benchmarks against the peer libraries
+#   make sync   export the library, clean the notebooks, render README.md (before a commit)
 PYTHON ?= python3
 VENV   := .venv
 BIN    := $(VENV)/bin
 # Debian packages the corpora need (speech synthesis, MIDI rendering, texts).
 APT_PACKAGES := espeak-ng fluidsynth fluid-soundfont-gm fortunes
 
-.PHONY: run test lab bench sysdeps install clean-venv
+.PHONY: run test lab bench sync sysdeps install clean-venv
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -34,6 +35,12 @@ run: install
 
 test: install
 	$(BIN)/python tools/test_notebooks.py
+
+# Bring the library and README in line with the notebooks, and strip the notebooks, before a commit.
+sync: $(VENV)/.installed
+	$(BIN)/nbdev-export
+	$(BIN)/nbdev-clean
+	$(BIN)/python tools/readme.py
 
 lab: install
 	$(BIN)/jupyter lab --notebook-dir=. --no-browser

@@ -25,8 +25,9 @@ def check_sync():
     changed = sorted(str(p.relative_to(ROOT)) for p in before.keys() | after.keys() if before.get(p) != after.get(p))
     if changed:
         print('Notebooks and library are out of sync: nbdev-clean / nbdev-export changed', *changed, sep='\n  ')
-        print('Run `nbdev-export && nbdev-clean` and commit the result.')
-    return not changed
+        print('Run `make sync` and commit the result.')
+    readme_ok = subprocess.run([sys.executable, str(ROOT/'tools'/'readme.py'), '--check'], cwd=ROOT).returncode == 0
+    return not changed and readme_ok
 
 def notebooks():
     return sorted(p for p in NBS.rglob('*.ipynb')
