@@ -10,7 +10,7 @@ BIN    := $(VENV)/bin
 # Debian packages the corpora need (speech synthesis, MIDI rendering, texts).
 APT_PACKAGES := espeak-ng fluidsynth fluid-soundfont-gm fortunes
 
-.PHONY: run test lab bench sync sysdeps install clean-venv
+.PHONY: run test lab bench sync outputs sysdeps install clean-venv
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -41,6 +41,11 @@ sync: $(VENV)/.installed
 	$(BIN)/nbdev-export
 	$(BIN)/nbdev-clean
 	$(BIN)/python tools/readme.py
+
+# Re-execute the notebooks and save their outputs (figures) into them, then sync.
+outputs: $(VENV)/.installed
+	for nb in nbs/*.ipynb; do MPLBACKEND=Agg $(BIN)/nbdev-test --save $$nb || exit 1; done
+	$(MAKE) sync
 
 lab: install
 	$(BIN)/jupyter lab --notebook-dir=. --no-browser
