@@ -31,6 +31,7 @@ sysdeps:
 	@bash tools/sysdeps.sh $(APT_PACKAGES)
 
 run: install
+	$(BIN)/vqnb data build --size default
 	$(BIN)/vqnb showcase
 
 test: install
