@@ -32,7 +32,8 @@ sysdeps:
 
 run: install
 	$(BIN)/vqnb data build --size default
-	$(BIN)/vqnb showcase
+	$(BIN)/vqnb run --all
+	@echo "Reports: runs/<experiment>/<time>/ (open the .html); list them with .venv/bin/vqnb runs"
 
 test: install
 	$(BIN)/python tools/test_notebooks.py
