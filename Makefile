@@ -54,6 +54,7 @@ lab: install
 
 bench: sysdeps $(VENV)/.installed-bench
 	$(BIN)/python bench/quantize.py
+	$(BIN)/python bench/pooling.py
 
 clean-venv:
 	rm -rf $(VENV)
