@@ -6,6 +6,7 @@ minima of repeated runs. Writes bench/results/pooling.{json,md}.
 import json, statistics, sys, time
 from pathlib import Path
 import torch
+from timing import interleaved, stats
 torch.set_num_threads(2)
 from vqnb.pooling import SlidingWindowStatsPooling, AttentiveStatisticsPooling
 
@@ -22,14 +23,6 @@ def note_loop(pool: AttentiveStatisticsPooling, x, mask):
     return torch.stack(windows, dim=1)
 
 
-def interleaved(contenders, repeats=REPEATS, warmup=1):
-    for f in contenders.values():
-        for _ in range(warmup): f()
-    times = {k: [] for k in contenders}
-    for _ in range(repeats):
-        for k, f in contenders.items():
-            t0 = time.perf_counter(); f(); times[k].append(time.perf_counter() - t0)
-    return times
 
 
 def main():
@@ -49,7 +42,7 @@ def main():
     n_win = int(((T - W + S - 1) // S) + 1)
     c, d = torch.randn(B * n_win, 2 * D, generator=g), torch.randn(2 * D, D, generator=g)
     gemm = lambda: (a @ b, c @ d)
-    t = interleaved({'vectorised': ours, 'note loop': loop, 'floor gemms': gemm})
+    t = interleaved({'vectorised': ours, 'note loop': loop, 'floor gemms': gemm}, REPEATS)
     med = {k: statistics.median(v) for k, v in t.items()}
     mins = {k: min(v) for k, v in t.items()}
     floor = 3 * med['floor gemms']

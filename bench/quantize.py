@@ -7,6 +7,7 @@ reports medians and minima over the repeats. Results go to bench/results/quantiz
 import json, platform, statistics, sys, time
 from pathlib import Path
 import torch
+from timing import interleaved, stats
 
 THREADS = 2
 torch.set_num_threads(THREADS)
@@ -19,24 +20,14 @@ OUT = Path(__file__).parent / 'results'
 REPEATS = int(sys.argv[1]) if len(sys.argv) > 1 else 7
 
 
-def interleaved(contenders: dict, repeats: int = REPEATS, warmup: int = 1) -> dict:
-    "Time each zero-argument callable `repeats` times, round-robin; return seconds per contender."
-    for f in contenders.values():
-        for _ in range(warmup): f()
-    times = {k: [] for k in contenders}
-    for _ in range(repeats):
-        for k, f in contenders.items():
-            t0 = time.perf_counter(); f(); times[k].append(time.perf_counter() - t0)
-    return times
 
 
-def stats(ts): return dict(median_s=statistics.median(ts), min_s=min(ts), runs=len(ts))
 
 
 def matmul_gflops(n: int = 2048) -> float:
     "Measured float32 GEMM speed of this machine (median of interleaved repeats)."
     a, b = torch.randn(n, n), torch.randn(n, n)
-    t = interleaved({'gemm': lambda: a @ b})['gemm']
+    t = interleaved({'gemm': lambda: a @ b}, REPEATS)['gemm']
     return 2 * n ** 3 / statistics.median(t) / 1e9
 
 
@@ -52,7 +43,7 @@ def main():
                           kmeans_init=True, kmeans_iters=10, rotation_trick=False)   # plain straight-through, like ours
     ours.train(); peer.train()
     xin = x.clone().requires_grad_()            # as it comes from an encoder: the graph is built
-    t = interleaved({'vqnb': lambda: ours(xin), 'vector-quantize-pytorch': lambda: peer(xin[None])}, warmup=2)
+    t = interleaved({'vqnb': lambda: ours(xin), 'vector-quantize-pytorch': lambda: peer(xin[None])}, REPEATS, warmup=2)
     s_ours, s_peer = stats(t['vqnb']), stats(t['vector-quantize-pytorch'])
     speedup = s_peer['median_s'] / s_ours['median_s']
     report['ema_forward'] = dict(N=N, D=D, K=K, vqnb=s_ours, peer=s_peer, speedup=speedup, goal='>= 2x')
@@ -62,7 +53,7 @@ def main():
     # 2. nearest-code search against the GEMM bound
     gflops = matmul_gflops()
     codebook = ours.codebook.clone()
-    t = interleaved({'search': lambda: nearest_code(x, codebook)})
+    t = interleaved({'search': lambda: nearest_code(x, codebook)}, REPEATS)
     s = stats(t['search'])
     bound = 2 * N * K * D / (gflops * 1e9)
     ratio = s['median_s'] / bound
@@ -80,7 +71,7 @@ def main():
     faiss.copy_array_to_vector(centroids.ravel(), fpq.centroids)
     xn = x.numpy()
     agree = (pq.encode(x) == torch.from_numpy(fpq.compute_codes(xn)).long()).float().mean().item()
-    t = interleaved({'vqnb': lambda: pq.encode(x), 'faiss': lambda: fpq.compute_codes(xn)})
+    t = interleaved({'vqnb': lambda: pq.encode(x), 'faiss': lambda: fpq.compute_codes(xn)}, REPEATS)
     s_ours, s_peer = stats(t['vqnb']), stats(t['faiss'])
     ratio = s_peer['median_s'] / s_ours['median_s']
     report['pq_encode'] = dict(N=N, D=D, heads=H, K=K, vqnb=s_ours, faiss=s_peer, speed_vs_faiss=ratio,
