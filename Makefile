@@ -46,7 +46,7 @@ sync: $(VENV)/.installed
 
 # Re-execute the notebooks and save their outputs (figures) into them, then sync.
 outputs: $(VENV)/.installed
-	for nb in nbs/*.ipynb; do MPLBACKEND=Agg $(BIN)/nbdev-test --save $$nb || exit 1; done
+	for nb in nbs/*.ipynb nbs/experiments/*.ipynb; do MPLBACKEND=Agg $(BIN)/nbdev-test --save $$nb || exit 1; done
 	$(MAKE) sync
 
 lab: install
