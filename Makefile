@@ -44,9 +44,10 @@ sync: $(VENV)/.installed
 	$(BIN)/nbdev-clean
 	$(BIN)/python tools/readme.py
 
-# Re-execute the notebooks and save their outputs (figures) into them, then sync.
+# Re-execute the component notebooks and save their outputs (figures) into them, then sync.
+# Experiment notebooks are committed without outputs: their results live in runs/ and the README.
 outputs: $(VENV)/.installed
-	for nb in nbs/*.ipynb nbs/experiments/*.ipynb; do MPLBACKEND=Agg $(BIN)/nbdev-test --save $$nb || exit 1; done
+	for nb in nbs/*.ipynb; do MPLBACKEND=Agg $(BIN)/nbdev-test --save $$nb || exit 1; done
 	$(MAKE) sync
 
 lab: install

@@ -92,7 +92,7 @@ def run_experiments(args) -> int:
 def build_corpora(name: str = 'all', size: str = 'default', seed: int = 0, root: str | None = None,
                   encodec: str = 'auto', progress: bool = True) -> dict:
     "Build the corpus `name` (or all of them, in dependency order); print and return what was built."
-    from vqnb.data import build_text
+    from vqnb.text import build_text
     from vqnb.speech import build_speech
     from vqnb.music import build_music
     from vqnb.descriptors import build_descriptors
