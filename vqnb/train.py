@@ -6,29 +6,28 @@ Docs: https://vqnb.github.io/vqnb/train.html.md"""
 
 # %% ../nbs/20_train.ipynb #046bb3dd
 from __future__ import annotations
-import hashlib, json, math, os, random, time
-from dataclasses import dataclass, asdict, field, fields
+import hashlib, json, math, os, random, time, warnings
+from dataclasses import dataclass, asdict
 from pathlib import Path
-from typing import Any, Callable
+from typing import Callable
 import numpy as np
 import torch, torch.nn as nn
 import torch.distributed as dist
 from torch.utils.data import Dataset, DataLoader, DistributedSampler
 from torch.utils.data._utils.collate import default_collate
+from fastcore.basics import patch
 from tqdm.auto import tqdm
-from .core import replace_atomically
+from .core import replace_atomically, atomic_write_json, stale_temporaries, check_int, check_number, check_choice
 
 # %% auto #0
 __all__ = ['SCHEDULES', 'select_device', 'seed_everything', 'rng_state', 'set_rng_state', 'TrainConfig', 'CheckpointError',
-           'save_checkpoint', 'latest_checkpoint', 'load_checkpoint', 'Callback', 'default_step', 'Trainer', 'save',
-           'write_metrics', 'validate', 'fit']
+           'CheckpointWarning', 'CheckpointStore', 'load_checkpoint', 'Callback', 'default_step', 'Trainer']
 
 # %% ../nbs/20_train.ipynb #064a5107
 def select_device(device: str = 'auto') -> torch.device:
-    "`'auto'`: the GPU of this process's rank when CUDA is present (its LOCAL_RANK under torchrun), else the CPU."
-    if device != 'auto': return torch.device(device)
-    if torch.cuda.is_available(): return torch.device('cuda', int(os.environ.get('LOCAL_RANK', 0)))
-    return torch.device('cpu')
+    "`'auto'`: this process's GPU when CUDA is present, else the CPU. A CUDA device without index is LOCAL_RANK's GPU."
+    d = torch.device('cuda' if device == 'auto' and torch.cuda.is_available() else 'cpu' if device == 'auto' else device)
+    return torch.device('cuda', int(os.environ.get('LOCAL_RANK', 0))) if d.type == 'cuda' and d.index is None else d
 
 def seed_everything(seed: int):
     "Seed Python, NumPy and torch (all devices). Global state: the fit loop calls it, notebooks should not."
@@ -53,11 +52,24 @@ def set_rng_state(state: dict):
     torch.set_rng_state(state['torch'])
     if 'cuda' in state and torch.cuda.is_available(): torch.cuda.set_rng_state_all(state['cuda'])
 
+# %% ../nbs/20_train.ipynb #3a3677dc
+def _init_distributed(device: str) -> tuple[int, int, torch.device]:
+    "World size, rank and device of this process; under torchrun also the process group (NCCL for CUDA, else gloo)."
+    world, dev = int(os.environ.get('WORLD_SIZE', 1)), select_device(device)
+    if dev.type == 'cuda' and 'LOCAL_RANK' in os.environ: torch.cuda.set_device(dev)   # before any collective
+    if world > 1 and not dist.is_initialized(): dist.init_process_group('nccl' if dev.type == 'cuda' else 'gloo')
+    return world, (dist.get_rank() if dist.is_initialized() else 0), dev
+
+def _collective_device(backend: str | None, device: torch.device) -> torch.device:
+    "Where a collective's tensors must be: this process's GPU under NCCL, else the CPU."
+    return device if backend == 'nccl' else torch.device('cpu')
+
 # %% ../nbs/20_train.ipynb #5c1c9d85
 SCHEDULES = ('constant', 'cosine')
 
 @dataclass
 class TrainConfig:
+    "What a training run computes: epochs, batches, optimizer, schedule, checkpoints, seed, device, precision."
     epochs: int = 1
     batch_size: int = 32
     lr: float = 1e-3
@@ -74,23 +86,23 @@ class TrainConfig:
     progress: bool = True
 
     def __post_init__(self):
-        for k in ('epochs', 'batch_size', 'checkpoint_every', 'keep_checkpoints'):
-            v = getattr(self, k)
-            if not isinstance(v, int) or isinstance(v, bool) or v < 1: raise ValueError(f"{k}: expected an integer >= 1, got {v!r}")
-        if not (isinstance(self.lr, (int, float)) and self.lr > 0): raise ValueError(f"lr: expected a number > 0, got {self.lr!r}")
-        if self.schedule not in SCHEDULES: raise ValueError(f"schedule: expected one of {', '.join(SCHEDULES)}, got {self.schedule!r}")
-        if self.grad_clip is not None and not self.grad_clip > 0: raise ValueError(f"grad_clip: expected None or a number > 0, got {self.grad_clip!r}")
-        if self.validate_every is not None and (not isinstance(self.validate_every, int) or self.validate_every < 1):
-            raise ValueError(f"validate_every: expected None or an integer >= 1, got {self.validate_every!r}")
-        if not isinstance(self.warmup_steps, int) or self.warmup_steps < 0:
-            raise ValueError(f"warmup_steps: expected an integer >= 0, got {self.warmup_steps!r}")
+        for k in ('epochs', 'batch_size', 'checkpoint_every', 'keep_checkpoints'): check_int(k, getattr(self, k), min=1)
+        check_number('lr', self.lr, min=0, min_open=True); check_number('weight_decay', self.weight_decay, min=0)
+        if self.grad_clip is not None: check_number('grad_clip', self.grad_clip, min=0, min_open=True)
+        check_choice('schedule', self.schedule, SCHEDULES); check_int('warmup_steps', self.warmup_steps, min=0)
+        if self.validate_every is not None: check_int('validate_every', self.validate_every, min=1)
+        check_int('seed', self.seed, min=0)
+        for k in ('amp', 'progress'): check_choice(k, getattr(self, k), (True, False))
+        if not isinstance(self.device, str): raise ValueError(f"device: expected 'auto', 'cpu', 'cuda' or 'cuda:N', got {self.device!r}")
+        select_device(self.device)       # torch names a malformed device string
 
     def identity(self) -> dict:
         "The fields that decide what is computed (not where, nor how it is shown)."
         return {k: v for k, v in asdict(self).items() if k not in ('device', 'progress', 'keep_checkpoints', 'checkpoint_every')}
 
 # %% ../nbs/20_train.ipynb #7db32620
-class CheckpointError(RuntimeError): "A checkpoint that cannot be used: corrupt, or from another configuration."
+class CheckpointError(RuntimeError): "A checkpoint that cannot be used: damaged, missing, or from another configuration."
+class CheckpointWarning(UserWarning): "A checkpoint passed over on resume (damaged or unrecorded), or files left by a killed save."
 
 def _sha256(path: Path) -> str:
     h = hashlib.sha256()
@@ -98,33 +110,79 @@ def _sha256(path: Path) -> str:
         for chunk in iter(lambda: f.read(1 << 20), b''): h.update(chunk)
     return h.hexdigest()
 
-def save_checkpoint(ckpt_dir: str | Path, step: int, state: dict, meta: dict, keep: int = 2) -> Path:
-    "Write `state` (tensors, numbers, strings, lists, dicts) as step `step`; point `latest.json` at it; keep `keep`."
-    ckpt_dir = Path(ckpt_dir); ckpt_dir.mkdir(parents=True, exist_ok=True)
-    path = ckpt_dir/f"ckpt-{step:08d}.pt"
+def _record(path: Path) -> dict | None:
+    "The checkpoint record in `path`, or None when it is unreadable or incomplete."
+    try: rec = json.loads(path.read_text())
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError): return None
+    ok = isinstance(rec, dict) and isinstance(rec.get('file'), str) and isinstance(rec.get('sha256'), str)
+    return rec if ok and isinstance(rec.get('step'), int) and isinstance(rec.get('run', 0), int) else None
+
+class CheckpointStore:
+    "The checkpoints of one training run folder: save, prune, find the newest intact one, clean up after a kill."
+    def __init__(self, folder: str | Path, keep: int = 2):
+        self.folder, self.keep = Path(folder), check_int('keep', keep, min=1)
+
+    def exists(self) -> bool:
+        "Whether the folder holds any checkpoint or record."
+        return self.folder.is_dir() and any(self.folder.glob('ckpt-*')) or (self.folder/'latest.json').exists()
+
+    def records(self) -> list[dict]:
+        "The valid checkpoint records, newest first (run, then step); `latest.json` counts for a checkpoint without one."
+        recs = {r['file']: r for r in map(_record, self.folder.glob('ckpt-*.json')) if r is not None}
+        latest = _record(self.folder/'latest.json')
+        if latest is not None and latest['file'] not in recs: recs[latest['file']] = latest   # folders of older versions
+        return sorted(recs.values(), key=lambda r: (r.get('run', 0), r['step']), reverse=True)
+
+# %% ../nbs/20_train.ipynb #fc6fd520
+@patch
+def save(self: CheckpointStore, step: int, state: dict, meta: dict | None = None, run: int = 0) -> Path:
+    "Write `state` (tensors, numbers, strings, lists, dicts) as step `step` of run `run`, then its record; prune."
+    self.folder.mkdir(parents=True, exist_ok=True)
+    path = self.folder/f"ckpt-{check_int('step', step, min=0):08d}.pt"
     replace_atomically(path, lambda p: torch.save(state, p))
-    latest = dict(file=path.name, step=step, sha256=_sha256(path), **meta)
-    replace_atomically(ckpt_dir/'latest.json', lambda p: p.write_text(json.dumps(latest, indent=1)))
-    for old in sorted(ckpt_dir.glob('ckpt-*.pt'))[:-keep]: old.unlink()
+    rec = dict(file=path.name, step=step, run=run, sha256=_sha256(path), **(meta or {}))
+    atomic_write_json(path.with_suffix('.json'), rec)
+    atomic_write_json(self.folder/'latest.json', rec)
+    self.prune(spare=path.name)
     return path
 
-def latest_checkpoint(ckpt_dir: str | Path) -> dict | None:
-    "The `latest.json` record of `ckpt_dir`, or None when there is no checkpoint."
-    f = Path(ckpt_dir)/'latest.json'
-    if not f.exists(): return None
-    try: return json.loads(f.read_text())
-    except json.JSONDecodeError as e: raise CheckpointError(f"{f}: corrupt checkpoint index ({e})") from e
+@patch
+def prune(self: CheckpointStore, spare: str | None = None):
+    "Remove all but the `keep` newest checkpoints (and checkpoints without a record), never the file `spare`."
+    keep = {r['file'] for r in self.records()[:self.keep]} | {spare}
+    for p in self.folder.glob('ckpt-*.pt'):
+        if p.name not in keep: p.unlink(missing_ok=True); p.with_suffix('.json').unlink(missing_ok=True)
+
+@patch
+def remove_temporaries(self: CheckpointStore) -> list[Path]:
+    "Remove the temporary files that a save killed midway left behind; return their paths."
+    stale = stale_temporaries(self.folder) if self.folder.is_dir() else []
+    for p in stale: p.unlink(missing_ok=True)
+    return stale
+
+# %% ../nbs/20_train.ipynb #4cfcf834
+@patch
+def load(self: CheckpointStore, map_location='cpu') -> tuple[dict, dict]:
+    "The newest intact checkpoint, `(state, record)`; newer damaged ones are skipped with a `CheckpointWarning`."
+    skipped = [f"{p.name}: no record of its sha256 (a save was interrupted)" for p in sorted(self.folder.glob('ckpt-*.pt'))
+               if p.name not in {r['file'] for r in self.records()}]
+    for rec in self.records():
+        path, state = self.folder/rec['file'], None
+        if not path.exists(): why = 'missing'
+        elif _sha256(path) != rec['sha256']: why = 'damaged (sha256 does not match its record)'
+        else:
+            try: state, why = torch.load(path, map_location=map_location, weights_only=True), None
+            except Exception as e: why = f"unreadable ({type(e).__name__}: {e})"
+        if state is not None:
+            if skipped: warnings.warn(f"{self.folder}: resuming from {rec['file']} (step {rec['step']}); skipped "
+                                      + '; '.join(skipped), CheckpointWarning, stacklevel=2)
+            return state, rec
+        skipped.append(f"{rec['file']}: {why}")
+    raise CheckpointError(f"{self.folder}: no intact checkpoint" + (f" ({'; '.join(skipped)})" if skipped else ''))
 
 def load_checkpoint(ckpt_dir: str | Path, map_location='cpu') -> tuple[dict, dict]:
-    "Load the latest checkpoint of `ckpt_dir` (sha256 checked, weights only): `(state, meta)`."
-    meta = latest_checkpoint(ckpt_dir)
-    if meta is None: raise CheckpointError(f"{ckpt_dir}: no checkpoint (no latest.json)")
-    path = Path(ckpt_dir)/meta['file']
-    if not path.exists(): raise CheckpointError(f"{path}: checkpoint named by latest.json is missing")
-    if _sha256(path) != meta['sha256']: raise CheckpointError(f"{path}: corrupt checkpoint (sha256 does not match latest.json)")
-    try: state = torch.load(path, map_location=map_location, weights_only=True)
-    except Exception as e: raise CheckpointError(f"{path}: corrupt checkpoint ({type(e).__name__}: {e})") from e
-    return state, meta
+    "The newest intact checkpoint of `ckpt_dir` (sha256 checked, weights only): `(state, record)`."
+    return CheckpointStore(ckpt_dir).load(map_location)
 
 # %% ../nbs/20_train.ipynb #03ae3667
 class Callback:
@@ -141,35 +199,48 @@ def default_step(model: nn.Module, batch) -> dict:
     if hasattr(out, 'loss'): return dict(loss=out.loss, **getattr(out, 'metrics', {}))
     raise TypeError(f"model: expected forward to return a dict with 'loss' or an object with .loss, got {type(out).__name__}")
 
+# %% ../nbs/20_train.ipynb #99e9cf68
 def _to_device(batch, device):
     if isinstance(batch, torch.Tensor): return batch.to(device, non_blocking=True)
     if isinstance(batch, (list, tuple)): return type(batch)(_to_device(b, device) for b in batch)
     if isinstance(batch, dict): return {k: _to_device(v, device) for k, v in batch.items()}
     return batch
 
+def _batch_size(batch) -> int:
+    "Samples in `batch`: the length of its first tensor (in a tuple, list or dict), else its length."
+    if isinstance(batch, dict): batch = list(batch.values())
+    if isinstance(batch, (list, tuple)) and batch and isinstance(batch[0], (torch.Tensor, np.ndarray, list, tuple, dict)):
+        return _batch_size(batch[0])
+    return len(batch)
+
+def _check_step(out) -> dict:
+    if not isinstance(out, dict) or 'loss' not in out:
+        got = f"keys {sorted(map(str, out))}" if isinstance(out, dict) else type(out).__name__
+        raise ValueError(f"step_fn: expected a dict with a 'loss' entry, got {got}")
+    return out
+
 def _scalar(v) -> float: return float(v.detach().float().mean()) if isinstance(v, torch.Tensor) else float(v)
 
 # %% ../nbs/20_train.ipynb #0ee94607
 class Trainer:
     "Fit `model` on `train_data` under `config`, with checkpoints in `run_dir` and DDP under torchrun."
-    def __init__(self, model: nn.Module, train_data: Dataset, config: TrainConfig = None, *,
+    def __init__(self, model: nn.Module, train_data: Dataset, config: TrainConfig | None = None, *,
                  valid_data: Dataset | None = None, step_fn: Callable = default_step, run_dir: str | Path | None = None,
                  callbacks: list[Callback] = (), model_config: dict | None = None, collate_fn: Callable = default_collate):
         self.config = config or TrainConfig()
-        if len(train_data) == 0: raise ValueError("train_data: expected a non-empty dataset")
+        if not isinstance(self.config, TrainConfig): raise TypeError(f"config: expected a TrainConfig, got {type(config).__name__}")
+        if len(train_data) == 0: raise ValueError("train_data: expected a non-empty dataset, got an empty one")
+        if valid_data is not None and len(valid_data) == 0:
+            raise ValueError("valid_data: expected a non-empty dataset or None, got an empty one (no validation would run)")
         self.train_data, self.valid_data, self.step_fn, self.collate_fn = train_data, valid_data, step_fn, collate_fn
         self.run_dir = Path(run_dir) if run_dir else None
+        self.checkpoints = CheckpointStore(self.run_dir/'checkpoints', self.config.keep_checkpoints) if self.run_dir else None
         self.callbacks, self.model_config = list(callbacks), model_config or {}
-        self.world = int(os.environ.get('WORLD_SIZE', 1))
-        if self.world > 1 and not dist.is_initialized():
-            dist.init_process_group('nccl' if torch.cuda.is_available() else 'gloo')
-        self.rank = dist.get_rank() if dist.is_initialized() else 0
-        self.device = select_device(self.config.device)
-        self.model = model.to(self.device)
-        self.ddp = None
+        self.world, self.rank, self.device = _init_distributed(self.config.device)
+        self.model, self.ddp = model.to(self.device), None
         if self.world > 1:
             self.ddp = nn.parallel.DistributedDataParallel(self.model, device_ids=[self.device.index] if self.device.type == 'cuda' else None)
-        self.step, self.history = 0, []
+        self.step, self.history, self.run_number = 0, [], 0
         per_rank = len(DistributedSampler(train_data, num_replicas=self.world, rank=self.rank, shuffle=False))
         self.steps_per_epoch = math.ceil(per_rank / self.config.batch_size)
         self.total_steps = self.config.epochs * self.steps_per_epoch
@@ -178,10 +249,11 @@ class Trainer:
     def is_main(self) -> bool: return self.rank == 0
 
     def identity(self) -> dict:
-        return dict(train=self.config.identity(), model=self.model_config, world_size=self.world,
-                    n_train=len(self.train_data))
+        "What the run computes: training config, model config, number of processes, training set size."
+        return dict(train=self.config.identity(), model=self.model_config, world_size=self.world, n_train=len(self.train_data))
 
 # %% ../nbs/20_train.ipynb #6edc4826
+@patch
 def _build_optimizer(self: Trainer):
     params = [p for p in self.model.parameters() if p.requires_grad]
     self.optimizer = torch.optim.AdamW(params, lr=self.config.lr, weight_decay=self.config.weight_decay)
@@ -192,6 +264,7 @@ def _build_optimizer(self: Trainer):
         return 0.5 * (1 + math.cos(math.pi * min(1.0, (step - c.warmup_steps) / max(1, total - c.warmup_steps))))
     self.scheduler = torch.optim.lr_scheduler.LambdaLR(self.optimizer, factor)
 
+@patch
 def _batches(self: Trainer, epoch: int, skip: int = 0):
     sampler = DistributedSampler(self.train_data, num_replicas=self.world, rank=self.rank, shuffle=True, seed=self.config.seed)
     sampler.set_epoch(epoch)
@@ -203,9 +276,8 @@ def _batches(self: Trainer, epoch: int, skip: int = 0):
     return DataLoader(self.train_data, batch_sampler=batches, collate_fn=self.collate_fn,
                       generator=torch.Generator().manual_seed(self.config.seed))
 
-Trainer._build_optimizer, Trainer._batches = _build_optimizer, _batches
-
 # %% ../nbs/20_train.ipynb #8f7d5164
+@patch
 def _state(self: Trainer) -> dict:
     rngs = [None] * self.world
     if self.world > 1: dist.all_gather_object(rngs, rng_state())
@@ -213,88 +285,138 @@ def _state(self: Trainer) -> dict:
     return dict(model=self.model.state_dict(), optimizer=self.optimizer.state_dict(), scheduler=self.scheduler.state_dict(),
                 step=self.step, rng=rngs, history=json.dumps(self.history), identity=json.dumps(self.identity(), sort_keys=True))
 
+@patch
 def save(self: Trainer):
-    "Write a checkpoint of the current step (rank 0) and the metrics file."
+    "Write a checkpoint of the current step and the metrics file (on rank 0; every rank must call it)."
     state = self._state()
-    if self.is_main and self.run_dir is not None:
-        save_checkpoint(self.run_dir/'checkpoints', self.step, state, dict(total_steps=self.total_steps),
-                        keep=self.config.keep_checkpoints)
+    if self.is_main and self.checkpoints is not None:
+        self.checkpoints.save(self.step, state, dict(total_steps=self.total_steps), run=self.run_number)
         self.write_metrics()
     if self.world > 1: dist.barrier()
 
+@patch
 def write_metrics(self: Trainer):
     "metrics.json: the history and the last value of each metric."
     if self.run_dir is None: return
     last = {}
     for rec in self.history: last.update({k: v for k, v in rec.items() if k not in ('step', 'epoch')})
-    replace_atomically(self.run_dir/'metrics.json', lambda p: p.write_text(json.dumps(
-        dict(step=self.step, total_steps=self.total_steps, last=last, history=self.history), indent=1)))
+    atomic_write_json(self.run_dir/'metrics.json', dict(step=self.step, total_steps=self.total_steps, last=last,
+                                                         history=self.history))
 
+# %% ../nbs/20_train.ipynb #32a9514f
+@patch
 def _check_resumable(self: Trainer) -> dict | None:
-    "The checkpoint to resume from, after checking it fits this run; nothing is written before this passes."
-    if self.run_dir is None: return None
-    meta = latest_checkpoint(self.run_dir/'checkpoints')
-    if meta is None: return None
-    state, meta = load_checkpoint(self.run_dir/'checkpoints')
-    mine, theirs = self.identity(), json.loads(state['identity'])
+    "The newest intact checkpoint's state, checked to fit this run (nothing is written before); None if there is none."
+    if self.checkpoints is None or not self.checkpoints.exists(): return None
+    state, rec = self.checkpoints.load()
+    where, mine, theirs = self.checkpoints.folder, json.loads(json.dumps(self.identity(), sort_keys=True)), json.loads(state['identity'])
     if theirs['world_size'] != mine['world_size']:
-        raise CheckpointError(f"{self.run_dir/'checkpoints'}: written by a run of {theirs['world_size']} process(es); this run has "
+        raise CheckpointError(f"{where}: written by a run of {theirs['world_size']} process(es); this run has "
                               f"{mine['world_size']}. Resume with the same number of processes, or use another run_dir")
-    if theirs != json.loads(json.dumps(mine, sort_keys=True)):
+    if theirs != mine:
         diff = sorted(k for part in ('train', 'model') for k in set(theirs[part]) | set(mine[part])
-                      if theirs[part].get(k) != json.loads(json.dumps(mine[part])).get(k))
+                      if theirs[part].get(k) != mine[part].get(k))
         diff += [k for k in ('n_train',) if theirs[k] != mine[k]]
-        raise CheckpointError(f"{self.run_dir/'checkpoints'}: checkpoint is from a different configuration (differs in: "
-                              f"{', '.join(diff)}); use another run_dir, or the configuration it was written with")
+        raise CheckpointError(f"{where}: checkpoint is from a different configuration (differs in: {', '.join(diff)}); "
+                              f"use another run_dir, or the configuration it was written with")
+    self.run_number = rec.get('run', 0)
     return state
 
+@patch
 def _restore(self: Trainer, state: dict):
     self.model.load_state_dict(state['model'])
     self.optimizer.load_state_dict(state['optimizer']); self.scheduler.load_state_dict(state['scheduler'])
     self.step, self.history = state['step'], json.loads(state['history'])
     set_rng_state(state['rng'][self.rank])
 
-Trainer._state, Trainer.save, Trainer.write_metrics = _state, save, write_metrics
-Trainer._check_resumable, Trainer._restore = _check_resumable, _restore
-
 # %% ../nbs/20_train.ipynb #50bc940b
-@torch.no_grad()
+@patch
 def validate(self: Trainer) -> dict:
-    "Mean of each step-function scalar over `valid_data` (prefixed `valid_`)."
+    "Mean of each step-function scalar over `valid_data`, weighted by batch size, over all ranks (prefixed `valid_`)."
     if self.valid_data is None: return {}
     self.model.eval()
     sums, n = {}, 0
     sampler = DistributedSampler(self.valid_data, num_replicas=self.world, rank=self.rank, shuffle=False)
     loader = DataLoader(self.valid_data, batch_size=self.config.batch_size, sampler=sampler, collate_fn=self.collate_fn,
                         generator=torch.Generator().manual_seed(self.config.seed))
-    for batch in loader:
-        with self._autocast(): out = self.step_fn(self.model, _to_device(batch, self.device))
-        k = len(batch[0]) if isinstance(batch, (list, tuple)) else len(batch)
-        for key, v in out.items(): sums[key] = sums.get(key, 0.0) + _scalar(v) * k
-        n += k
+    with torch.no_grad():
+        for batch in loader:
+            with self._autocast(): out = _check_step(self.step_fn(self.model, _to_device(batch, self.device)))
+            k = _batch_size(batch)
+            for key, v in out.items(): sums[key] = sums.get(key, 0.0) + _scalar(v) * k
+            n += k
     self.model.train()
-    vals = torch.tensor([sums[k] for k in sorted(sums)] + [n], dtype=torch.float64)
+    backend = dist.get_backend() if dist.is_initialized() else None
+    vals = torch.tensor([sums[k] for k in sorted(sums)] + [n], dtype=torch.float64, device=_collective_device(backend, self.device))
     if self.world > 1: dist.all_reduce(vals)
-    metrics = {f"valid_{k}": float(v / vals[-1]) for k, v in zip(sorted(sums), vals[:-1])}
+    vals = vals.tolist()
+    metrics = {f"valid_{k}": v / vals[-1] for k, v in zip(sorted(sums), vals[:-1])}
     for cb in self.callbacks: cb.on_validation_end(self, metrics)
     return metrics
 
+@patch
 def _autocast(self: Trainer):
     on = self.config.amp and self.device.type == 'cuda'
     return torch.autocast(device_type=self.device.type, dtype=torch.bfloat16, enabled=on)
 
-Trainer.validate, Trainer._autocast = validate, _autocast
-
-# %% ../nbs/20_train.ipynb #1e476eec
-def fit(self: Trainer, resume: bool = True) -> list[dict]:
-    "Train to `config.epochs`; resume from `run_dir`'s last checkpoint if `resume`. Returns the history."
+# %% ../nbs/20_train.ipynb #5af00fcd
+@patch
+def _begin(self: Trainer, resume: bool):
+    "Everything before the first step: resume (checked) or a new run number, seeds, optimizer, run files."
     state = self._check_resumable() if resume else None
     seed_everything(self.config.seed + self.rank)
     self._build_optimizer()
     if state is not None: self._restore(state)
-    if self.run_dir is not None and self.is_main:
-        self.run_dir.mkdir(parents=True, exist_ok=True)
-        (self.run_dir/'train_config.json').write_text(json.dumps(dict(identity=self.identity()), indent=1, default=str))
+    elif self.checkpoints is not None:
+        self.run_number = max((r.get('run', 0) + 1 for r in self.checkpoints.records()), default=0)
+    self._last_log = 0.
+    if self.run_dir is None or not self.is_main: return
+    self.run_dir.mkdir(parents=True, exist_ok=True)
+    stale = self.checkpoints.remove_temporaries() + stale_temporaries(self.run_dir)
+    for p in stale: p.unlink(missing_ok=True)
+    if stale: warnings.warn(f"removed {len(stale)} temporary file(s) left by an interrupted save: "
+                            + ', '.join(p.name for p in stale), CheckpointWarning, stacklevel=3)
+    cfg = json.loads(json.dumps(dict(identity=self.identity()), default=str))
+    try: same = json.loads((self.run_dir/'train_config.json').read_text()) == cfg
+    except (OSError, ValueError): same = False
+    if not same: atomic_write_json(self.run_dir/'train_config.json', cfg)     # a resume that changes nothing writes nothing
+    self._log(f"{'resumed at' if state is not None else 'started'} step {self.step}/{self.total_steps}")
+
+@patch
+def _log(self: Trainer, line: str):
+    "Append a line to `progress.log` of the run folder (rank 0)."
+    if self.run_dir is None or not self.is_main: return
+    with open(self.run_dir/'progress.log', 'a') as f: f.write(f"{time.strftime('%H:%M:%S')} {line}\n")
+    self._last_log = time.time()
+
+# %% ../nbs/20_train.ipynb #6eb87435
+@patch
+def _train_step(self: Trainer, net: nn.Module, batch) -> dict:
+    "One optimizer step on `batch`: the step function's scalars."
+    with self._autocast(): out = _check_step(self.step_fn(net, _to_device(batch, self.device)))
+    loss = out['loss']
+    if not isinstance(loss, torch.Tensor): raise ValueError(f"step_fn: expected 'loss' to be a tensor, got {type(loss).__name__}")
+    if not torch.isfinite(loss): raise FloatingPointError(f"loss is {loss.item()} at step {self.step}")
+    self.optimizer.zero_grad(set_to_none=True)
+    loss.backward()
+    if self.config.grad_clip: nn.utils.clip_grad_norm_(self.model.parameters(), self.config.grad_clip)
+    self.optimizer.step(); self.scheduler.step()
+    self.step += 1
+    return {k: _scalar(v) for k, v in out.items()}
+
+@patch
+def _progress(self: Trainer, rec: dict):
+    "A line in progress.log about every 2% of the run, at each validation, at the end, and at least every 30 s."
+    if not (self.step % max(1, self.total_steps // 50) == 0 or self.step == self.total_steps
+            or any(k.startswith('valid_') for k in rec) or time.time() - self._last_log > 30): return
+    vals = ' '.join(f"{k} {v:.4g}" for k, v in rec.items() if k not in ('step', 'epoch', 'lr') and isinstance(v, float))
+    self._log(f"step {self.step}/{self.total_steps} ({100 * self.step / self.total_steps:.0f}%) epoch {rec['epoch']} {vals}")
+
+# %% ../nbs/20_train.ipynb #1e476eec
+@patch
+def fit(self: Trainer, resume: bool = True) -> list[dict]:
+    "Train to `config.epochs`; resume from `run_dir`'s newest intact checkpoint if `resume`. Returns the history."
+    self._begin(resume)
     self.model.train()
     net = self.ddp or self.model
     for cb in self.callbacks: cb.on_train_begin(self)
@@ -303,22 +425,14 @@ def fit(self: Trainer, resume: bool = True) -> list[dict]:
     while self.step < self.total_steps:
         epoch, skip = divmod(self.step, self.steps_per_epoch)
         for batch in self._batches(epoch, skip):
-            with self._autocast(): out = self.step_fn(net, _to_device(batch, self.device))
-            loss = out['loss']
-            if not torch.isfinite(loss): raise FloatingPointError(f"loss is {loss.item()} at step {self.step}")
-            self.optimizer.zero_grad(set_to_none=True)
-            loss.backward()
-            if self.config.grad_clip: nn.utils.clip_grad_norm_(self.model.parameters(), self.config.grad_clip)
-            self.optimizer.step(); self.scheduler.step()
-            self.step += 1
-            rec = dict(step=self.step, epoch=epoch, lr=self.scheduler.get_last_lr()[0], **{k: _scalar(v) for k, v in out.items()})
+            scalars = self._train_step(net, batch)
+            rec = dict(step=self.step, epoch=epoch, lr=self.scheduler.get_last_lr()[0], **scalars)
             if self.step % every == 0 or self.step == self.total_steps: rec.update(self.validate())
             self.history.append(rec)
             for cb in self.callbacks: cb.on_step_end(self, rec)
             bar.update(1); bar.set_postfix(loss=f"{rec['loss']:.4f}")
+            self._progress(rec)
             if self.step % self.config.checkpoint_every == 0 or self.step == self.total_steps: self.save()
     bar.close()
     for cb in self.callbacks: cb.on_train_end(self)
     return self.history
-
-Trainer.fit = fit
