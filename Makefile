@@ -3,6 +3,7 @@
 #   make test   sync checks + every notebook's tests (what CI runs)
 #   make lab    JupyterLab on the workspace
 #   make bench  benchmarks against the peer libraries
+#   make gpu-smoke  DDP + NCCL + bfloat16 training on every visible GPU (not part of make test)
 #   make sync   export the library, clean the notebooks, render README.md (before a commit)
 PYTHON ?= python3
 VENV   := .venv
@@ -10,7 +11,7 @@ BIN    := $(VENV)/bin
 # Debian packages the corpora need (speech synthesis, MIDI rendering, texts).
 APT_PACKAGES := espeak-ng fluidsynth fluid-soundfont-gm fortunes
 
-.PHONY: run test lab bench sync outputs sysdeps install clean-venv
+.PHONY: run test lab bench sync outputs sysdeps install clean-venv gpu-smoke
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -30,9 +31,10 @@ install: sysdeps $(VENV)/.installed
 sysdeps:
 	@bash tools/sysdeps.sh $(APT_PACKAGES)
 
+# --resume: an experiment whose latest run finished is not redone; one that was killed continues from its checkpoint.
 run: install
 	$(BIN)/vqnb data build --size default
-	$(BIN)/vqnb run --all
+	$(BIN)/vqnb run --all --resume
 	@echo "Reports: runs/<experiment>/<time>/ (open the .html); list them with .venv/bin/vqnb runs"
 
 test: install
@@ -49,6 +51,11 @@ sync: $(VENV)/.installed
 outputs: $(VENV)/.installed
 	for nb in nbs/*.ipynb; do MPLBACKEND=Agg $(BIN)/nbdev-test --save $$nb || exit 1; done
 	$(MAKE) sync
+
+# Train a residual VQ and the document RQ-VAE for a few steps under torchrun on every visible GPU (NCCL, bfloat16
+# autocast) and check the codebooks are identical on all ranks. On CPU: .venv/bin/python tools/gpu_smoke.py --backend gloo --device cpu --nproc 2
+gpu-smoke: $(VENV)/.installed
+	$(BIN)/python tools/gpu_smoke.py
 
 lab: install
 	$(BIN)/jupyter lab --notebook-dir=. --no-browser

@@ -6,10 +6,10 @@ Docs: https://vqnb.github.io/vqnb/cli.html.md"""
 
 # %% ../nbs/99_cli.ipynb #c7a6a5ee
 from __future__ import annotations
-import argparse, sys
+import argparse, os, sys
 
 # %% auto #0
-__all__ = ['CORPORA', 'UsageError', 'parser', 'main', 'run_experiments', 'build_corpora']
+__all__ = ['CORPORA', 'UsageError', 'parser', 'run_experiments', 'build_corpora', 'verify_corpora', 'main']
 
 # %% ../nbs/99_cli.ipynb #31152507
 class UsageError(ValueError): "A bad command line: names the argument and what was expected."
@@ -25,63 +25,54 @@ def _non_negative_int(s: str) -> int:
     if v < 0: raise argparse.ArgumentTypeError(f"expected an integer >= 0, got {s!r}")
     return v
 
-def _positive_int(s: str) -> int:
-    try: v = int(s)
-    except ValueError: raise argparse.ArgumentTypeError(f"expected a positive integer, got {s!r}")
-    if v < 1: raise argparse.ArgumentTypeError(f"expected a positive integer, got {s!r}")
-    return v
-
-def parser() -> argparse.ArgumentParser:
-    p = _Parser(prog='vqnb', description='vqnb: vector-quantized representation learning workspace')
-    sub = p.add_subparsers(dest='command', required=True, parser_class=_Parser)
+# %% ../nbs/99_cli.ipynb #d1a76082
+def _run_parsers(sub):
     r = sub.add_parser('run', help='run an experiment notebook headless (papermill) into runs/EXPERIMENT/<time>/')
     r.add_argument('experiment', nargs='?', help='experiment name (a notebook in nbs/experiments)')
     r.add_argument('--all', action='store_true', help='run every experiment')
     r.add_argument('-p', '--param', action='append', default=[], metavar='KEY=VALUE', help='set a parameter (repeatable)')
-    r.add_argument('--scale', default='default', choices=('tiny', 'default'), help='sizes to run at (default: default)')
+    r.add_argument('--scale', default=None, choices=('tiny', 'default'), help="sizes to run at (default: 'default')")
+    r.add_argument('--resume', nargs='?', const=True, default=False, metavar='RUN_DIR',
+                   help='continue the latest unfinished run with these parameters (or RUN_DIR); a finished one is not redone')
     r.add_argument('--runs', default=None, help='runs folder (default: $VQNB_RUNS_DIR or runs/)')
-    r.add_argument('--no-progress', action='store_true', help='hide progress bars')
+    r.add_argument('--no-progress', action='store_true', help="hide papermill's cell progress bar")
     ls = sub.add_parser('runs', help='list past runs with their key metrics')
     ls.add_argument('--runs', default=None, help='runs folder (default: $VQNB_RUNS_DIR or runs/)')
-    d = sub.add_parser('data', help='build the corpora')
+
+def _data_parsers(sub):
+    d = sub.add_parser('data', help='build or verify the corpora')
     dsub = d.add_subparsers(dest='data_command', required=True, parser_class=_Parser)
     b = dsub.add_parser('build', help='build corpora (deterministic, cached, resumable)')
-    b.add_argument('name', nargs='?', default='all', choices=('all', *CORPORA), help='corpus to build (default: all)')
-    b.add_argument('--size', default='default', choices=('small', 'default', 'large'), help='corpus size (default: default)')
-    b.add_argument('--seed', type=_non_negative_int, default=0, help='seed (default: 0)')
-    b.add_argument('--root', default=None, help='cache folder (default: $VQNB_DATA_DIR or data/cache)')
+    v = dsub.add_parser('verify', help="check the corpora's files against their recorded sizes and sha256")
+    for p in (b, v):
+        p.add_argument('name', nargs='?', default='all', choices=('all', *CORPORA), help='corpus (default: all)')
+        p.add_argument('--size', default='default', choices=('small', 'default', 'large'), help='corpus size (default: default)')
+        p.add_argument('--seed', type=_non_negative_int, default=0, help='seed (default: 0)')
+        p.add_argument('--root', default=None, help='cache folder (default: $VQNB_DATA_DIR or data/cache)')
     b.add_argument('--encodec', default='auto', choices=('auto', 'pretrained', 'untrained', 'none'),
-                   help='EnCodec latents for the music corpus (default: auto, i.e. if a checkpoint is configured)')
+                   help='EnCodec latents for music and descriptors (default: auto, i.e. if a checkpoint is configured)')
     b.add_argument('--no-progress', action='store_true', help='hide progress bars')
+
+def parser() -> argparse.ArgumentParser:
+    "The `vqnb` argument parser."
+    p = _Parser(prog='vqnb', description='vqnb: vector-quantized representation learning workspace')
+    sub = p.add_subparsers(dest='command', required=True, parser_class=_Parser)
+    _run_parsers(sub); _data_parsers(sub)
     return p
 
-def main(argv: list[str] | None = None) -> int:
-    "Run `vqnb` with `argv` (default: the process's arguments); return the exit status."
-    from vqnb.runner import ExperimentError
-    from vqnb.train import CheckpointError
-    try:
-        args = parser().parse_args(argv)
-        if args.command == 'data': build_corpora(args.name, args.size, args.seed, args.root, args.encodec, not args.no_progress)
-        elif args.command == 'run': return run_experiments(args)
-        elif args.command == 'runs':
-            from vqnb.runner import list_runs, format_runs
-            print(format_runs(list_runs(args.runs)))
-        return 0
-    except (UsageError, ExperimentError, CheckpointError) as e:
-        if argv is not None: raise
-        print(f"vqnb: {e}", file=sys.stderr); return 2 if isinstance(e, UsageError) else 1
-
+# %% ../nbs/99_cli.ipynb #1b1ae69d
 def run_experiments(args) -> int:
     "`vqnb run`: one experiment, or all of them (going on after a failure); 1 if any failed."
     from vqnb.runner import run_experiment, list_experiments, ExperimentError
     if args.all == bool(args.experiment): raise UsageError("vqnb run: give an experiment name or --all (not both)")
     if args.all and args.param: raise UsageError("vqnb run: -p applies to one experiment, not to --all")
+    if args.all and args.resume not in (True, False): raise UsageError("vqnb run: --resume RUN_DIR applies to one experiment, not to --all")
     names = list(list_experiments()) if args.all else [args.experiment]
     failed = []
     for name in names:
         print(f"== {name}", flush=True)
         try:
-            run = run_experiment(name, args.param, scale=args.scale, runs=args.runs, progress=not args.no_progress)
+            run = run_experiment(name, args.param, scale=args.scale, runs=args.runs, progress=not args.no_progress, resume=args.resume)
             print(f"{name}: done, report {run / (name + '.html')}", flush=True)
         except ExperimentError as e:
             if not args.all: raise
@@ -89,6 +80,7 @@ def run_experiments(args) -> int:
     if args.all: print(f"experiments: {len(names) - len(failed)} passed, {len(failed)} failed")
     return 1 if failed else 0
 
+# %% ../nbs/99_cli.ipynb #618caf7c
 def build_corpora(name: str = 'all', size: str = 'default', seed: int = 0, root: str | None = None,
                   encodec: str = 'auto', progress: bool = True) -> dict:
     "Build the corpus `name` (or all of them, in dependency order); print and return what was built."
@@ -97,10 +89,54 @@ def build_corpora(name: str = 'all', size: str = 'default', seed: int = 0, root:
     from vqnb.music import build_music
     from vqnb.descriptors import build_descriptors
     builders = dict(text=build_text, speech=build_speech, music=lambda *a: build_music(*a, encodec=encodec),
-                    descriptors=build_descriptors)
+                    descriptors=lambda *a: build_descriptors(*a, encodec=encodec))
     built = {}
     for n in (CORPORA if name == 'all' else (name,)):
         built[n] = builders[n](size, seed, root, progress)
         failures = built[n].manifest['failures']
         print(f"{n}: {built[n]!r}" + (f" ({len(failures)} items failed: see manifest.json)" if failures else ''))
     return built
+
+def verify_corpora(name: str = 'all', size: str = 'default', seed: int = 0, root: str | None = None) -> int:
+    "Check the files of corpus `name` (or all) against their records; print one line each; 1 if any is damaged."
+    import vqnb.corpus
+    verify = getattr(vqnb.corpus, 'verify_corpus', None)
+    if verify is None: raise UsageError("vqnb data verify: this version of vqnb.corpus has no verify_corpus")
+    damaged = 0
+    for n in (CORPORA if name == 'all' else (name,)):
+        try: r = verify(n, size=size, seed=seed, root=root)
+        except FileNotFoundError as e: print(f"{n}: not built ({e.filename or e})"); continue
+        if r['ok']: print(f"{n}: ok ({r['checked']} files checked)"); continue
+        damaged += 1
+        bad = r['damaged']
+        print(f"{n}: DAMAGED, {len(bad)} of {r['checked']} files: {', '.join(map(str, bad[:5]))}{' ...' if len(bad) > 5 else ''}"
+              f" (rebuild with `vqnb data build {n} --size {size} --seed {seed}`)")
+    return 1 if damaged else 0
+
+# %% ../nbs/99_cli.ipynb #5cd435a2
+def _one_line(e: BaseException) -> str | None:
+    "The message for an error the user can fix, or None for a bug (which keeps its traceback)."
+    from vqnb.core import ToolMissing
+    from vqnb.runner import ExperimentError
+    from vqnb.train import CheckpointError
+    if isinstance(e, KeyboardInterrupt): return "interrupted; `vqnb run ... --resume` continues an interrupted run"
+    if isinstance(e, NotADirectoryError): return f"{e.filename}: a file is in the way of a folder; give a folder path"
+    if isinstance(e, (FileNotFoundError, PermissionError, FileExistsError, IsADirectoryError)): return f"{e.filename}: {e.strerror}"
+    if isinstance(e, (UsageError, ExperimentError, CheckpointError, ToolMissing, ValueError)): return str(e)
+    return None
+
+def main(argv: list[str] | None = None) -> int:
+    "Run `vqnb` with `argv` (default: the process's arguments); return the exit status."
+    try:
+        args = parser().parse_args(argv)
+        if args.command == 'run': return run_experiments(args)
+        if args.command == 'runs':
+            from vqnb.runner import list_runs, format_runs
+            print(format_runs(list_runs(args.runs))); return 0
+        if args.data_command == 'verify': return verify_corpora(args.name, args.size, args.seed, args.root)
+        build_corpora(args.name, args.size, args.seed, args.root, args.encodec, not args.no_progress); return 0
+    except (Exception, KeyboardInterrupt) as e:
+        msg = _one_line(e)
+        if msg is None or os.environ.get('VQNB_TRACEBACK'): raise
+        print(f"vqnb: {msg}", file=sys.stderr, flush=True)
+        return 2 if isinstance(e, UsageError) else 130 if isinstance(e, KeyboardInterrupt) else 1

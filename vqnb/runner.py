@@ -1,4 +1,4 @@
-"""`vqnb run EXPERIMENT [-p key=value ...]`: a training notebook executed headless by papermill into its own run folder, with its HTML, metrics, figures and checkpoints; `vqnb runs` lists them.
+"""`vqnb run EXPERIMENT [-p key=value ...] [--resume [RUN_DIR]]`: a training notebook executed headless by papermill into its own run folder, with its HTML, metrics, figures and checkpoints, its training progress shown as it runs; `vqnb runs` lists them.
 
 Docs: https://vqnb.github.io/vqnb/runner.html.md"""
 
@@ -6,14 +6,14 @@ Docs: https://vqnb.github.io/vqnb/runner.html.md"""
 
 # %% ../nbs/21_runner.ipynb #20d5cc90
 from __future__ import annotations
-import ast, base64, json, os, shutil, time
+import ast, base64, contextlib, json, os, socket, threading, time
 from datetime import datetime, timezone
 from pathlib import Path
-from .core import project_root
+from .core import project_root, atomic_write_bytes, atomic_write_json, atomic_write_text, check_choice
 
 # %% auto #0
-__all__ = ['ExperimentError', 'experiments_dir', 'runs_dir', 'list_experiments', 'experiment_path', 'experiment_parameters',
-           'parse_parameters', 'run_experiment', 'list_runs', 'format_runs']
+__all__ = ['SCALES', 'ExperimentError', 'experiments_dir', 'runs_dir', 'list_experiments', 'experiment_path',
+           'experiment_parameters', 'parse_parameters', 'read_status', 'run_experiment', 'list_runs', 'format_runs']
 
 # %% ../nbs/21_runner.ipynb #558869d1
 class ExperimentError(RuntimeError): "An experiment that cannot be run, or that failed."
@@ -35,12 +35,15 @@ def list_experiments() -> dict[str, Path]:
     return {p.stem: p for p in sorted(experiments_dir().glob('*.ipynb')) if not p.name.startswith('_')}
 
 def experiment_path(name: str) -> Path:
+    "The notebook of experiment `name`, or an `ExperimentError` listing the experiments there are."
     exps = list_experiments()
     if name not in exps:
         raise ExperimentError(f"experiment {name!r} not found in {experiments_dir()}; available: {', '.join(exps) or 'none'}")
     return exps[name]
 
 # %% ../nbs/21_runner.ipynb #9bf46d1b
+SCALES = ('tiny', 'default')
+
 def _literal(text: str):
     try: return ast.literal_eval(text)
     except (ValueError, SyntaxError): return text
@@ -68,6 +71,7 @@ def _parse(key: str, text: str, kind: str):
         raise ExperimentError(f"parameter {key}: expected {kind}, got {text!r}")
     return float(value) if kind == 'float' else value
 
+# %% ../nbs/21_runner.ipynb #f1da09ec
 def parse_parameters(name: str, pairs: list[str] | dict, known: dict | None = None) -> dict:
     "Check `key=value` pairs (or a dict) against experiment `name`'s parameters (`known`, read if None); return them typed."
     known = known or experiment_parameters(name)
@@ -75,78 +79,168 @@ def parse_parameters(name: str, pairs: list[str] | dict, known: dict | None = No
     out = {}
     for key, text in items:
         if text is None: raise ExperimentError(f"parameter {key!r}: expected key=value")
-        if key not in known or key == 'run_dir':
+        if key == 'run_dir':
+            raise ExperimentError("parameter 'run_dir': set by the runner (a new folder per run); to continue a run, use --resume [RUN_DIR]")
+        if key not in known:
             raise ExperimentError(f"parameter {key!r}: unknown for experiment {name}; known: "
-                                  f"{', '.join(k for k in known if k != 'run_dir')}")
+                                  f"{', '.join(k for k in known if k != 'run_dir') or 'none'}")
         out[key] = text if not isinstance(text, str) else _parse(key, text, known[key]['type'].split(' ')[0])
+        if key == 'scale':
+            try: check_choice('scale', out[key], SCALES)
+            except ValueError as e: raise ExperimentError(f"parameter {e}") from None
     return out
 
-# %% ../nbs/21_runner.ipynb #6f48afe1
+def _requested(name: str, params: list[str] | dict, scale: str | None, known: dict) -> dict:
+    "The parameters a run gets: `scale` ('default' unless given) if the notebook has one, then `params`."
+    if 'scale' not in known:
+        if scale is not None: raise ExperimentError(f"experiment {name} has no scale parameter; leave out --scale")
+        return parse_parameters(name, params, known)
+    return parse_parameters(name, dict(scale=scale or 'default'), known) | parse_parameters(name, params, known)
+
+# %% ../nbs/21_runner.ipynb #ea701641
+def _alive(status: dict) -> bool:
+    "Whether the process that wrote a `running` status still runs (on this machine)."
+    if status.get('host') != socket.gethostname() or not isinstance(status.get('pid'), int): return False
+    try: os.kill(status['pid'], 0)
+    except ProcessLookupError: return False
+    except PermissionError: return True
+    return True
+
+def read_status(run: str | Path) -> dict:
+    "`run`'s status.json, with `status` as it is now: done, failed, running, interrupted, or damaged (unreadable)."
+    try: s = json.loads((Path(run)/'status.json').read_text())
+    except (OSError, UnicodeDecodeError, ValueError) as e: return dict(status='damaged', problem=f"status.json unreadable ({type(e).__name__})")
+    if not isinstance(s, dict) or not isinstance(s.get('status'), str) or not isinstance(s.get('parameters', {}), dict):
+        return dict(status='damaged', problem='status.json is not a run status')
+    if s['status'] == 'ok': s['status'] = 'done'                                  # runs of earlier versions
+    if s['status'] == 'running' and not _alive(s): s['status'] = 'interrupted'
+    return s
+
+# %% ../nbs/21_runner.ipynb #c8183471
+class _ProgressTail:
+    "Print the lines appended to the `progress.log` files under `run` while a notebook executes (a context manager)."
+    def __init__(self, run: Path, name: str, every: float = 0.5):
+        self.run, self.name, self.every, self.stop = run, name, every, threading.Event()
+        self.offsets = {p: p.stat().st_size for p in run.rglob('progress.log')}    # a resumed run shows only what is new
+        self.thread = threading.Thread(target=self._loop, daemon=True)
+    def __enter__(self): self.thread.start(); return self
+    def __exit__(self, *exc): self.stop.set(); self.thread.join(); self.poll()
+    def _loop(self):
+        while not self.stop.wait(self.every): self.poll()
+    def poll(self):
+        for p in sorted(self.run.rglob('progress.log')):
+            with open(p, 'rb') as f: f.seek(self.offsets.get(p, 0)); data = f.read()
+            data = data[:data.rfind(b'\n') + 1]                                  # whole lines only
+            self.offsets[p] = self.offsets.get(p, 0) + len(data)
+            where = '/'.join((self.name,) + p.parent.relative_to(self.run).parts)
+            for line in data.decode(errors='replace').splitlines(): print(f"  {where}: {line}", flush=True)
+
+# %% ../nbs/21_runner.ipynb #a24ff62c
 def _export(nb_path: Path, run: Path):
-    "HTML of the executed notebook, and every PNG figure in it under figures/."
+    "HTML of the executed notebook, and every PNG figure in it under figures/ (replacing those of an earlier attempt)."
     import nbformat
     from nbconvert import HTMLExporter
     nb = nbformat.read(nb_path, as_version=4)
-    html, _ = HTMLExporter().from_notebook_node(nb)
-    (run/f"{nb_path.stem}.html").write_text(html)
-    n = 0
-    for cell in nb.cells:
-        for out in cell.get('outputs', []):
-            png = out.get('data', {}).get('image/png')
-            if png:
-                n += 1
-                (run/'figures').mkdir(exist_ok=True)
-                (run/'figures'/f"figure-{n:02d}.png").write_bytes(base64.b64decode(png))
+    atomic_write_text(run/f"{nb_path.stem}.html", HTMLExporter().from_notebook_node(nb)[0])
+    for old in (run/'figures').glob('figure-*.png'): old.unlink()
+    pngs = [out['data']['image/png'] for cell in nb.cells for out in cell.get('outputs', []) if 'image/png' in out.get('data', {})]
+    for n, png in enumerate(pngs, 1):
+        (run/'figures').mkdir(exist_ok=True)
+        atomic_write_bytes(run/'figures'/f"figure-{n:02d}.png", base64.b64decode(png))
 
-def run_experiment(name: str, params: list[str] | dict = (), scale: str = 'default', runs: str | Path | None = None,
-                   progress: bool = True) -> Path:
-    "Execute experiment `name` headless with `params`; return its run folder."
+def _failure(e: Exception) -> tuple[str, str]:
+    "The cell and the error of a failed execution."
+    # papermill's cell numbers count the parameters cell it injects; quoting the cell is unambiguous
+    src = getattr(e, 'source', '') or ''
+    line = next((l for l in src.splitlines() if l.strip() and not l.startswith('#')), src[:60]).strip()
+    return line, (f"{e.ename}: {e.evalue}" if hasattr(e, 'ename') else f"{type(e).__name__}: {e}")
+
+# %% ../nbs/21_runner.ipynb #f37da78c
+def _execute(name: str, run: Path, parameters: dict, progress: bool, stream: bool, previous: dict) -> Path:
+    "Execute experiment `name` in `run` with `parameters`; status.json says running, then done or failed."
     import papermill as pm
-    src = experiment_path(name)
-    known = experiment_parameters(name)
-    parameters = parse_parameters(name, dict(scale=scale), known) | parse_parameters(name, params, known)
-    run = Path(runs or runs_dir())/name/datetime.now(timezone.utc).strftime('%Y%m%d-%H%M%S-%f')
-    run.mkdir(parents=True)
-    parameters['run_dir'] = str(run.resolve())
-    out_nb, t0 = run/f"{name}.ipynb", time.time()
-    status = dict(experiment=name, parameters=parameters, started=datetime.now(timezone.utc).isoformat())
+    out_nb, t0, before = run/f"{name}.ipynb", time.time(), previous.get('seconds', 0.)
+    status = dict(experiment=name, parameters=parameters, started=previous.get('started', datetime.now(timezone.utc).isoformat()),
+                  attempts=previous.get('attempts', 0) + 1, status='running', pid=os.getpid(), host=socket.gethostname())
+    atomic_write_json(run/'status.json', status)
     # the kernel inherits this process's environment; a non-interactive MPLBACKEND (Agg, as in CI) would keep its
     # figures out of the notebook, and so out of the HTML and figures/
     backend = os.environ.pop('MPLBACKEND', None)
     try:
-        pm.execute_notebook(str(src), str(out_nb), parameters=parameters, cwd=str(run), kernel_name='python3',
-                            progress_bar=progress)
-    except pm.PapermillExecutionError as e:
-        # papermill's cell numbers count the parameters cell it injects; quoting the cell is unambiguous
-        line = next((l for l in e.source.splitlines() if l.strip() and not l.startswith('#')), e.source[:60]).strip()
-        status |= dict(status='failed', seconds=time.time() - t0, cell=line, error=f"{e.ename}: {e.evalue}")
-        _export(out_nb, run)
-        (run/'status.json').write_text(json.dumps(status, indent=1))
-        raise ExperimentError(f"experiment {name} failed at `{line}` ({e.ename}: {e.evalue}); partial outputs in {run}") from None
+        with _ProgressTail(run, name) if stream else contextlib.nullcontext():
+            pm.execute_notebook(str(experiment_path(name)), str(out_nb), parameters=parameters, cwd=str(run),
+                                kernel_name='python3', progress_bar=progress)
+    except Exception as e:
+        line, error = _failure(e)
+        status |= dict(status='failed', seconds=before + time.time() - t0, cell=line, error=error)
+        if out_nb.exists(): _export(out_nb, run)
+        atomic_write_json(run/'status.json', status)
+        raise ExperimentError(f"experiment {name} failed at `{line}` ({error}); partial outputs in {run}; "
+                              f"continue it with `vqnb run {name} --resume {run}`") from None
     finally:
         if backend is not None: os.environ['MPLBACKEND'] = backend
-    status |= dict(status='ok', seconds=time.time() - t0)
     _export(out_nb, run)
-    (run/'status.json').write_text(json.dumps(status, indent=1))
+    atomic_write_json(run/'status.json', status | dict(status='done', seconds=before + time.time() - t0))
     return run
+
+# %% ../nbs/21_runner.ipynb #6510dabb
+def _latest_run(name: str, parameters: dict, runs: str | Path | None) -> tuple[Path | None, dict]:
+    "The latest run of `name` with exactly `parameters` (run_dir aside), and its status; `(None, {})` if there is none."
+    want, root = json.loads(json.dumps(parameters)), Path(runs or runs_dir())/name
+    for run in sorted((p for p in root.iterdir() if p.is_dir()), reverse=True) if root.is_dir() else ():
+        s = read_status(run)
+        if s['status'] != 'damaged' and {k: v for k, v in s.get('parameters', {}).items() if k != 'run_dir'} == want: return run, s
+    return None, {}
+
+def _given_run(name: str, run: Path, params, scale) -> tuple[dict, dict]:
+    "Parameters and status of the run folder `run` of experiment `name`, to continue it."
+    if not run.is_dir(): raise ExperimentError(f"--resume {run}: no such run folder")
+    s = read_status(run)
+    if s['status'] == 'damaged': raise ExperimentError(f"--resume {run}: cannot continue it, {s['problem']}")
+    if s.get('experiment') != name: raise ExperimentError(f"--resume {run}: a run of {s.get('experiment')!r}, not of {name!r}")
+    if params or scale is not None: raise ExperimentError(f"--resume {run}: the run keeps its own parameters; leave out -p and --scale")
+    return {k: v for k, v in s['parameters'].items() if k != 'run_dir'}, s
+
+# %% ../nbs/21_runner.ipynb #6f48afe1
+def run_experiment(name: str, params: list[str] | dict = (), scale: str | None = None, runs: str | Path | None = None,
+                   progress: bool = True, resume: bool | str | Path = False, stream: bool = True) -> Path:
+    "Execute experiment `name` headless into a new run folder, or continue an unfinished run (`resume`); return the folder."
+    known = experiment_parameters(name)
+    if isinstance(resume, (str, Path)): run = Path(resume); parameters, previous = _given_run(name, run, params, scale)
+    else:
+        parameters = _requested(name, params, scale, known)
+        run, previous = _latest_run(name, parameters, runs) if resume else (None, {})
+    if previous.get('status') == 'done':
+        print(f"{name}: {run} finished; not redone (leave out --resume for a new run)", flush=True); return run
+    if previous.get('status') == 'running':
+        raise ExperimentError(f"{run} is still running (process {previous['pid']} on {previous['host']})")
+    if run is None:
+        run = Path(runs or runs_dir())/name/datetime.now(timezone.utc).strftime('%Y%m%d-%H%M%S-%f')
+        run.mkdir(parents=True)
+    elif previous: print(f"{name}: continuing {run} ({previous['status']})", flush=True)
+    return _execute(name, run, parameters | dict(run_dir=str(run.resolve())), progress, stream, previous)
 
 # %% ../nbs/21_runner.ipynb #7843cf3d
 def list_runs(runs: str | Path | None = None) -> list[dict]:
     "Every run under `runs` (default: the runs folder), oldest first."
-    out = []
-    for status in sorted(Path(runs or runs_dir()).glob('*/*/status.json')):
-        s = json.loads(status.read_text())
-        metrics = status.parent/'metrics.json'
-        summary = json.loads(metrics.read_text()).get('summary', {}) if metrics.exists() else {}
-        out.append(dict(experiment=s['experiment'], run=status.parent.name, status=s['status'],
-                        seconds=round(s.get('seconds', 0), 1), summary=summary, dir=str(status.parent)))
+    out, root = [], Path(runs or runs_dir())
+    for run in sorted(p for p in root.glob('*/*') if p.is_dir()):
+        s, summary = read_status(run), {}
+        problem = s.get('problem')
+        if (run/'metrics.json').exists():
+            try: summary = json.loads((run/'metrics.json').read_text()).get('summary', {})
+            except (OSError, UnicodeDecodeError, ValueError, AttributeError): problem = 'metrics.json unreadable'
+        seconds = s.get('seconds', 0)
+        out.append(dict(experiment=run.parent.name, run=run.name, status='damaged' if problem else s['status'],
+                        seconds=round(seconds, 1) if isinstance(seconds, (int, float)) else 0,
+                        summary=summary if isinstance(summary, dict) else {}, problem=problem, dir=str(run)))
     return out
 
 def format_runs(runs: list[dict]) -> str:
     "A plain-text table of `list_runs`."
     if not runs: return 'no runs yet'
-    lines = [f"{'experiment':24} {'run':26} {'status':7} {'seconds':>8}  summary"]
+    lines = [f"{'experiment':24} {'run':26} {'status':11} {'seconds':>8}  summary"]
     for r in runs:
-        summ = ', '.join(f"{k}={v:.4g}" if isinstance(v, float) else f"{k}={v}" for k, v in list(r['summary'].items())[:6])
-        lines.append(f"{r['experiment']:24} {r['run']:26} {r['status']:7} {r['seconds']:>8}  {summ}")
+        summ = r['problem'] or ', '.join(f"{k}={v:.4g}" if isinstance(v, float) else f"{k}={v}" for k, v in list(r['summary'].items())[:6])
+        lines.append(f"{r['experiment']:24} {r['run']:26} {r['status']:11} {r['seconds']:>8}  {summ}")
     return '\n'.join(lines)
