@@ -19,6 +19,8 @@ def parse(argv=None):
     p.add_argument('--device', choices=('cuda', 'cpu'), default=None, help='default: cuda when available')
     p.add_argument('--nproc', type=int, default=None, help='processes (default: the number of visible GPUs)')
     p.add_argument('--steps', type=int, default=6, help='training steps per model (default: 6)')
+    p.add_argument('--no-amp', action='store_true', help='train in float32 (default: bfloat16 autocast on CUDA)')
+    p.add_argument('--timeout', type=int, default=900, help='seconds before the run counts as hung (default: 900)')
     p.add_argument('--out', default=None, help=argparse.SUPPRESS)       # set by the launcher for the workers
     return p.parse_args(argv)
 
@@ -80,42 +82,52 @@ def rqvae_step(model, batch):
 
 def worker(args):
     import torch, torch.nn as nn, torch.distributed as dist
-    from torch.utils.data import TensorDataset
-    from vqnb.train import Trainer, TrainConfig
     device = args.device or ('cuda' if torch.cuda.is_available() else 'cpu')
-    backend = args.backend or ('nccl' if device == 'cuda' else 'gloo')
-    if device == 'cuda': torch.cuda.set_device(int(os.environ['LOCAL_RANK']))
-    dist.init_process_group(backend)        # before the Trainer, so --backend decides (the Trainer keeps a group it finds)
-    rank, world, out = dist.get_rank(), dist.get_world_size(), Path(args.out)
-    report = dict(rank=rank, world=world, device=device, backend=backend)
+    rank, world, out = int(os.environ['RANK']), int(os.environ['WORLD_SIZE']), Path(args.out)
+    if args.backend:     # made here, so that --backend decides (the Trainer keeps a group it finds)
+        gpu = torch.device('cuda', int(os.environ['LOCAL_RANK'])) if device == 'cuda' else None
+        if gpu is not None: torch.cuda.set_device(gpu)
+        dist.init_process_group(args.backend, device_id=gpu if args.backend == 'nccl' else None)
+    # otherwise the Trainer sets each rank's GPU and makes the group itself (NCCL on CUDA), as in any training script
+    report = dict(rank=rank, world=world, device=device)
     docs = mel_like(torch)
     for name in ('rvq', 'rqvae'):
-        torch.manual_seed(0)
-        if name == 'rvq':
-            model, x = rvq_model(torch, nn), rvq_data(torch)
-            train, valid, kw = TensorDataset(x), TensorDataset(x[:64]), {}
-        else:
-            model = rqvae_model(torch)
-            train, valid, kw = docs, docs[:16], dict(step_fn=rqvae_step, collate_fn=pad)
-        with torch.random.fork_rng(devices=[]):
-            torch.manual_seed(0); fresh = {k: v.clone() for k, v in model.state_dict().items()}
-        per_rank_batch = max(1, len(train) // (world * args.steps))
-        cfg = TrainConfig(epochs=1, batch_size=per_rank_batch, lr=3e-3, checkpoint_every=args.steps, progress=False,
-                          device=device, amp=True)
-        t = Trainer(model, train, cfg, valid_data=valid, run_dir=out/name, model_config=dict(kind=name), **kw)
-        hist = t.fit()
-        tensors = {f"param {k}": v.detach().float().cpu() for k, v in model.named_parameters()}
-        tensors |= {f"buffer {k}": v.detach().cpu() for k, v in model.named_buffers()}
-        torch.save(tensors, out/f"{name}-rank{rank}.pt")
-        embeds = [k for k in fresh if k.endswith('embed')]
-        report[name] = dict(steps=t.step, first_loss=hist[0]['loss'], last_loss=hist[-1]['loss'],
-                            valid_loss=hist[-1].get('valid_loss'), autocast=t._autocast().fast_dtype.__repr__()
-                            if cfg.amp and t.device.type == 'cuda' else 'off',
-                            codebooks=len(embeds),
-                            trained=[k for k in embeds if not torch.equal(model.state_dict()[k].cpu(), fresh[k].cpu())])
+        try: report[name] = train_one(name, args, torch, nn, docs, out, rank, world, device)
+        except Exception as e:          # every rank fails alike here (same code, same shapes): report it, go on
+            import traceback
+            if rank == 0: traceback.print_exc()
+            report[name] = dict(error=f"{type(e).__name__}: {e}".splitlines()[0][:300])
+    report['backend'] = dist.get_backend() if dist.is_initialized() else 'no process group: 1 process'
     (out/f"report-rank{rank}.json").write_text(json.dumps(report, indent=1))
-    dist.barrier()
-    dist.destroy_process_group()
+    if dist.is_initialized(): dist.barrier(); dist.destroy_process_group()
+
+def train_one(name, args, torch, nn, docs, out, rank, world, device) -> dict:
+    "Train model `name` for a few steps; save every parameter and buffer of this rank; return what was seen."
+    from torch.utils.data import TensorDataset
+    from vqnb.train import Trainer, TrainConfig
+    torch.manual_seed(0)
+    if name == 'rvq':
+        model, x = rvq_model(torch, nn), rvq_data(torch)
+        train, valid, kw = TensorDataset(x), TensorDataset(x[:64]), {}
+    else:
+        model = rqvae_model(torch)
+        train, valid, kw = docs, docs[:16], dict(step_fn=rqvae_step, collate_fn=pad)
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(0); fresh = {k: v.clone() for k, v in model.state_dict().items()}
+    per_rank_batch = max(1, len(train) // (world * args.steps))
+    cfg = TrainConfig(epochs=1, batch_size=per_rank_batch, lr=3e-3, checkpoint_every=args.steps, progress=False,
+                      device=device, amp=not args.no_amp)
+    t = Trainer(model, train, cfg, valid_data=valid, run_dir=out/name, model_config=dict(kind=name), **kw)
+    hist = t.fit()
+    tensors = {f"param {k}": v.detach().float().cpu() for k, v in model.named_parameters()}
+    tensors |= {f"buffer {k}": v.detach().cpu() for k, v in model.named_buffers()}
+    torch.save(tensors, out/f"{name}-rank{rank}.pt")
+    embeds = [k for k in fresh if k.endswith('embed')]
+    return dict(steps=t.step, first_loss=hist[0]['loss'], last_loss=hist[-1]['loss'],
+                valid_loss=hist[-1].get('valid_loss'), autocast=repr(t._autocast().fast_dtype)
+                if cfg.amp and t.device.type == 'cuda' else 'off',
+                codebooks=len(embeds),
+                trained=[k for k in embeds if not torch.equal(model.state_dict()[k].cpu(), fresh[k].cpu())])
 
 # ---- the launcher ---------------------------------------------------------------------------------------------------
 
@@ -124,6 +136,10 @@ def compare(out: Path, world: int) -> list[str]:
     import torch
     problems, reports = [], [json.loads((out/f"report-rank{r}.json").read_text()) for r in range(world)]
     for name in ('rvq', 'rqvae'):
+        errors = {r['rank']: r[name]['error'] for r in reports if 'error' in r[name]}
+        if errors:
+            problems.append(f"{name}: failed on {len(errors)} rank(s): {sorted(set(errors.values()))[0]}")
+            print(f"{name:6} FAILED: {sorted(set(errors.values()))[0]}"); continue
         states = [torch.load(out/f"{name}-rank{r}.pt", weights_only=True) for r in range(world)]
         for r, s in enumerate(states[1:], 1):
             if sorted(s) != sorted(states[0]): problems.append(f"{name}: rank {r} holds other tensors than rank 0")
@@ -149,12 +165,13 @@ def launch(args) -> int:
         print(f'gpu-smoke: FAIL (--nproc {nproc} but {torch.cuda.device_count()} GPU(s) visible)'); return 1
     with tempfile.TemporaryDirectory() as tmp:
         cmd = [sys.executable, '-m', 'torch.distributed.run', '--standalone', f'--nproc_per_node={nproc}', __file__,
-               '--out', tmp, '--steps', str(args.steps)] + [a for k in ('backend', 'device') if getattr(args, k)
+               '--out', tmp, '--steps', str(args.steps)] + ['--no-amp'] * args.no_amp + [a for k in ('backend', 'device') if getattr(args, k)
                                                            for a in (f'--{k}', getattr(args, k))]
         env = {**os.environ, 'PYTHONPATH': os.pathsep.join(filter(None, [str(ROOT), os.environ.get('PYTHONPATH')]))}
         print('$', ' '.join(cmd), flush=True)
         t0 = time.time()
-        r = subprocess.run(cmd, env=env)
+        try: r = subprocess.run(cmd, env=env, timeout=args.timeout)
+        except subprocess.TimeoutExpired: print(f'gpu-smoke: FAIL (no result within {args.timeout} s: a hang in a collective?)'); return 1
         if r.returncode != 0: print(f'gpu-smoke: FAIL (torchrun exited with {r.returncode})'); return 1
         problems = compare(Path(tmp), nproc)
     for p in problems: print('  problem:', p)

@@ -52,12 +52,14 @@ def set_rng_state(state: dict):
     torch.set_rng_state(state['torch'])
     if 'cuda' in state and torch.cuda.is_available(): torch.cuda.set_rng_state_all(state['cuda'])
 
-# %% ../nbs/20_train.ipynb #3a3677dc
+# %% ../nbs/20_train.ipynb #c55b506e
 def _init_distributed(device: str) -> tuple[int, int, torch.device]:
     "World size, rank and device of this process; under torchrun also the process group (NCCL for CUDA, else gloo)."
     world, dev = int(os.environ.get('WORLD_SIZE', 1)), select_device(device)
     if dev.type == 'cuda' and 'LOCAL_RANK' in os.environ: torch.cuda.set_device(dev)   # before any collective
-    if world > 1 and not dist.is_initialized(): dist.init_process_group('nccl' if dev.type == 'cuda' else 'gloo')
+    if world > 1 and not dist.is_initialized():   # NCCL bound to this GPU (device_id): no collective guesses it
+        if dev.type == 'cuda': dist.init_process_group('nccl', device_id=dev)
+        else: dist.init_process_group('gloo')
     return world, (dist.get_rank() if dist.is_initialized() else 0), dev
 
 def _collective_device(backend: str | None, device: torch.device) -> torch.device:
