@@ -188,11 +188,13 @@ def load_checkpoint(ckpt_dir: str | Path, map_location='cpu') -> tuple[dict, dic
 
 # %% ../nbs/20_train.ipynb #03ae3667
 class Callback:
-    "Hooks into `Trainer.fit`; override what you need."
+    "Hooks into `Trainer.fit`; override what you need. State a callback keeps across steps goes in `state_dict`."
     def on_train_begin(self, trainer): pass
     def on_step_end(self, trainer, metrics: dict): pass
     def on_validation_end(self, trainer, metrics: dict): pass
     def on_train_end(self, trainer): pass
+    def state_dict(self) -> dict: "What a checkpoint keeps of this callback (JSON-serialisable); restored on resume."; return {}
+    def load_state_dict(self, state: dict): pass
 
 def default_step(model: nn.Module, batch) -> dict:
     "`model(batch)`: a dict with `'loss'`, or an object with `.loss` (and optionally `.metrics`)."
@@ -285,7 +287,8 @@ def _state(self: Trainer) -> dict:
     if self.world > 1: dist.all_gather_object(rngs, rng_state())
     else: rngs = [rng_state()]
     return dict(model=self.model.state_dict(), optimizer=self.optimizer.state_dict(), scheduler=self.scheduler.state_dict(),
-                step=self.step, rng=rngs, history=json.dumps(self.history), identity=json.dumps(self.identity(), sort_keys=True))
+                step=self.step, rng=rngs, history=json.dumps(self.history), identity=json.dumps(self.identity(), sort_keys=True),
+                callbacks=json.dumps([cb.state_dict() for cb in self.callbacks]))
 
 @patch
 def save(self: Trainer):
@@ -305,7 +308,7 @@ def write_metrics(self: Trainer):
     atomic_write_json(self.run_dir/'metrics.json', dict(step=self.step, total_steps=self.total_steps, last=last,
                                                          history=self.history))
 
-# %% ../nbs/20_train.ipynb #32a9514f
+# %% ../nbs/20_train.ipynb #57cc9af7
 @patch
 def _check_resumable(self: Trainer) -> dict | None:
     "The newest intact checkpoint's state, checked to fit this run (nothing is written before); None if there is none."
@@ -329,6 +332,7 @@ def _restore(self: Trainer, state: dict):
     self.model.load_state_dict(state['model'])
     self.optimizer.load_state_dict(state['optimizer']); self.scheduler.load_state_dict(state['scheduler'])
     self.step, self.history = state['step'], json.loads(state['history'])
+    for cb, s in zip(self.callbacks, json.loads(state.get('callbacks', '[]'))): cb.load_state_dict(s)
     set_rng_state(state['rng'][self.rank])
 
 # %% ../nbs/20_train.ipynb #50bc940b
