@@ -96,8 +96,11 @@ def _pin_spec(folder: Path, spec: dict):
     old = _read_json(path)
     if not isinstance(old, dict): raise CorpusDamaged(f"{path}: unreadable; delete {folder} to rebuild it")
     if old != spec:
+        was, now = old.get('params') or {}, spec['params']
+        diff = '; '.join(f"{k}: built with {was.get(k)!r}, asked for {now.get(k)!r}"
+                         for k in sorted(set(was) | set(now)) if was.get(k) != now.get(k))
         raise ValueError(f"{folder}: holds a {spec['name']} corpus built with other parameters "
-                         f"({old.get('params')} instead of {spec['params']}); delete that folder to rebuild it")
+                         f"({diff or old}); delete that folder to rebuild it")
 
 def built_spec(name: str, size: str, seed: int = 0, root: str | Path | None = None) -> dict | None:
     "The spec of corpus `name` if a build was started, else None: what an earlier build chose (e.g. for 'auto')."
