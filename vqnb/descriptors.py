@@ -12,7 +12,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 from .audio import AudioError, load_audio
-from .core import check_int, replace_atomically, versions
+from .core import check_choice, check_int, replace_atomically, versions
 from .corpus import CorpusStore, SIZES, build_items, read_manifest
 from .speech import build_speech
 from .music import build_music
@@ -101,7 +101,7 @@ class DescriptorTable:
 def build_descriptors(size: str = 'small', seed: int = 0, root: str | Path | None = None, progress: bool = True,
                       encodec: str = 'auto') -> DescriptorTable:
     "Build (or load, if built) the descriptor table of the spoken and music corpora (music built with `encodec`)."
-    if size not in SIZES: raise ValueError(f"size: expected one of {', '.join(SIZES)}, got {size!r}")
+    check_choice('size', size, SIZES)
     store, t0 = CorpusStore('descriptors', size, seed, dict(hop=HOP, mfcc=MFCC, mel_bands=MEL_BANDS), root), time.time()
     speech, music = build_speech(size, seed, root, progress), build_music(size, seed, root, progress, encodec=encodec)
     recordings = {d['id']: (speech.dir/d['wav'], 'speech', d['category']) for d in speech.docs}

@@ -12,7 +12,7 @@ from pathlib import Path
 import numpy as np
 import torch
 from .audio import AudioError, SPEECH_MEL, load_audio, save_audio, log_mel
-from .core import require_command, versions
+from .core import check_choice, require_command, versions
 from .text import select_texts
 from .corpus import CorpusStore, SIZES, build_items, read_arrays, read_manifest
 
@@ -83,7 +83,7 @@ class SpeechCorpus:
 def build_speech(size: str = 'small', seed: int = 0, root: str | Path | None = None, progress: bool = True,
                  docs: list[dict] | None = None) -> SpeechCorpus:
     "Build (or load, if built) the spoken corpus; damaged documents are remade."
-    if size not in SIZES: raise ValueError(f"size: expected one of {', '.join(SIZES)}, got {size!r}")
+    check_choice('size', size, SIZES)
     custom = docs is not None
     docs = docs if custom else select_texts(size, seed)[:SPEECH_SIZES[size]]
     params = dict(n=len(docs), voices=VOICES, mel=SPEECH_MEL.__dict__, query_seconds=QUERY_SECONDS,

@@ -10,7 +10,7 @@ import os, re, time
 from dataclasses import dataclass
 from pathlib import Path
 import numpy as np
-from .core import require_path, versions
+from .core import check_choice, require_path, versions
 from .corpus import SIZES, CorpusDamaged, CorpusStore, build_items, read_arrays, read_manifest
 
 # %% auto #0
@@ -73,7 +73,7 @@ class TextCorpus:
 
 def select_texts(size: str = 'small', seed: int = 0) -> list[dict]:
     "The texts of the corpus of this size and seed, as `dict(id, text, category)` (a seeded sample of the fortunes)."
-    if size not in SIZES: raise ValueError(f"size: expected one of {', '.join(SIZES)}, got {size!r}")
+    check_choice('size', size, SIZES)
     pool = read_fortunes()
     order = np.random.default_rng(seed).permutation(len(pool))[:TEXT_SIZES[size] or len(pool)]
     return [dict(id=f"text-{i:05d}", **pool[j]) for i, j in enumerate(order)]
