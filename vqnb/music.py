@@ -13,7 +13,7 @@ import numpy as np
 import torch
 from .audio import (AudioError, MUSIC_MEL, MUSIC_GRID, ENCODEC_CHECKPOINT, encodec_checkpoint_dir, load_audio,
                         save_audio, log_mel, load_encodec, encodec_latents)
-from .core import check_choice, require_command, require_path, versions
+from .core import check_choice, replace_atomically, require_command, require_path, versions
 from .corpus import CorpusStore, SIZES, build_items, built_spec, read_arrays, read_manifest
 
 # %% auto #0
@@ -95,7 +95,7 @@ def compose(rng: np.random.Generator, seconds: float = 24.0, bars_per_section: i
 SOUNDFONT = Path('/usr/share/sounds/sf2/FluidR3_GM.sf2')
 
 def to_midi(song: Song, path: str | Path, ticks_per_beat: int = 480) -> Path:
-    "Write `song` as a type-1 MIDI file."
+    "Write `song` as a type-1 MIDI file, atomically."
     import mido
     mid = mido.MidiFile(ticks_per_beat=ticks_per_beat)
     meta = mido.MidiTrack(); mid.tracks.append(meta)
@@ -112,8 +112,7 @@ def to_midi(song: Song, path: str | Path, ticks_per_beat: int = 480) -> Path:
             kind = 'note_on' if is_on else 'note_off'
             track.append(mido.Message(kind, note=int(pitch), velocity=int(vel), channel=ch, time=tick - now))
             now = tick
-    mid.save(str(path))
-    return Path(path)
+    return replace_atomically(path, lambda p: mid.save(str(p)))
 
 def render(song: Song, seconds: float = 24.0, sample_rate: int = 24_000, soundfont: str | Path = SOUNDFONT) -> torch.Tensor:
     "Render `song` with fluidsynth: mono float32 `[seconds * sample_rate]`, peak 0.9."

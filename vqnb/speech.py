@@ -12,7 +12,7 @@ from pathlib import Path
 import numpy as np
 import torch
 from .audio import AudioError, SPEECH_MEL, load_audio, save_audio, log_mel
-from .core import check_choice, require_command, versions
+from .core import check_choice, replace_atomically, require_command, versions
 from .text import select_texts
 from .corpus import CorpusStore, SIZES, build_items, read_arrays, read_manifest
 
@@ -26,12 +26,14 @@ SPEECH_SIZES = dict(small=40, default=500, large=3000)
 QUERY_SECONDS, QUERIES_PER_DOC = 3.0, 2
 
 def speak(text: str, path: str | Path, voice: str = 'en-us', speed: int = 160, pitch: int = 50) -> Path:
-    "Render `text` with espeak-ng to the WAV file `path` (espeak-ng's own 22.05 kHz)."
+    "Render `text` with espeak-ng to the WAV file `path` (espeak-ng's own 22.05 kHz), atomically."
     exe = require_command('espeak-ng', 'espeak-ng')
-    r = subprocess.run([exe, '-v', voice, '-s', str(speed), '-p', str(pitch), '-w', str(path), '--stdin'],
-                       input=text.encode(), capture_output=True, timeout=120)
-    if r.returncode: raise RuntimeError(f"espeak-ng failed on voice {voice}: {r.stderr.decode(errors='replace')}")
-    return Path(path)
+    def write(tmp: Path):
+        r = subprocess.run([exe, '-v', voice, '-s', str(speed), '-p', str(pitch), '-w', str(tmp), '--stdin'],
+                           input=text.encode(), capture_output=True, timeout=120)
+        if r.returncode: raise RuntimeError(f"espeak-ng failed on voice {voice}: {r.stderr.decode(errors='replace')}")
+        if not tmp.exists(): raise AudioError("espeak-ng wrote no audio")
+    return replace_atomically(path, write)
 
 # %% ../nbs/13_speech.ipynb #58806744
 def render_document(doc: dict, index: int, seed: int, wav_dir: Path) -> tuple[dict, dict]:
@@ -39,9 +41,8 @@ def render_document(doc: dict, index: int, seed: int, wav_dir: Path) -> tuple[di
     rng = np.random.default_rng([seed, index])
     voice, speed, pitch = VOICES[rng.integers(len(VOICES))], int(rng.integers(130, 191)), int(rng.integers(30, 71))
     with tempfile.TemporaryDirectory() as tmp:
-        raw = speak(doc['text'], Path(tmp)/'raw.wav', voice, speed, pitch)
         try:
-            if not raw.exists(): raise AudioError("espeak-ng wrote no audio")
+            raw = speak(doc['text'], Path(tmp)/'raw.wav', voice, speed, pitch)
             wave, sr = load_audio(raw, sample_rate=SPEECH_MEL.sample_rate)
             feats = log_mel(wave, sr, SPEECH_MEL).numpy()
         except AudioError as e: raise AudioError(f"document {doc['id']} (text {doc['text'][:40]!r}): {e}") from e
