@@ -13,6 +13,7 @@ import numpy as np
 import soundfile as sf
 import torch
 from torch import Tensor
+from .core import check_int, replace_atomically
 
 # %% auto #0
 __all__ = ['SPEECH_GRID', 'MUSIC_GRID', 'ENCODEC_GRID', 'SPEECH_MEL', 'MUSIC_MEL', 'ENCODEC_CHECKPOINT', 'FrameGrid',
@@ -46,35 +47,72 @@ MUSIC_GRID = FrameGrid(24_000, 480)     # 50 frames/s
 ENCODEC_GRID = FrameGrid(24_000, 320)   # 75 frames/s
 
 # %% ../nbs/10_audio.ipynb #c88e2f7e
-class AudioError(ValueError): "Audio that cannot be used: unreadable, corrupt, empty, or the wrong shape."
+class AudioError(ValueError): "Audio that cannot be used: unreadable, corrupt, truncated, empty, NaN, or the wrong shape."
+
+def _wav_truncation(path: Path) -> str | None:
+    "Why the RIFF WAV `path` holds fewer sample bytes than its header declares, or None (also for other formats)."
+    size = path.stat().st_size
+    with open(path, 'rb') as f:
+        head, pos = f.read(12), 12
+        if len(head) < 12 or head[:4] != b'RIFF' or head[8:12] != b'WAVE': return None
+        while pos + 8 <= size:
+            f.seek(pos); cid, n = f.read(4), int.from_bytes(f.read(4), 'little')
+            if cid == b'data':
+                have = size - pos - 8     # 0 and 0xFFFFFFFF are what streaming writers leave: length unknown
+                if n in (0, 0xFFFFFFFF) or have >= n: return None
+                return f"truncated: its header declares {n} bytes of samples, the file holds {have}"
+            pos += 8 + n + (n & 1)
+    return None
 
 def load_audio(path: str | Path, sample_rate: int | None = None, mono: bool = True) -> tuple[Tensor, int]:
-    "Read `path` as float32 `[samples]` (`mono`, channels averaged) or `[channels, samples]`; resample to `sample_rate`."
+    "Read `path` as float32 `[frames]` (`mono`, channels averaged) or `[channels, frames]`; resample to `sample_rate`."
     path = Path(path)
+    if sample_rate is not None: check_int('sample_rate', sample_rate, min=1)
     if not path.exists(): raise AudioError(f"{path}: no such audio file")
-    try: data, sr = sf.read(str(path), dtype='float32', always_2d=True)
+    try: why, (data, sr) = _wav_truncation(path), sf.read(str(path), dtype='float32', always_2d=True)
     except Exception as e: raise AudioError(f"{path}: cannot read audio ({type(e).__name__}: {e})") from e
+    if why: raise AudioError(f"{path}: {why}")
     if data.shape[0] == 0: raise AudioError(f"{path}: empty audio (0 samples)")
+    if not np.isfinite(data).all(): raise AudioError(f"{path}: {int((~np.isfinite(data)).sum())} samples are NaN or inf")
     wave = torch.from_numpy(data.T.copy())
     if mono: wave = wave.mean(0)
     if sample_rate is not None and sample_rate != sr: wave, sr = resample(wave, sr, sample_rate), sample_rate
     return wave, sr
 
-def save_audio(path: str | Path, wave: Tensor, sample_rate: int, subtype: str = 'PCM_16'):
-    "Write `wave` `[samples]` or `[channels, samples]` to `path` (format from the suffix: .wav, .flac)."
-    w = torch.as_tensor(wave).detach().cpu().float()
-    if w.ndim not in (1, 2): raise AudioError(f"wave: expected [samples] or [channels, samples], got shape {tuple(w.shape)}")
-    sf.write(str(path), w.numpy().T if w.ndim == 2 else w.numpy(), sample_rate, subtype=subtype)
+# %% ../nbs/10_audio.ipynb #9659d2c1
+def _writable_wave(wave, subtype: str, clip: bool) -> np.ndarray:
+    "`wave` as a float32 `[frames, channels]` or `[frames]` array soundfile writes as given, or an `AudioError`."
+    w = torch.as_tensor(wave).detach().cpu()
+    if not w.is_floating_point(): raise AudioError(f"wave: expected floating-point samples, got dtype {w.dtype}")
+    if w.ndim not in (1, 2) or w.shape[-1] == 0:
+        raise AudioError(f"wave: expected [frames] or [channels, frames] with at least one frame, got shape {tuple(w.shape)}")
+    if w.ndim == 2 and w.shape[0] > 1 and w.shape[0] >= w.shape[1]:
+        raise AudioError(f"wave: expected [channels, frames] with fewer channels than frames, got shape {tuple(w.shape)}; "
+                         f"for a [frames, channels] array pass wave.T")
+    w = w.float()
+    if not torch.isfinite(w).all(): raise AudioError(f"wave: {int((~torch.isfinite(w)).sum())} samples are NaN or inf")
+    if subtype not in ('FLOAT', 'DOUBLE') and (peak := w.abs().max().item()) > 1:
+        if not clip: raise AudioError(f"wave: peak {peak:.4g} is outside [-1, 1], which {subtype} cannot hold; scale the "
+                                      f"wave, write subtype='FLOAT', or pass clip=True to clip it")
+        w = w.clamp(-1, 1)
+    return w.numpy().T if w.ndim == 2 else w.numpy()
+
+def save_audio(path: str | Path, wave: Tensor, sample_rate: int, subtype: str = 'PCM_16', clip: bool = False) -> Path:
+    "Write `wave` `[frames]` or `[channels, frames]` to `path` atomically (format from the suffix: .wav, .flac)."
+    check_int('sample_rate', sample_rate, min=1)
+    data = _writable_wave(wave, subtype, clip)
+    return replace_atomically(path, lambda p: sf.write(str(p), data, sample_rate, subtype=subtype))
 
 def resample(wave: Tensor, orig_sr: int, new_sr: int) -> Tensor:
     "Band-limited resampling (torchaudio's sinc interpolation) along the last axis."
     import torchaudio.functional as AF
-    if orig_sr == new_sr: return wave
-    return AF.resample(wave, orig_sr, new_sr)
+    check_int('orig_sr', orig_sr, min=1); check_int('new_sr', new_sr, min=1)
+    return wave if orig_sr == new_sr else AF.resample(wave, orig_sr, new_sr)
 
 # %% ../nbs/10_audio.ipynb #60d2f07f
 @dataclass(frozen=True)
 class MelConfig:
+    "A log-mel feature stream: sample rate, mel bins, frame rate (hop = sample_rate / frame_rate), FFT and window."
     sample_rate: int = 16_000
     n_mels: int = 80
     frame_rate: int = 50
@@ -84,6 +122,7 @@ class MelConfig:
     f_max: float | None = None
 
     def __post_init__(self):
+        for k in ('sample_rate', 'n_mels', 'frame_rate', 'n_fft', 'win_length'): check_int(k, getattr(self, k), min=1)
         if self.sample_rate % self.frame_rate:
             raise ValueError(f"frame_rate: {self.frame_rate} frames/s is not a whole number of samples at {self.sample_rate} Hz")
         if self.win_length > self.n_fft: raise ValueError(f"win_length: expected <= n_fft={self.n_fft}, got {self.win_length}")
@@ -96,11 +135,14 @@ class MelConfig:
 SPEECH_MEL = MelConfig(16_000, 80, 50, n_fft=1024, win_length=400)
 MUSIC_MEL = MelConfig(24_000, 128, 50, n_fft=2048, win_length=1200)
 
-@functools.lru_cache(maxsize=8)
-def _mel_transform(cfg: MelConfig):
+# %% ../nbs/10_audio.ipynb #b1703397
+@functools.lru_cache(maxsize=16)
+def _mel_transform(cfg: MelConfig, device: torch.device):
+    "The mel spectrogram of `cfg` on `device`, cached per config and device."
     import torchaudio.transforms as T
     return T.MelSpectrogram(cfg.sample_rate, n_fft=cfg.n_fft, win_length=cfg.win_length, hop_length=cfg.hop_length,
-                            f_min=cfg.f_min, f_max=cfg.f_max, n_mels=cfg.n_mels, center=True, pad_mode='constant', power=2.0)
+                            f_min=cfg.f_min, f_max=cfg.f_max, n_mels=cfg.n_mels, center=True, pad_mode='constant',
+                            power=2.0).to(device)
 
 def to_mono(wave: Tensor) -> Tensor:
     "Average `[channels, samples]` to `[samples]`."
@@ -115,15 +157,17 @@ def _mono_wave(wave, name='wave') -> Tensor:
     if not torch.isfinite(w).all(): raise AudioError(f"{name}: contains NaN or inf")
     return w.float()
 
+# %% ../nbs/10_audio.ipynb #31918d30
 def log_mel(wave: Tensor, sample_rate: int, config: MelConfig = SPEECH_MEL) -> Tensor:
-    "Log-mel features `[samples // hop, n_mels]` of mono `wave`, resampled to `config.sample_rate` if needed."
+    "Log-mel features `[samples // hop, n_mels]` of mono `wave` on its device, resampled to `config.sample_rate` if needed."
+    check_int('sample_rate', sample_rate, min=1)
     w = _mono_wave(wave)
     if sample_rate != config.sample_rate: w = resample(w, sample_rate, config.sample_rate)
     n = config.grid.num_frames(w.shape[0])
     if n == 0:
         raise AudioError(f"wave: {w.shape[0]} samples is shorter than one frame "
                          f"({config.hop_length} samples at {config.sample_rate} Hz)")
-    mel = _mel_transform(config)(w)[:, :n]
+    mel = _mel_transform(config, w.device)(w)[:, :n]
     return torch.log(mel + 1e-6).t().contiguous()
 
 # %% ../nbs/10_audio.ipynb #013e19f4

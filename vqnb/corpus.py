@@ -6,91 +6,237 @@ Docs: https://vqnb.github.io/vqnb/corpus.html.md"""
 
 # %% ../nbs/11_corpus.ipynb #70d5bb75
 from __future__ import annotations
-import io, json
+import hashlib, io, json, os, re, sys, zipfile
 from pathlib import Path
 from typing import Callable
 import numpy as np
+from fastcore.basics import patch
 from tqdm.auto import tqdm
-from .core import data_root, atomic_write_bytes, atomic_write_json
-from .audio import AudioError
+from .core import data_root, atomic_write_bytes, atomic_write_json, check_choice, check_int, stale_temporaries
 
 # %% auto #0
-__all__ = ['SIZES', 'CorpusStore', 'read_manifest', 'build_items']
+__all__ = ['SIZES', 'FILE_FIELDS', 'ItemError', 'CorpusDamaged', 'corpus_dir', 'built_spec', 'CorpusStore', 'read_arrays',
+           'read_manifest', 'build_items', 'verify_corpus']
 
 # %% ../nbs/11_corpus.ipynb #c9b71080
 SIZES = ('small', 'default', 'large')
 
+class ItemError(ValueError):
+    "An item that cannot be made from its source (unusable audio, an empty text): recorded as failed; the build goes on."
+
+class CorpusDamaged(ValueError):
+    "A built corpus whose files are missing, truncated or changed; a build remakes the damaged items."
+
+def corpus_dir(name: str, size: str, seed: int = 0, root: str | Path | None = None) -> Path:
+    "The folder of corpus `name` of this size and seed, under `data_root(root)`."
+    check_choice('size', size, SIZES); check_int('seed', seed, min=0)
+    return data_root(root) / f"{name}-{size}-seed{seed}"
+
+# %% ../nbs/11_corpus.ipynb #2bddb0c8
+FILE_FIELDS = ('wav',)      # record fields that name a file of the item, relative to the corpus folder
+
+def _file_entry(path: Path) -> dict:
+    "Size and sha256 of the file `path`."
+    h = hashlib.sha256()
+    with open(path, 'rb') as f:
+        for block in iter(lambda: f.read(1 << 20), b''): h.update(block)
+    return dict(bytes=path.stat().st_size, sha256=h.hexdigest())
+
+def _named_files(meta) -> list[str]:
+    "The files a record names: values of `FILE_FIELDS` at any depth."
+    if isinstance(meta, dict):
+        return [f for k, v in meta.items() for f in ([v] if k in FILE_FIELDS and isinstance(v, str) else _named_files(v))]
+    return [f for v in meta for f in _named_files(v)] if isinstance(meta, list) else []
+
+def _file_damage(folder: Path, rel: str, entry: dict, full: bool = True) -> str | None:
+    "Why `folder/rel` is not the file `entry` describes, or None: the size always, the sha256 when `full`."
+    p = folder / rel
+    if not p.is_file(): return f"{p}: missing"
+    if (n := p.stat().st_size) != entry['bytes']: return f"{p}: {n} bytes, expected {entry['bytes']} (truncated or changed)"
+    if full and _file_entry(p)['sha256'] != entry['sha256']: return f"{p}: sha256 differs from its record (corrupted)"
+    return None
+
+# %% ../nbs/11_corpus.ipynb #4f1d8ad0
+def _read_json(path: Path):
+    "The JSON in `path`, or None if it is missing or unreadable."
+    try: return json.loads(path.read_text())
+    except (OSError, ValueError): return None
+
+def _is_record(rec) -> bool: return isinstance(rec, dict) and {'meta', 'files'} <= set(rec)
+
+def _record_damage(folder: Path, key: str, full: bool = True) -> str | None:
+    "Why item `key` of the corpus in `folder` is damaged, or None if it is intact (made, or recorded as failed)."
+    rec_path, failed = folder/'items'/f"{key}.json", folder/'items'/f"{key}.failed.json"
+    if not rec_path.exists():
+        if not failed.exists(): return f"{rec_path}: missing"
+        return f"{failed}: unreadable" if _read_json(failed) is None else None
+    rec = _read_json(rec_path)
+    if rec is None: return f"{rec_path}: unreadable"
+    if not _is_record(rec): return f"{rec_path}: written without checksums (a build adds them)"
+    for rel, entry in rec['files'].items():
+        if why := _file_damage(folder, rel, entry, full): return why
+    return None
+
+def _adopted(folder: Path, key: str, meta: dict) -> dict | None:
+    "The record for `meta`, written before checksums, with them; None if its files are not whole."
+    npz = folder/'items'/f"{key}.npz"
+    files = ([f"items/{key}.npz"] if npz.exists() else []) + _named_files(meta)
+    try:
+        if npz.exists():
+            with np.load(npz) as z: [z[k] for k in z.files]      # a truncated or corrupt zip fails here
+    except (OSError, ValueError, zipfile.BadZipFile): return None
+    if not all((folder/f).is_file() and (folder/f).stat().st_size > 0 for f in files): return None
+    return dict(meta=meta, files={f: _file_entry(folder/f) for f in files})
+
+# %% ../nbs/11_corpus.ipynb #6e725c34
+def _pin_spec(folder: Path, spec: dict):
+    "Write `folder/spec.json`, or refuse a folder whose spec differs."
+    spec, path = json.loads(json.dumps(spec, default=str)), folder/'spec.json'
+    if not path.exists(): atomic_write_json(path, spec); return
+    old = _read_json(path)
+    if not isinstance(old, dict): raise CorpusDamaged(f"{path}: unreadable; delete {folder} to rebuild it")
+    if old != spec:
+        was, now = old.get('params') or {}, spec['params']
+        diff = '; '.join(f"{k}: built with {was.get(k)!r}, asked for {now.get(k)!r}"
+                         for k in sorted(set(was) | set(now)) if was.get(k) != now.get(k))
+        raise ValueError(f"{folder}: holds a {spec['name']} corpus built with other parameters "
+                         f"({diff or old}); delete that folder to rebuild it")
+
+def built_spec(name: str, size: str, seed: int = 0, root: str | Path | None = None) -> dict | None:
+    "The spec of corpus `name` if a build was started, else None: what an earlier build chose (e.g. for 'auto')."
+    spec = _read_json(corpus_dir(name, size, seed, root)/'spec.json')
+    return spec if isinstance(spec, dict) else None
+
 # %% ../nbs/11_corpus.ipynb #01f492fd
 class CorpusStore:
-    "A corpus folder whose items are written atomically one at a time, so that a killed build resumes."
+    "A corpus folder built one item at a time: each item's files written atomically, then its record with their checksums."
     def __init__(self, name: str, size: str, seed: int, params: dict, root: str | Path | None = None):
-        if size not in SIZES: raise ValueError(f"size: expected one of {', '.join(SIZES)}, got {size!r}")
-        if not isinstance(seed, int) or seed < 0: raise ValueError(f"seed: expected an integer >= 0, got {seed!r}")
         self.name, self.size, self.seed, self.params = name, size, seed, params
-        self.dir = data_root(root) / f"{name}-{size}-seed{seed}"
-        self.items_dir = self.dir / 'items'
+        self.dir = corpus_dir(name, size, seed, root)
+        self.items_dir = self.dir/'items'
         self.items_dir.mkdir(parents=True, exist_ok=True)
-        spec = json.loads(json.dumps(dict(name=name, size=size, seed=seed, params=params), default=str))
-        spec_path = self.dir / 'spec.json'
-        if spec_path.exists():
-            old = json.loads(spec_path.read_text())
-            if old != spec:
-                raise ValueError(f"{self.dir}: holds a {name} corpus built with other parameters "
-                                 f"({old['params']} instead of {spec['params']}); delete that folder to rebuild it")
-        else: atomic_write_json(spec_path, spec)
-
+        _pin_spec(self.dir, dict(name=name, size=size, seed=seed, params=params))
+        self.remade: list[tuple[str, str]] = []       # (key, why) of each damaged item this store's builds remade
+    def _path(self, key: str, kind: str = 'json') -> Path: return self.items_dir/f"{key}.{kind}"
     def has(self, key: str) -> bool:
         "Is item `key` done (made, or recorded as failed)?"
-        return (self.items_dir/f"{key}.json").exists() or (self.items_dir/f"{key}.failed.json").exists()
-
+        return self._path(key).exists() or self._path(key, 'failed.json').exists()
     def put(self, key: str, meta: dict, **arrays: np.ndarray):
-        "Store item `key`: its arrays, then its record (the record's presence marks the item done)."
+        "Store item `key`: its arrays, then its record naming each of its files with size and sha256."
         if arrays:
             buf = io.BytesIO(); np.savez(buf, **arrays)
-            atomic_write_bytes(self.items_dir/f"{key}.npz", buf.getvalue())
-        atomic_write_json(self.items_dir/f"{key}.json", meta)
-
+            atomic_write_bytes(self._path(key, 'npz'), buf.getvalue())
+        files = ([f"items/{key}.npz"] if arrays else []) + _named_files(meta)
+        atomic_write_json(self._path(key), dict(meta=meta, files={f: _file_entry(self.dir/f) for f in files}))
     def fail(self, key: str, error: Exception):
         "Record that item `key` could not be made, and why."
-        atomic_write_json(self.items_dir/f"{key}.failed.json", dict(key=key, error=f"{type(error).__name__}: {error}"))
+        atomic_write_json(self._path(key, 'failed.json'), dict(key=key, error=f"{type(error).__name__}: {error}"))
+    def check(self, key: str, full: bool = True) -> str | None:
+        "Why the done item `key` is damaged, or None: record readable, files of the recorded size (and sha256 if `full`)."
+        return _record_damage(self.dir, key, full)
+    def adopt(self, key: str) -> bool:
+        "Add checksums to the record of `key` if it was written before them and its files are whole; True if done."
+        rec = _read_json(self._path(key))
+        if not isinstance(rec, dict) or _is_record(rec) or (new := _adopted(self.dir, key, rec)) is None: return False
+        atomic_write_json(self._path(key), new); return True
+    def discard(self, key: str):
+        "Forget item `key` (its record); its files are replaced when it is made again."
+        for kind in ('json', 'failed.json'): self._path(key, kind).unlink(missing_ok=True)
+    def meta(self, key: str) -> dict: return json.loads(self._path(key).read_text())['meta']
+    def arrays(self, key: str) -> dict[str, np.ndarray]: return read_arrays(self._path(key, 'npz'))
 
-    def meta(self, key: str) -> dict: return json.loads((self.items_dir/f"{key}.json").read_text())
-    def arrays(self, key: str) -> dict[str, np.ndarray]:
-        with np.load(self.items_dir/f"{key}.npz") as z: return {k: z[k] for k in z.files}
+# %% ../nbs/11_corpus.ipynb #0a58bc98
+def read_arrays(path: str | Path) -> dict[str, np.ndarray]:
+    "The arrays of the `.npz` file `path`; `CorpusDamaged` naming it if it is missing or unreadable."
+    try:
+        with np.load(path) as z: return {k: z[k] for k in z.files}
+    except (OSError, ValueError, EOFError, zipfile.BadZipFile) as e:
+        raise CorpusDamaged(f"{path}: unreadable ({type(e).__name__}: {e}); build the corpus again to remake it") from e
 
-    @property
-    def manifest_path(self) -> Path: return self.dir/'manifest.json'
-    @property
-    def complete(self) -> bool: return self.manifest_path.exists()
+# %% ../nbs/11_corpus.ipynb #4d92fe0f
+@patch(as_prop=True)
+def complete(self: CorpusStore) -> bool:
+    "Has a build finished in this folder (a readable `manifest.json`)?"
+    return isinstance(_read_json(self.dir/'manifest.json'), dict)
 
-    def finish(self, keys: list[str], **extra) -> dict:
-        "Write `manifest.json` over `keys` (in order): item records, failures, parameters, `extra`."
-        items, failures = [], []
-        for k in keys:
-            if (self.items_dir/f"{k}.json").exists(): items.append(self.meta(k))
-            else: failures.append(json.loads((self.items_dir/f"{k}.failed.json").read_text()))
-        manifest = dict(name=self.name, size=self.size, seed=self.seed, params=self.params, **extra,
-                        n_items=len(items), failures=failures, items=items)
-        atomic_write_json(self.manifest_path, manifest)
-        return manifest
+@patch
+def finish(self: CorpusStore, keys: list[str], **extra) -> dict:
+    "Write `manifest.json` over `keys` (in order): records, failures, each item's files, parameters, `extra`."
+    items, item_keys, files, failures = [], [], {}, []
+    for k in keys:
+        rec = _read_json(self._path(k))
+        if _is_record(rec): items.append(rec['meta']); item_keys.append(k); files[k] = rec['files']
+        else: failures.append(json.loads(self._path(k, 'failed.json').read_text()))
+    manifest = dict(name=self.name, size=self.size, seed=self.seed, params=self.params, **extra, n_items=len(items),
+                    failures=failures, item_keys=item_keys, files=files, items=items)
+    atomic_write_json(self.dir/'manifest.json', manifest)
+    return manifest
 
-    def manifest(self) -> dict: return json.loads(self.manifest_path.read_text())
+# %% ../nbs/11_corpus.ipynb #2ffa22df
+def _remake_hint(name: str, size: str) -> str: return f"build_{name}('{size}') or `vqnb data build {name} --size {size}` remakes it"
 
 def read_manifest(name: str, size: str, seed: int = 0, root: str | Path | None = None) -> tuple[Path, dict]:
-    "Folder and manifest of the built corpus `name`, or an error saying how to build it."
-    d = data_root(root) / f"{name}-{size}-seed{seed}"
+    "Folder and manifest of the built corpus `name`, after checking every file it names has its recorded size."
+    d = corpus_dir(name, size, seed, root)
     if not (d/'manifest.json').exists():
         raise FileNotFoundError(f"{d}: no {name} corpus built there; run build_{name} or `vqnb data build {name} --size {size}`")
-    return d, json.loads((d/'manifest.json').read_text())
+    m = _read_json(d/'manifest.json')
+    if not isinstance(m, dict): raise CorpusDamaged(f"{d/'manifest.json'}: unreadable; {_remake_hint(name, size)}")
+    for files in m.get('files', {}).values():           # manifests from before checksums have none
+        for rel, entry in files.items():
+            if why := _file_damage(d, rel, entry, full=False): raise CorpusDamaged(f"{why}; {_remake_hint(name, size)}")
+    return d, m
+
+# %% ../nbs/11_corpus.ipynb #e71d4f84
+def _remove_stale(folder: Path):
+    "Remove the temporary files of writers that were killed (whose process is gone) from `folder` and its subfolders."
+    for sub in [folder, *(p for p in folder.iterdir() if p.is_dir())]:
+        for p in stale_temporaries(sub):
+            try: os.kill(int(re.search(r'\.tmp(\d+)', p.name).group(1)), 0)     # a live writer keeps its file
+            except ProcessLookupError: p.unlink(missing_ok=True)
+            except (PermissionError, OverflowError): pass
+
+def _check_items(store: CorpusStore, keys: list[str]) -> int:
+    "Adopt records from before checksums, discard damaged items (saying why); return how many records changed."
+    changed = 0
+    for k in (k for k in keys if store.has(k)):
+        changed += store.adopt(k)
+        if why := store.check(k):
+            print(f"{store.name} ({store.size}): remaking {k}: {why}", file=sys.stderr, flush=True)
+            store.remade.append((k, why)); store.discard(k)
+    return changed
 
 # %% ../nbs/11_corpus.ipynb #3f82c449
-def build_items(store: CorpusStore, keys: list[str], make: Callable[[str], tuple[dict, dict]],
-                progress: bool = True, desc: str | None = None) -> int:
-    "Make each missing item of `keys` with `make(key) -> (meta, arrays)`; return how many were made now."
+def build_items(store: CorpusStore, keys: list[str], make: Callable[[str], tuple[dict, dict]], progress: bool = True,
+                desc: str | None = None, recoverable: tuple[type[Exception], ...] = (ItemError,)) -> int:
+    "Make each missing or damaged item of `keys` with `make(key) -> (meta, arrays)`; return how many records changed."
+    _remove_stale(store.dir)
+    changed = _check_items(store, keys)
     todo = [k for k in keys if not store.has(k)]
     for k in tqdm(todo, desc=desc or f"{store.name} ({store.size})", disable=not progress or not todo):
         try: meta, arrays = make(k)
-        except AudioError as e:
+        except recoverable as e:
             store.fail(k, e); continue
         store.put(k, meta, **arrays)
-    return len(todo)
+    return changed + len(todo)
+
+# %% ../nbs/11_corpus.ipynb #40f98af5
+def _listed_keys(d: Path, m) -> list[str]:
+    "Keys of the items in the manifest `m` (made and failed), or of the records in `d/items` without one."
+    if isinstance(m, dict) and 'item_keys' in m: return m['item_keys'] + [f['key'] for f in m['failures']]
+    return sorted(p.name.split('.')[0] for p in (d/'items').glob('*.json'))
+
+def verify_corpus(name: str, size: str = 'default', seed: int = 0, root: str | Path | None = None) -> dict:
+    "Check every file of the built corpus `name` against its record (size and sha256); changes nothing."
+    d = corpus_dir(name, size, seed, root)
+    out = dict(name=name, size=size, dir=str(d), built=(d/'manifest.json').exists(), ok=False, checked=0, damaged=[])
+    if not d.is_dir():
+        out['damaged'].append(f"{d}: no {name} corpus here; `vqnb data build {name} --size {size}` builds it"); return out
+    m = _read_json(d/'manifest.json')
+    if not isinstance(m, dict): out['damaged'].append(f"{d/'manifest.json'}: missing or unreadable (an unfinished build?)")
+    for k in _listed_keys(d, m):
+        rec = _read_json(d/'items'/f"{k}.json")
+        out['checked'] += len(rec['files']) if _is_record(rec) else 0
+        if why := _record_damage(d, k): out['damaged'].append(why)
+    out['ok'] = not out['damaged']
+    return out

@@ -11,8 +11,8 @@ from dataclasses import dataclass
 from pathlib import Path
 import numpy as np
 import pandas as pd
-from .audio import load_audio
-from .core import replace_atomically, versions
+from .audio import AudioError, load_audio
+from .core import check_choice, check_int, replace_atomically, versions
 from .corpus import CorpusStore, SIZES, build_items, read_manifest
 from .speech import build_speech
 from .music import build_music
@@ -30,38 +30,49 @@ def _stats(prefix: str, x: np.ndarray, which=('mean', 'std')) -> dict:
     fns = dict(mean=np.mean, std=np.std, min=np.min, max=np.max, median=np.median)
     return {f"{prefix}_{w}": float(fns[w](x)) for w in which}
 
-def describe(wave: np.ndarray, sample_rate: int) -> dict[str, float]:
-    "librosa descriptors of mono `wave`, as one flat dict of floats."
+def _cepstral(P: np.ndarray, sample_rate: int) -> dict:
+    "MFCC and delta statistics, and mel band energies, of the power spectrogram `P`."
     import librosa
-    w = np.asarray(wave, dtype=np.float32)
-    if w.ndim != 1 or len(w) < 2048: raise ValueError(f"wave: expected mono audio of at least 2048 samples, got shape {w.shape}")
-    S = np.abs(librosa.stft(w, n_fft=2048, hop_length=HOP))
-    P = S ** 2
-    mel = librosa.feature.melspectrogram(S=P, sr=sample_rate, n_mels=64)
-    mel_db = librosa.power_to_db(mel)
+    mel_db = librosa.power_to_db(librosa.feature.melspectrogram(S=P, sr=sample_rate, n_mels=64))
     mfcc = librosa.feature.mfcc(S=mel_db, n_mfcc=MFCC)
-    delta = librosa.feature.delta(mfcc)
-    rms = librosa.feature.rms(S=S)[0]
-    onset = librosa.onset.onset_strength(y=w, sr=sample_rate, hop_length=HOP)
-    onsets = librosa.onset.onset_detect(onset_envelope=onset, sr=sample_rate, hop_length=HOP)
-    duration = len(w) / sample_rate
-    d = dict(duration_s=duration, n_samples=float(len(w)))
+    delta, d = librosa.feature.delta(mfcc), {}
     for i in range(MFCC):
         d |= _stats(f"mfcc{i:02d}", mfcc[i], ('mean', 'std', 'min', 'max'))
         d |= _stats(f"dmfcc{i:02d}", delta[i])
     for b, band in enumerate(np.array_split(mel_db, MEL_BANDS)): d |= _stats(f"melband{b}_db", band.mean(0))
-    d |= _stats('centroid_hz', librosa.feature.spectral_centroid(S=S, sr=sample_rate)[0], ('mean', 'std', 'min', 'max'))
+    return d
+
+# %% ../nbs/15_descriptors.ipynb #f2eae306
+def _spectral(w: np.ndarray, S: np.ndarray, sample_rate: int) -> dict:
+    "Spectral shape, contrast, zero crossings, energy and chroma statistics of `w` with magnitude spectrogram `S`."
+    import librosa
+    d = _stats('centroid_hz', librosa.feature.spectral_centroid(S=S, sr=sample_rate)[0], ('mean', 'std', 'min', 'max'))
     d |= _stats('bandwidth_hz', librosa.feature.spectral_bandwidth(S=S, sr=sample_rate)[0])
     d |= _stats('rolloff85_hz', librosa.feature.spectral_rolloff(S=S, sr=sample_rate, roll_percent=0.85)[0])
     d |= _stats('rolloff95_hz', librosa.feature.spectral_rolloff(S=S, sr=sample_rate, roll_percent=0.95)[0], ('mean',))
     d |= _stats('flatness', librosa.feature.spectral_flatness(S=S)[0], ('mean', 'std', 'max'))
     for b, c in enumerate(librosa.feature.spectral_contrast(S=S, sr=sample_rate)): d |= _stats(f"contrast{b}_db", c, ('mean',))
     d |= _stats('zcr', librosa.feature.zero_crossing_rate(w, hop_length=HOP)[0])
-    d |= _stats('rms', rms, ('mean', 'std', 'max'))
-    d |= _stats('rms_db', librosa.amplitude_to_db(rms, ref=1.0), ('mean', 'std'))
+    rms = librosa.feature.rms(S=S)[0]
+    d |= _stats('rms', rms, ('mean', 'std', 'max')) | _stats('rms_db', librosa.amplitude_to_db(rms, ref=1.0), ('mean', 'std'))
     d['silence_ratio'] = float((rms < 0.1 * rms.max()).mean()) if rms.max() > 0 else 1.0
-    chroma = librosa.feature.chroma_stft(S=P, sr=sample_rate)
+    chroma = librosa.feature.chroma_stft(S=S ** 2, sr=sample_rate)
     for k in range(12): d |= _stats(f"chroma{k:02d}", chroma[k])
+    return d
+
+# %% ../nbs/15_descriptors.ipynb #56e5933c
+def describe(wave: np.ndarray, sample_rate: int) -> dict[str, float]:
+    "librosa descriptors of mono `wave`, as one flat dict of floats."
+    import librosa
+    check_int('sample_rate', sample_rate, min=1)
+    w = np.asarray(wave, dtype=np.float32)
+    if w.ndim != 1 or len(w) < 2048: raise ValueError(f"wave: expected mono audio of at least 2048 samples, got shape {w.shape}")
+    if not np.isfinite(w).all(): raise ValueError(f"wave: {int((~np.isfinite(w)).sum())} samples are NaN or inf")
+    S = np.abs(librosa.stft(w, n_fft=2048, hop_length=HOP))
+    onset = librosa.onset.onset_strength(y=w, sr=sample_rate, hop_length=HOP)
+    onsets = librosa.onset.onset_detect(onset_envelope=onset, sr=sample_rate, hop_length=HOP)
+    duration = len(w) / sample_rate
+    d = dict(duration_s=duration, n_samples=float(len(w))) | _cepstral(S ** 2, sample_rate) | _spectral(w, S, sample_rate)
     d |= _stats('onset_strength', onset, ('mean', 'std', 'max'))
     d['onset_rate_hz'] = len(onsets) / duration
     d['tempo_bpm'] = float(librosa.feature.tempo(onset_envelope=onset, sr=sample_rate, hop_length=HOP)[0])
@@ -74,39 +85,41 @@ ID_COLUMNS = ('id', 'source', 'category')
 
 @dataclass
 class DescriptorTable:
+    "One row of descriptors per spoken document and music clip, with the `ID_COLUMNS`."
     dir: Path
     frame: pd.DataFrame
     manifest: dict
     @property
-    def features(self) -> pd.DataFrame: return self.frame.drop(columns=list(ID_COLUMNS))
+    def features(self) -> pd.DataFrame:
+        "The descriptor columns alone."
+        return self.frame.drop(columns=list(ID_COLUMNS))
     def __repr__(self):
         return (f"DescriptorTable({len(self.frame)} rows x {self.features.shape[1]} descriptors, "
                 f"{self.frame['category'].nunique()} categories, {self.dir})")
 
-def build_descriptors(size: str = 'small', seed: int = 0, root: str | Path | None = None,
-                      progress: bool = True) -> DescriptorTable:
-    "Build (or load, if built) the descriptor table of the spoken and music corpora."
-    if size not in SIZES: raise ValueError(f"size: expected one of {', '.join(SIZES)}, got {size!r}")
-    store = CorpusStore('descriptors', size, seed, dict(hop=HOP, mfcc=MFCC, mel_bands=MEL_BANDS), root)
-    if not store.complete:
-        t0 = time.time()
-        speech = build_speech(size, seed, root, progress)
-        music = build_music(size, seed, root, progress)
-        recordings = {d['id']: (speech.dir/d['wav'], 'speech', d['category']) for d in speech.docs}
-        recordings |= {c['id']: (music.dir/c['wav'], 'music', GM_FAMILIES[c['programs']['melody'] // 8]) for c in music.clips}
-        def make(key):
-            path, source, category = recordings[key]
-            wave, sr = load_audio(path)
-            return dict(id=key, source=source, category=category, **describe(wave.numpy(), sr)), {}
-        keys = list(recordings)
-        build_items(store, keys, make, progress, desc=f"descriptors ({size})")
+# %% ../nbs/15_descriptors.ipynb #034a2d15
+def build_descriptors(size: str = 'small', seed: int = 0, root: str | Path | None = None, progress: bool = True,
+                      encodec: str = 'auto') -> DescriptorTable:
+    "Build (or load, if built) the descriptor table of the spoken and music corpora (music built with `encodec`)."
+    check_choice('size', size, SIZES)
+    store, t0 = CorpusStore('descriptors', size, seed, dict(hop=HOP, mfcc=MFCC, mel_bands=MEL_BANDS), root), time.time()
+    speech, music = build_speech(size, seed, root, progress), build_music(size, seed, root, progress, encodec=encodec)
+    recordings = {d['id']: (speech.dir/d['wav'], 'speech', d['category']) for d in speech.docs}
+    recordings |= {c['id']: (music.dir/c['wav'], 'music', GM_FAMILIES[c['programs']['melody'] // 8]) for c in music.clips}
+    def make(key):
+        path, source, category = recordings[key]
+        wave, sr = load_audio(path)
+        return dict(id=key, source=source, category=category, **describe(wave.numpy(), sr)), {}
+    keys, csv = list(recordings), store.dir/'descriptors.csv'
+    if build_items(store, keys, make, progress, desc=f"descriptors ({size})", recoverable=(AudioError,)) or not store.complete:
         store.finish(keys, sources=dict(speech=str(speech.dir), music=str(music.dir), features='librosa'),
-                     versions=versions() | dict(librosa=__import__('librosa').__version__), build_seconds=time.time() - t0)
-    if not (store.dir/'descriptors.csv').exists():   # also after a kill between the manifest and the table
-        replace_atomically(store.dir/'descriptors.csv', lambda p: pd.DataFrame(store.manifest()['items']).to_csv(p, index=False))
-    return load_descriptors(size, seed, root)
+                     versions=versions() | dict(librosa=__import__('librosa').__version__), build_seconds=round(time.time() - t0, 1))
+        csv.unlink(missing_ok=True)
+    table = load_descriptors(size, seed, root)
+    if not csv.exists(): replace_atomically(csv, lambda p: table.frame.to_csv(p, index=False))   # also after a kill
+    return table
 
 def load_descriptors(size: str = 'small', seed: int = 0, root: str | Path | None = None) -> DescriptorTable:
-    "Load a built descriptor table."
+    "Load a built descriptor table (from its manifest)."
     d, manifest = read_manifest('descriptors', size, seed, root)
-    return DescriptorTable(d, pd.read_csv(d/'descriptors.csv'), manifest)
+    return DescriptorTable(d, pd.DataFrame(manifest['items']), manifest)

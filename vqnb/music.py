@@ -13,13 +13,13 @@ import numpy as np
 import torch
 from .audio import (AudioError, MUSIC_MEL, MUSIC_GRID, ENCODEC_CHECKPOINT, encodec_checkpoint_dir, load_audio,
                         save_audio, log_mel, load_encodec, encodec_latents)
-from .core import replace_atomically, require_command, require_path, versions
-from .corpus import CorpusStore, SIZES, build_items, read_manifest
+from .core import check_choice, replace_atomically, require_command, require_path, versions
+from .corpus import CorpusStore, SIZES, build_items, built_spec, read_arrays, read_manifest
 
 # %% auto #0
 __all__ = ['SCALES', 'PROGRESSIONS', 'INSTRUMENTS', 'DRUM_CHANNEL', 'CHANNELS', 'SOUNDFONT', 'PATTERN_BARS', 'MUSIC_SIZES',
-           'CLIP_SECONDS', 'Note', 'Song', 'compose', 'to_midi', 'render', 'plant', 'compose_pair', 'MusicCorpus',
-           'build_music', 'load_music']
+           'CLIP_SECONDS', 'ENCODEC_MODES', 'Note', 'Song', 'compose', 'to_midi', 'render', 'plant', 'compose_pair',
+           'MusicCorpus', 'build_music', 'load_music']
 
 # %% ../nbs/14_music.ipynb #ca9f4703
 SCALES = dict(major=(0, 2, 4, 5, 7, 9, 11), minor=(0, 2, 3, 5, 7, 8, 10))
@@ -95,7 +95,7 @@ def compose(rng: np.random.Generator, seconds: float = 24.0, bars_per_section: i
 SOUNDFONT = Path('/usr/share/sounds/sf2/FluidR3_GM.sf2')
 
 def to_midi(song: Song, path: str | Path, ticks_per_beat: int = 480) -> Path:
-    "Write `song` as a type-1 MIDI file."
+    "Write `song` as a type-1 MIDI file, atomically."
     import mido
     mid = mido.MidiFile(ticks_per_beat=ticks_per_beat)
     meta = mido.MidiTrack(); mid.tracks.append(meta)
@@ -112,8 +112,7 @@ def to_midi(song: Song, path: str | Path, ticks_per_beat: int = 480) -> Path:
             kind = 'note_on' if is_on else 'note_off'
             track.append(mido.Message(kind, note=int(pitch), velocity=int(vel), channel=ch, time=tick - now))
             now = tick
-    mid.save(str(path))
-    return Path(path)
+    return replace_atomically(path, lambda p: mid.save(str(p)))
 
 def render(song: Song, seconds: float = 24.0, sample_rate: int = 24_000, soundfont: str | Path = SOUNDFONT) -> torch.Tensor:
     "Render `song` with fluidsynth: mono float32 `[seconds * sample_rate]`, peak 0.9."
@@ -167,21 +166,28 @@ def compose_pair(rng: np.random.Generator, seconds: float = 24.0, transpose: boo
 # %% ../nbs/14_music.ipynb #f7cab4fa
 MUSIC_SIZES = dict(small=dict(clips=6, pairs=4), default=dict(clips=40, pairs=40), large=dict(clips=400, pairs=400))
 CLIP_SECONDS = 24.0
+ENCODEC_MODES = ('auto', 'pretrained', 'untrained', 'none')
 
 def _song_meta(song: Song) -> dict:
     return dict(tempo_bpm=song.tempo_bpm, tonic=song.tonic, mode=song.mode, programs=song.programs,
                 sections=song.sections, bars_per_section=song.bars_per_section,
                 section_seconds=song.seconds(4.0 * song.bars_per_section))
 
-def _resolve_encodec(encodec: str) -> tuple[str, str]:
-    if encodec not in ('auto', 'pretrained', 'untrained', 'none'):
-        raise ValueError(f"encodec: expected one of auto, pretrained, untrained, none, got {encodec!r}")
-    if encodec != 'auto': return encodec, ''
+def _resolve_encodec(encodec: str, built: dict | None = None) -> tuple[str, str]:
+    "The latents to compute for `encodec` and why; 'auto' keeps those of the corpus `built` (its spec), if any."
+    check_choice('encodec', encodec, ENCODEC_MODES)
+    if encodec != 'auto': return encodec, f"{encodec}: asked for"
+    if built is not None:
+        mode = built['params']['encodec']
+        return mode, f"auto: kept {mode!r}, the latents this corpus was built with"
     ckpt = encodec_checkpoint_dir()/ENCODEC_CHECKPOINT
-    return ('pretrained', '') if ckpt.exists() else ('none', f"no EnCodec checkpoint at {ckpt}; latents not computed")
+    if ckpt.exists(): return 'pretrained', f"auto: the checkpoint {ckpt}"
+    return 'none', f"auto: no EnCodec checkpoint at {ckpt}; latents not computed"
 
+# %% ../nbs/14_music.ipynb #ddc26862
 @dataclass
 class MusicCorpus:
+    "Clips and pairs (records from the manifest) and their arrays: `mel`, and `encodec` latents when computed."
     dir: Path
     clips: list[dict]
     pairs: list[dict]
@@ -189,50 +195,58 @@ class MusicCorpus:
     def __repr__(self):
         return f"MusicCorpus({len(self.clips)} clips, {len(self.pairs)} pairs, encodec={self.manifest['encodec']}, {self.dir})"
     def arrays(self, key: str) -> dict[str, np.ndarray]:
-        with np.load(self.dir/'items'/f"{key}.npz") as z: return {k: z[k] for k in z.files}
+        "The arrays of clip or pair `key`: `mel` (and `encodec`); for pairs prefixed `input_` and `target_`."
+        return read_arrays(self.dir/'items'/f"{key}.npz")
 
+# %% ../nbs/14_music.ipynb #819c421b
+def _recording(name: str, song: Song, wav_dir: Path, encoder) -> tuple[dict, dict]:
+    "Render `song` to `wav_dir/name.wav`; its record and its arrays (log-mel, EnCodec latents if `encoder`)."
+    wave = render(song, CLIP_SECONDS)
+    save_audio(wav_dir/f"{name}.wav", wave, 24_000)
+    meta, arrays = dict(wav=f"wav/{name}.wav", **_song_meta(song)), dict(mel=log_mel(wave, 24_000, MUSIC_MEL).numpy())
+    if encoder is not None:
+        lat = encodec_latents(wave, 24_000, encoder)
+        arrays['encodec'] = lat.values.numpy(); meta['encodec_label'] = lat.label
+    return meta, arrays
+
+def _music_item(key: str, seed: int, wav_dir: Path, encoder) -> tuple[dict, dict]:
+    "Clip or pair `key` ('clip-0003', 'pair-0001'): its record and its arrays."
+    kind, i = key.split('-'); i = int(i)
+    rng = np.random.default_rng([seed, 0 if kind == 'clip' else 1, i])
+    if kind == 'clip':
+        meta, arrays = _recording(key, compose(rng, CLIP_SECONDS), wav_dir, encoder)
+        return dict(id=key, **meta), arrays
+    src, tgt, truth = compose_pair(rng, CLIP_SECONDS, transpose=i % 2 == 1)
+    (mi, ai), (mt, at) = _recording(f"{key}-input", src, wav_dir, encoder), _recording(f"{key}-target", tgt, wav_dir, encoder)
+    return (dict(id=key, truth=truth, input=mi, target=mt),
+            {**{f"input_{k}": v for k, v in ai.items()}, **{f"target_{k}": v for k, v in at.items()}})
+
+# %% ../nbs/14_music.ipynb #b7178339
 def build_music(size: str = 'small', seed: int = 0, root: str | Path | None = None, progress: bool = True,
                 encodec: str = 'auto') -> MusicCorpus:
-    "Build (or load, if built) the music corpus: clips and planted pairs."
-    if size not in SIZES: raise ValueError(f"size: expected one of {', '.join(SIZES)}, got {size!r}")
-    encodec, why = _resolve_encodec(encodec)
+    "Build (or load, if built) the music corpus: clips and planted pairs; damaged items are remade."
+    check_choice('size', size, SIZES)
+    mode, why = _resolve_encodec(encodec, built_spec('music', size, seed, root))
     n = MUSIC_SIZES[size]
-    store = CorpusStore('music', size, seed, dict(**n, seconds=CLIP_SECONDS, mel=MUSIC_MEL.__dict__, encodec=encodec,
+    store = CorpusStore('music', size, seed, dict(**n, seconds=CLIP_SECONDS, mel=MUSIC_MEL.__dict__, encodec=mode,
                                                   pattern_bars=PATTERN_BARS), root)
-    if not store.complete:
+    t0, encoder = time.time(), None
+    def make(key):
+        nonlocal encoder
         require_command('fluidsynth', 'fluidsynth'); require_path(SOUNDFONT, 'fluid-soundfont-gm')
-        t0 = time.time()
-        enc = load_encodec(untrained=encodec == 'untrained') if encodec != 'none' else None
-        wav_dir = store.dir/'wav'; wav_dir.mkdir(exist_ok=True)
-        def features(name: str, song: Song) -> tuple[dict, dict]:
-            wave = render(song, CLIP_SECONDS)
-            replace_atomically(wav_dir/f"{name}.wav", lambda p: save_audio(p, wave, 24_000))
-            arrays = dict(mel=log_mel(wave, 24_000, MUSIC_MEL).numpy())
-            meta = dict(wav=f"wav/{name}.wav", **_song_meta(song))
-            if enc is not None:
-                lat = encodec_latents(wave, 24_000, enc)
-                arrays['encodec'] = lat.values.numpy(); meta['encodec_label'] = lat.label
-            return meta, arrays
-        def make(key):
-            kind, i = key.split('-'); i = int(i)
-            rng = np.random.default_rng([seed, 0 if kind == 'clip' else 1, i])
-            if kind == 'clip':
-                meta, arrays = features(key, compose(rng, CLIP_SECONDS))
-                return dict(id=key, **meta), arrays
-            src, tgt, truth = compose_pair(rng, CLIP_SECONDS, transpose=i % 2 == 1)
-            (mi, ai), (mt, at) = features(f"{key}-input", src), features(f"{key}-target", tgt)
-            return (dict(id=key, truth=truth, input=mi, target=mt),
-                    {**{f"input_{k}": v for k, v in ai.items()}, **{f"target_{k}": v for k, v in at.items()}})
-        keys = [f"clip-{i:04d}" for i in range(n['clips'])] + [f"pair-{i:04d}" for i in range(n['pairs'])]
-        build_items(store, keys, make, progress, desc=f"music ({size})")
-        store.finish(keys, encodec=encodec, encodec_note=why, sources=dict(
+        if encoder is None and mode != 'none': encoder = load_encodec(untrained=mode == 'untrained')
+        (store.dir/'wav').mkdir(exist_ok=True)
+        return _music_item(key, seed, store.dir/'wav', encoder)
+    keys = [f"clip-{i:04d}" for i in range(n['clips'])] + [f"pair-{i:04d}" for i in range(n['pairs'])]
+    if build_items(store, keys, make, progress, desc=f"music ({size})", recoverable=(AudioError,)) or not store.complete:
+        store.finish(keys, encodec=mode, encodec_requested=encodec, encodec_note=why, sources=dict(
                          composition='procedural (vqnb.music.compose)', synthesiser='fluidsynth',
                          soundfont=f"FluidR3_GM ({SOUNDFONT}, Debian package fluid-soundfont-gm)"),
-                     versions=versions('fluidsynth'), build_seconds=time.time() - t0)
+                     versions=versions('fluidsynth'), build_seconds=round(time.time() - t0, 1))
     return load_music(size, seed, root)
 
 def load_music(size: str = 'small', seed: int = 0, root: str | Path | None = None) -> MusicCorpus:
-    "Load a built music corpus."
+    "Load a built music corpus (its files must have their recorded sizes); `manifest['encodec']` says which latents it holds."
     d, m = read_manifest('music', size, seed, root)
     return MusicCorpus(d, [i for i in m['items'] if i['id'].startswith('clip')],
                        [i for i in m['items'] if i['id'].startswith('pair')], m)

@@ -12,9 +12,9 @@ from pathlib import Path
 import numpy as np
 import torch
 from .audio import AudioError, SPEECH_MEL, load_audio, save_audio, log_mel
-from .core import replace_atomically, require_command, versions
+from .core import check_choice, replace_atomically, require_command, versions
 from .text import select_texts
-from .corpus import CorpusStore, SIZES, build_items, read_manifest
+from .corpus import CorpusStore, SIZES, build_items, read_arrays, read_manifest
 
 # %% auto #0
 __all__ = ['VOICES', 'SPEECH_SIZES', 'QUERY_SECONDS', 'QUERIES_PER_DOC', 'speak', 'render_document', 'SpeechCorpus',
@@ -26,12 +26,14 @@ SPEECH_SIZES = dict(small=40, default=500, large=3000)
 QUERY_SECONDS, QUERIES_PER_DOC = 3.0, 2
 
 def speak(text: str, path: str | Path, voice: str = 'en-us', speed: int = 160, pitch: int = 50) -> Path:
-    "Render `text` with espeak-ng to the WAV file `path` (espeak-ng's own 22.05 kHz)."
+    "Render `text` with espeak-ng to the WAV file `path` (espeak-ng's own 22.05 kHz), atomically."
     exe = require_command('espeak-ng', 'espeak-ng')
-    r = subprocess.run([exe, '-v', voice, '-s', str(speed), '-p', str(pitch), '-w', str(path), '--stdin'],
-                       input=text.encode(), capture_output=True, timeout=120)
-    if r.returncode: raise RuntimeError(f"espeak-ng failed on voice {voice}: {r.stderr.decode(errors='replace')}")
-    return Path(path)
+    def write(tmp: Path):
+        r = subprocess.run([exe, '-v', voice, '-s', str(speed), '-p', str(pitch), '-w', str(tmp), '--stdin'],
+                           input=text.encode(), capture_output=True, timeout=120)
+        if r.returncode: raise RuntimeError(f"espeak-ng failed on voice {voice}: {r.stderr.decode(errors='replace')}")
+        if not tmp.exists(): raise AudioError("espeak-ng wrote no audio")
+    return replace_atomically(path, write)
 
 # %% ../nbs/13_speech.ipynb #58806744
 def render_document(doc: dict, index: int, seed: int, wav_dir: Path) -> tuple[dict, dict]:
@@ -39,13 +41,12 @@ def render_document(doc: dict, index: int, seed: int, wav_dir: Path) -> tuple[di
     rng = np.random.default_rng([seed, index])
     voice, speed, pitch = VOICES[rng.integers(len(VOICES))], int(rng.integers(130, 191)), int(rng.integers(30, 71))
     with tempfile.TemporaryDirectory() as tmp:
-        raw = speak(doc['text'], Path(tmp)/'raw.wav', voice, speed, pitch)
         try:
-            if not raw.exists(): raise AudioError("espeak-ng wrote no audio")
+            raw = speak(doc['text'], Path(tmp)/'raw.wav', voice, speed, pitch)
             wave, sr = load_audio(raw, sample_rate=SPEECH_MEL.sample_rate)
             feats = log_mel(wave, sr, SPEECH_MEL).numpy()
         except AudioError as e: raise AudioError(f"document {doc['id']} (text {doc['text'][:40]!r}): {e}") from e
-        wav = replace_atomically(wav_dir/f"{doc['id']}.wav", lambda p: save_audio(p, wave, sr))
+        wav = save_audio(wav_dir/f"{doc['id']}.wav", wave, sr, clip=True)   # resampling can overshoot 1 by a little
     n = len(feats)
     q = SPEECH_MEL.grid.seconds_to_frames(QUERY_SECONDS)
     starts = rng.integers(0, max(n - q, 0) + 1, size=QUERIES_PER_DOC)
@@ -57,6 +58,7 @@ def render_document(doc: dict, index: int, seed: int, wav_dir: Path) -> tuple[di
 # %% ../nbs/13_speech.ipynb #75bf269b
 @dataclass
 class SpeechCorpus:
+    "The spoken documents (records from the manifest), their log-mel features and query crops."
     dir: Path
     docs: list[dict]      # per document: id, text, category, voice, speed_wpm, pitch, duration_s, n_frames, wav, queries
     manifest: dict
@@ -68,40 +70,39 @@ class SpeechCorpus:
 
     def features(self, i: int) -> np.ndarray:
         "Log-mel `[frames, 80]` of document `i`."
-        with np.load(self.dir/'items'/f"{self.docs[i]['id']}.npz") as z: return z['features']
+        return read_arrays(self.dir/'items'/f"{self.docs[i]['id']}.npz")['features']
 
     def queries(self) -> list[dict]:
         "Every query crop: `doc` (index), `doc_id`, `start_frame`, `n_frames`."
         return [dict(doc=i, doc_id=d['id'], **q) for i, d in enumerate(self.docs) for q in d['queries']]
 
     def query_features(self, q: dict) -> np.ndarray:
+        "Log-mel `[n_frames, 80]` of the query crop `q` (an element of `queries()`)."
         return self.features(q['doc'])[q['start_frame']:q['start_frame'] + q['n_frames']]
 
+# %% ../nbs/13_speech.ipynb #9e5d31d7
 def build_speech(size: str = 'small', seed: int = 0, root: str | Path | None = None, progress: bool = True,
                  docs: list[dict] | None = None) -> SpeechCorpus:
-    "Build (or load, if built) the spoken corpus."
-    if size not in SIZES: raise ValueError(f"size: expected one of {', '.join(SIZES)}, got {size!r}")
+    "Build (or load, if built) the spoken corpus; damaged documents are remade."
+    check_choice('size', size, SIZES)
     custom = docs is not None
     docs = docs if custom else select_texts(size, seed)[:SPEECH_SIZES[size]]
     params = dict(n=len(docs), voices=VOICES, mel=SPEECH_MEL.__dict__, query_seconds=QUERY_SECONDS,
                   queries_per_doc=QUERIES_PER_DOC, docs='custom' if custom else 'text corpus')
     if custom: params['doc_ids'] = [d['id'] for d in docs]
-    store = CorpusStore('speech', size, seed, params, root)
-    if not store.complete:
-        require_command('espeak-ng', 'espeak-ng')
-        t0 = time.time()
-        wav_dir = store.dir/'wav'; wav_dir.mkdir(exist_ok=True)
-        by_id = {d['id']: (i, d) for i, d in enumerate(docs)}
-        def make(key):
-            i, d = by_id[key]
-            return render_document(d, i, seed, wav_dir)
-        keys = [d['id'] for d in docs]
-        build_items(store, keys, make, progress, desc=f"speech ({size})")
+    store, t0 = CorpusStore('speech', size, seed, params, root), time.time()
+    wav_dir, by_id = store.dir/'wav', {d['id']: (i, d) for i, d in enumerate(docs)}
+    def make(key):
+        require_command('espeak-ng', 'espeak-ng'); wav_dir.mkdir(exist_ok=True)
+        i, d = by_id[key]
+        return render_document(d, i, seed, wav_dir)
+    keys = [d['id'] for d in docs]
+    if build_items(store, keys, make, progress, desc=f"speech ({size})", recoverable=(AudioError,)) or not store.complete:
         store.finish(keys, sources=dict(texts='text corpus (Debian fortunes)', synthesiser='espeak-ng'),
-                     versions=versions('espeak-ng'), build_seconds=time.time() - t0)
+                     versions=versions('espeak-ng'), build_seconds=round(time.time() - t0, 1))
     return load_speech(size, seed, root)
 
 def load_speech(size: str = 'small', seed: int = 0, root: str | Path | None = None) -> SpeechCorpus:
-    "Load a built spoken corpus."
+    "Load a built spoken corpus (its files must have their recorded sizes)."
     d, m = read_manifest('speech', size, seed, root)
     return SpeechCorpus(d, m['items'], m)

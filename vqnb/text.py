@@ -10,8 +10,8 @@ import os, re, time
 from dataclasses import dataclass
 from pathlib import Path
 import numpy as np
-from .core import require_path, versions
-from .corpus import SIZES, CorpusStore, build_items, read_manifest
+from .core import check_choice, require_path, versions
+from .corpus import SIZES, CorpusDamaged, CorpusStore, build_items, read_arrays, read_manifest
 
 # %% auto #0
 __all__ = ['FORTUNES_DIR', 'EXCLUDED_CATEGORIES', 'TEXT_SIZES', 'TEXT_SHARD', 'read_fortunes', 'minilm_dir', 'sentence_encoder',
@@ -60,9 +60,10 @@ TEXT_SHARD = 256
 
 @dataclass
 class TextCorpus:
+    "Texts (`id`, `text`, `category`) and their MiniLM embeddings `[N, 384]` (float32, unit length), row for row."
     dir: Path
-    texts: list[dict]           # id, text, category
-    embeddings: np.ndarray      # [N, 384] float32, unit length
+    texts: list[dict]
+    embeddings: np.ndarray
     manifest: dict
 
     @property
@@ -72,36 +73,39 @@ class TextCorpus:
 
 def select_texts(size: str = 'small', seed: int = 0) -> list[dict]:
     "The texts of the corpus of this size and seed, as `dict(id, text, category)` (a seeded sample of the fortunes)."
-    if size not in SIZES: raise ValueError(f"size: expected one of {', '.join(SIZES)}, got {size!r}")
+    check_choice('size', size, SIZES)
     pool = read_fortunes()
     order = np.random.default_rng(seed).permutation(len(pool))[:TEXT_SIZES[size] or len(pool)]
     return [dict(id=f"text-{i:05d}", **pool[j]) for i, j in enumerate(order)]
 
+# %% ../nbs/12_text.ipynb #6f8132dd
 def build_text(size: str = 'small', seed: int = 0, root: str | Path | None = None, progress: bool = True) -> TextCorpus:
-    "Build (or load, if built) the fortunes text corpus with its MiniLM embeddings."
+    "Build (or load, if built) the fortunes text corpus with its MiniLM embeddings; damaged shards are remade."
     store = CorpusStore('text', size, seed, dict(n=TEXT_SIZES.get(size), shard=TEXT_SHARD, model='all-MiniLM-L6-v2'), root)
-    if not store.complete:
-        t0 = time.time()
-        chosen = select_texts(size, seed)
-        shards = [chosen[s:s + TEXT_SHARD] for s in range(0, len(chosen), TEXT_SHARD)]
-        keys = [f"shard-{i:04d}" for i in range(len(shards))]
-        encoder = None
-        def make(key):
-            nonlocal encoder
-            encoder = encoder or sentence_encoder()
-            texts = shards[int(key.split('-')[1])]
-            emb = encoder.encode([t['text'] for t in texts], batch_size=64, convert_to_numpy=True).astype(np.float32)
-            return dict(texts=texts), dict(embeddings=emb)
-        build_items(store, keys, make, progress, desc=f"text ({size})")
+    t0, chosen = time.time(), select_texts(size, seed)
+    shards = [chosen[s:s + TEXT_SHARD] for s in range(0, len(chosen), TEXT_SHARD)]
+    keys = [f"shard-{i:04d}" for i in range(len(shards))]
+    encoder = None
+    def make(key):
+        nonlocal encoder
+        encoder = encoder or sentence_encoder()
+        texts = shards[int(key.split('-')[1])]
+        emb = encoder.encode([t['text'] for t in texts], batch_size=64, convert_to_numpy=True).astype(np.float32)
+        return dict(texts=texts), dict(embeddings=emb)
+    if build_items(store, keys, make, progress, desc=f"text ({size})") or not store.complete:
         store.finish(keys, sources=dict(texts=f"Debian package fortunes ({FORTUNES_DIR})",
                                         model=f"all-MiniLM-L6-v2 from {minilm_dir()}"),
-                     versions=versions(), build_seconds=time.time() - t0)
+                     versions=versions(), build_seconds=round(time.time() - t0, 1))
     return load_text(size, seed, root)
 
+# %% ../nbs/12_text.ipynb #aec546a4
 def load_text(size: str = 'small', seed: int = 0, root: str | Path | None = None) -> TextCorpus:
-    "Load a built text corpus."
+    "Load a built text corpus: its files must have their recorded sizes, its texts and embeddings agree in number."
     d, manifest = read_manifest('text', size, seed, root)
+    keys = manifest.get('item_keys') or sorted(p.stem for p in (d/'items').glob('shard-*.npz'))   # older manifests: no keys
     texts = [t for shard in manifest['items'] for t in shard['texts']]
-    keys = sorted(p.stem for p in (d/'items').glob('shard-*.npz'))
-    emb = np.concatenate([np.load(d/'items'/f"{k}.npz")['embeddings'] for k in keys])
+    emb = np.concatenate([read_arrays(d/'items'/f"{k}.npz")['embeddings'] for k in keys] or [np.zeros((0, 384), np.float32)])
+    if len(emb) != len(texts):
+        raise CorpusDamaged(f"{d}: {len(texts)} texts but {len(emb)} embeddings; build_text('{size}') or "
+                            f"`vqnb data build text --size {size}` remakes the damaged shards")
     return TextCorpus(d, texts, emb, manifest)
