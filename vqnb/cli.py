@@ -7,6 +7,7 @@ Docs: https://vqnb.github.io/vqnb/cli.html.md"""
 # %% ../nbs/99_cli.ipynb #c7a6a5ee
 from __future__ import annotations
 import argparse, os, sys
+from pathlib import Path
 
 # %% auto #0
 __all__ = ['CORPORA', 'UsageError', 'parser', 'run_experiments', 'build_corpora', 'verify_corpora', 'main']
@@ -99,18 +100,16 @@ def build_corpora(name: str = 'all', size: str = 'default', seed: int = 0, root:
 
 def verify_corpora(name: str = 'all', size: str = 'default', seed: int = 0, root: str | None = None) -> int:
     "Check the files of corpus `name` (or all) against their records; print one line each; 1 if any is damaged."
-    import vqnb.corpus
-    verify = getattr(vqnb.corpus, 'verify_corpus', None)
-    if verify is None: raise UsageError("vqnb data verify: this version of vqnb.corpus has no verify_corpus")
+    from vqnb.corpus import verify_corpus
     damaged = 0
     for n in (CORPORA if name == 'all' else (name,)):
-        try: r = verify(n, size=size, seed=seed, root=root)
-        except FileNotFoundError as e: print(f"{n}: not built ({e.filename or e})"); continue
+        r = verify_corpus(n, size=size, seed=seed, root=root)
         if r['ok']: print(f"{n}: ok ({r['checked']} files checked)"); continue
+        if not Path(r['dir']).is_dir(): print(f"{n}: not built ({r['dir']})"); continue
         damaged += 1
         bad = r['damaged']
-        print(f"{n}: DAMAGED, {len(bad)} of {r['checked']} files: {', '.join(map(str, bad[:5]))}{' ...' if len(bad) > 5 else ''}"
-              f" (rebuild with `vqnb data build {n} --size {size} --seed {seed}`)")
+        print(f"{n}: DAMAGED, {len(bad)} problem(s) in {r['checked']} files: {'; '.join(map(str, bad[:3]))}"
+              f"{' ...' if len(bad) > 3 else ''} (rebuild with `vqnb data build {n} --size {size} --seed {seed}`)")
     return 1 if damaged else 0
 
 # %% ../nbs/99_cli.ipynb #5cd435a2
