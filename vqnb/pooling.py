@@ -9,50 +9,37 @@ from __future__ import annotations
 import math
 import torch, torch.nn as nn, torch.nn.functional as F
 from torch import Tensor
+from .core import check_int, check_number, check_choice
 
 # %% auto #0
-__all__ = ['AttentiveStatisticsPooling', 'WeightedMoments', 'masked_softmax', 'num_windows', 'window_starts',
+__all__ = ['WeightedMoments', 'masked_softmax', 'AttentiveStatisticsPooling', 'num_windows', 'window_starts',
            'SlidingWindowStatsPooling']
 
 # %% ../nbs/03_pooling.ipynb #e025d979
+def _describe(v) -> str:
+    return f"{v.dtype} tensor of shape {tuple(v.shape)}" if isinstance(v, Tensor) else type(v).__name__
+
 def _check_sequence(x: Tensor, mask: Tensor | None, dim: int) -> Tensor:
-    "Validate `x` `[B, T, dim]` and `mask` `[B, T]` (True = real); return the mask (all True if None)."
-    if not isinstance(x, Tensor) or x.ndim != 3: raise ValueError(f"x: expected a [batch, frames, dim] tensor, got shape {tuple(getattr(x, 'shape', ()))}")
+    "Validate floating `x` `[B, T, dim]` and boolean `mask` `[B, T]` (True = real); return the mask (all True if None)."
+    if not isinstance(x, Tensor) or x.ndim != 3: raise ValueError(f"x: expected a [batch, frames, {dim}] tensor, got {_describe(x)}")
+    if not x.is_floating_point(): raise TypeError(f"x: expected a floating-point tensor, got {x.dtype}")
     if x.shape[-1] != dim: raise ValueError(f"x: expected last dimension {dim} (the module's input_dim), got {x.shape[-1]}")
     if x.shape[1] == 0: raise ValueError("x: expected at least one frame, got an empty sequence (T = 0)")
     if mask is None: return torch.ones(x.shape[:2], dtype=torch.bool, device=x.device)
-    if mask.dtype != torch.bool: raise TypeError(f"mask: expected a boolean tensor (True = real frame), got {mask.dtype}")
+    if not isinstance(mask, Tensor) or mask.dtype != torch.bool:
+        raise TypeError(f"mask: expected a boolean tensor of shape {tuple(x.shape[:2])} (True = real frame), got {_describe(mask)}")
     if tuple(mask.shape) != tuple(x.shape[:2]): raise ValueError(f"mask: expected shape {tuple(x.shape[:2])}, got {tuple(mask.shape)}")
-    return mask
+    return mask.to(x.device)
 
-class AttentiveStatisticsPooling(nn.Module):
-    "Attention-weighted mean and standard deviation over frames, projected to `input_dim` (or `2·input_dim`)."
-    def __init__(self, input_dim: int, hidden_dim: int = 128, project: bool = True, eps: float = 1e-5):
-        super().__init__()
-        if input_dim < 1 or hidden_dim < 1: raise ValueError(f"input_dim, hidden_dim: expected >= 1, got {input_dim}, {hidden_dim}")
-        self.input_dim, self.eps = input_dim, eps
-        self.attention = nn.Sequential(nn.Linear(input_dim, hidden_dim), nn.Tanh(), nn.Linear(hidden_dim, 1))
-        self.proj = nn.Linear(2 * input_dim, input_dim) if project else nn.Identity()
-        self.output_dim = input_dim if project else 2 * input_dim
+def _select_real(x: Tensor, mask: Tensor, padded: bool | None = None) -> Tensor:
+    "`x` with zeros at padded frames (selected, never multiplied); no copy when nothing is padded."
+    padded = bool((~mask).any()) if padded is None else padded
+    return x.masked_fill(~mask[..., None], 0.) if padded else x
 
-    def scores(self, x: Tensor) -> Tensor:
-        "One attention score per frame `[B, T]`: a frame's score does not depend on any other frame."
-        return self.attention(x).squeeze(-1)
-
-    def statistics(self, x: Tensor, weights: Tensor) -> Tensor:
-        "`cat(mean, std)` `[..., 2D]` of `x` `[B, T, D]` under normalised `weights` `[B, ..., T]` (rows of zeros allowed)."
-        flat = weights.reshape(weights.shape[0], -1, weights.shape[-1])
-        mean, second = WeightedMoments.apply(flat, x)
-        var = (second - mean.pow(2)).clamp(min=0)
-        stats = torch.cat([mean, torch.sqrt(var + self.eps)], -1)
-        return stats.reshape(*weights.shape[:-1], 2 * x.shape[-1])
-
-    def forward(self, x: Tensor, mask: Tensor | None = None) -> Tensor:
-        "Pool `x` `[B, T, D]` over its real frames to `[B, output_dim]`; rows with no real frame give zeros."
-        mask = _check_sequence(x, mask, self.input_dim)
-        w = masked_softmax(self.scores(x)[:, None, :], mask[:, None, :])        # [B, 1, T]
-        out = self.proj(self.statistics(x, w))[:, 0]
-        return out.masked_fill(~mask.any(1, keepdim=True), 0.)
+def _check_finite(stats: Tensor):
+    if not bool(torch.isfinite(stats).all()):
+        raise ValueError("x: expected finite values at real (mask True) frames; the pooled statistics are NaN or inf "
+                         "(NaN or inf in x, or values whose squares overflow float32)")
 
 # %% ../nbs/03_pooling.ipynb #9fad6a13
 class WeightedMoments(torch.autograd.Function):
@@ -75,19 +62,72 @@ def masked_softmax(scores: Tensor, mask: Tensor) -> Tensor:
     "Softmax of `scores` over the last axis where `mask` is True; rows without any True give zeros."
     s = scores.masked_fill(~mask, float('-inf'))
     m = s.amax(-1, keepdim=True).nan_to_num(0., neginf=0.).detach()   # a row of -inf has no max: use 0
-    e = torch.exp(s - m) * mask
+    e = torch.exp(s - m).masked_fill(~mask, 0.)
     return e / e.sum(-1, keepdim=True).clamp(min=torch.finfo(e.dtype).tiny)
 
+# %% ../nbs/03_pooling.ipynb #a1b2c3d4
+class AttentiveStatisticsPooling(nn.Module):
+    "Attention-weighted mean and standard deviation over frames, projected to `input_dim` (or `2·input_dim`)."
+    def __init__(self, input_dim: int, hidden_dim: int = 128, project: bool = True, eps: float = 1e-5,
+                 check_finite: bool = True):   # check_finite: refuse NaN/inf statistics (one host sync a call)
+        super().__init__()
+        self.input_dim, hidden_dim = check_int('input_dim', input_dim, min=1), check_int('hidden_dim', hidden_dim, min=1)
+        self.eps, self.check_finite = check_number('eps', eps, min=0, min_open=True), check_choice('check_finite', check_finite, (True, False))
+        self.attention = nn.Sequential(nn.Linear(input_dim, hidden_dim), nn.Tanh(), nn.Linear(hidden_dim, 1))
+        self.proj = nn.Linear(2 * input_dim, input_dim) if check_choice('project', project, (True, False)) else nn.Identity()
+        self.output_dim = input_dim if project else 2 * input_dim
+
+    def scores(self, x: Tensor) -> Tensor:
+        "One attention score per frame `[B, T]` (float32 at least): a frame's score does not depend on any other frame."
+        s = self.attention(x.to(self.attention[0].weight.dtype)).squeeze(-1)
+        return s.to(torch.promote_types(s.dtype, torch.float32))
+
+    def statistics(self, x: Tensor, weights: Tensor, mask: Tensor) -> Tensor:
+        "`cat(mean, std)` `[B, N, 2D]` of `x` `[B, T, D]` (zeros at padding) under `weights` `[B, N, T]` (rows sum to 1 or 0)."
+        with torch.autocast(x.device.type, enabled=False):
+            dtype = torch.promote_types(x.dtype, torch.float32)
+            x, weights = x.to(dtype), weights.to(dtype)
+            shift = (x.sum(1, keepdim=True) / mask.sum(1).clamp(min=1)[:, None, None]).detach()   # each sequence's mean
+            m1, m2 = WeightedMoments.apply(weights, x - shift)
+            var = (m2 - m1 * m1).clamp(min=0)
+            stats = torch.cat([m1 + shift, torch.sqrt(var + self.eps)], -1)
+        if self.check_finite: _check_finite(stats)
+        return stats
+
+    def project_stats(self, stats: Tensor) -> Tensor:
+        "Project `[..., 2D]` statistics to the output size (identity with `project=False`)."
+        return self.proj(stats.to(self.attention[0].weight.dtype)) if isinstance(self.proj, nn.Linear) else stats
+
+    def forward(self, x: Tensor, mask: Tensor | None = None) -> Tensor:
+        "Pool `x` `[B, T, D]` over its real frames to `[B, output_dim]`; rows with no real frame give zeros."
+        mask = _check_sequence(x, mask, self.input_dim)
+        x = _select_real(x, mask)                                                # padding never counts
+        w = masked_softmax(self.scores(x)[:, None, :], mask[:, None, :])        # [B, 1, T]
+        out = self.project_stats(self.statistics(x, w, mask))[:, 0]
+        return out.masked_fill(~mask.any(1, keepdim=True), 0.)
+
 # %% ../nbs/03_pooling.ipynb #000198d0
+def _check_lengths(length) -> Tensor:
+    if not isinstance(length, Tensor):
+        try: length = torch.as_tensor(length)
+        except (TypeError, ValueError, RuntimeError): raise TypeError(f"length: expected integer frame counts, got {type(length).__name__}") from None
+    if length.is_floating_point() or length.is_complex() or length.dtype == torch.bool:
+        raise TypeError(f"length: expected integer frame counts, got {length.dtype}")
+    if length.numel() and int(length.min()) < 0: raise ValueError(f"length: expected frame counts >= 0, got {int(length.min())}")
+    return length
+
 def num_windows(length: Tensor, window_size: int, stride: int) -> Tensor:
     "Windows of each sequence: 0 if empty, 1 if not longer than the window, else ceil((L - w) / s) + 1."
+    length = _check_lengths(length)
+    window_size, stride = check_int('window_size', window_size, min=1), check_int('stride', stride, min=1)
     over = (length - window_size).clamp(min=0)
     return torch.where(length > 0, torch.div(over + stride - 1, stride, rounding_mode='floor') + 1, 0)
 
 def window_starts(length: Tensor, window_size: int, stride: int) -> tuple[Tensor, Tensor]:
     "Start frame `[B, W]` of each window of each sequence, and which windows exist (`[B, W]`, True = real)."
     n = num_windows(length, window_size, stride)
-    W = max(int(n.max()), 1)
+    length = torch.as_tensor(length, device=n.device)
+    W = max(int(n.max()) if n.numel() else 0, 1)
     j = torch.arange(W, device=length.device)
     starts = torch.minimum(j[None] * stride, (length[:, None] - window_size).clamp(min=0))
     return starts, j[None] < n[:, None]
@@ -95,12 +135,12 @@ def window_starts(length: Tensor, window_size: int, stride: int) -> tuple[Tensor
 # %% ../nbs/03_pooling.ipynb #1e641a1f
 class SlidingWindowStatsPooling(nn.Module):
     "Attentive statistics pooling over overlapping windows of each sequence; returns `(windows [B, W, D], mask [B, W])`."
-    def __init__(self, input_dim: int, window_size: int = 25, stride: int = 12, hidden_dim: int = 128, project: bool = True):
+    def __init__(self, input_dim: int, window_size: int = 25, stride: int = 12, hidden_dim: int = 128, project: bool = True,
+                 check_finite: bool = True):
         super().__init__()
-        if not isinstance(window_size, int) or window_size < 1: raise ValueError(f"window_size: expected an integer >= 1, got {window_size!r}")
-        if not isinstance(stride, int) or stride < 1: raise ValueError(f"stride: expected an integer >= 1, got {stride!r}")
-        self.input_dim, self.window_size, self.stride = input_dim, window_size, stride
-        self.pool = AttentiveStatisticsPooling(input_dim, hidden_dim, project)
+        self.window_size, self.stride = check_int('window_size', window_size, min=1), check_int('stride', stride, min=1)
+        self.pool = AttentiveStatisticsPooling(input_dim, hidden_dim, project, check_finite=check_finite)
+        self.input_dim = self.pool.input_dim
 
     def window_weights(self, scores: Tensor, mask: Tensor) -> tuple[Tensor, Tensor, Tensor]:
         "Softmax weights `[B, W, T]` of each window over its real frames; also the starts and the window mask."
@@ -111,9 +151,13 @@ class SlidingWindowStatsPooling(nn.Module):
         return masked_softmax(scores[:, None, :].expand_as(inside), inside), starts, wmask
 
     def forward(self, x: Tensor, mask: Tensor | None = None) -> tuple[Tensor, Tensor]:
+        "Window vectors `[B, W, output_dim]` (zeros on padded windows) and the window mask `[B, W]`."
         mask = _check_sequence(x, mask, self.input_dim)
-        if (mask.long().diff(dim=1) > 0).any():
-            raise ValueError("mask: expected each row to be real frames followed by padding (True... then False...)")
+        lengths = mask.sum(1)
+        prefix, padded = torch.stack([(mask == (torch.arange(mask.shape[1], device=mask.device) < lengths[:, None])).all(),
+                                      (lengths < mask.shape[1]).any()]).tolist()           # one host sync for both
+        if not prefix: raise ValueError("mask: expected each row to be real frames followed by padding (True... then False...)")
+        x = _select_real(x, mask, padded)                                        # padding never counts
         w, _, wmask = self.window_weights(self.pool.scores(x), mask)
-        windows = self.pool.proj(self.pool.statistics(x, w))
+        windows = self.pool.project_stats(self.pool.statistics(x, w, mask))
         return windows.masked_fill(~wmask[..., None], 0.), wmask
