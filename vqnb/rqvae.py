@@ -157,7 +157,7 @@ class FrameDecoder(nn.Module):
     def forward(self, quantized: Tensor, window_mask: Tensor, centers: Tensor, mask: Tensor) -> Tensor:
         "Frames `[B, T, output_dim]` (zeros at padding) for `mask` `[B, T]` from windows `[B, W, D]` at `centers` `[B, W]`."
         B, T = mask.shape
-        if B == 0: return quantized.new_zeros(0, T, self.output_dim)            # torch's attention refuses B = 0
+        if B == 0 or T == 0: return quantized.new_zeros(B, T, self.output_dim)  # torch's attention refuses empty inputs
         memory = quantized + sinusoidal(centers, self.latent_dim).to(quantized.dtype)
         queries = self.query_proj(self.positions[:T]).expand(B, -1, -1)
         out = self.output_head(self.transformer(queries, memory.to(queries.dtype), mask, window_mask))
