@@ -7,15 +7,19 @@ Docs: https://vqnb.github.io/vqnb/rqvae.html.md"""
 # %% ../nbs/30_rqvae.ipynb #fb83562e
 from __future__ import annotations
 import math
+from contextlib import contextmanager
 from dataclasses import dataclass
 import torch, torch.nn as nn, torch.nn.functional as F
 from torch import Tensor
-from .quantize import ResidualVectorQuantizerEMA
-from .pooling import AttentiveStatisticsPooling, SlidingWindowStatsPooling, window_starts, masked_softmax
+from fastcore.basics import patch
+from .core import check_int, check_number, check_choice
+from .quantize import ResidualVectorQuantizer
+from .pooling import AttentiveStatisticsPooling, SlidingWindowStatsPooling, window_starts, num_windows, masked_softmax
+from .evaluation import pad_batch
 
 # %% auto #0
-__all__ = ['PRESETS', 'sinusoidal', 'DecoderBlock', 'MultiWindowDecoder', 'RQVAEOutput', 'DocumentRQVAE', 'windows',
-           'window_centers', 'reconstruct', 'forward', 'encode', 'decode', 'retrieval_codes', 'document_ids']
+__all__ = ['PRESETS', 'sinusoidal', 'DecoderBlock', 'MultiWindowDecoder', 'DocumentEncoder', 'FrameDecoder', 'RQVAEOutput',
+           'DocumentRQVAE', 'document_ids', 'encode_documents', 'document_vectors']
 
 # %% ../nbs/30_rqvae.ipynb #986035ba
 def sinusoidal(positions: Tensor, dim: int) -> Tensor:
@@ -34,7 +38,16 @@ def _attention_mask(mask: Tensor) -> Tensor:
     if empty.any(): pad = pad.clone(); pad[empty, 0] = False   # all-masked rows would give NaN; their output is discarded
     return pad
 
+def _describe(v) -> str:
+    return f"{v.dtype} tensor of shape {tuple(v.shape)}" if isinstance(v, Tensor) else type(v).__name__
+
+def _check_heads(latent_dim: int, nhead: int, dropout: float) -> tuple[int, int, float]:
+    latent_dim, nhead = check_int('latent_dim', latent_dim, min=1), check_int('nhead', nhead, min=1)
+    if latent_dim % nhead: raise ValueError(f"latent_dim: expected a multiple of nhead={nhead}, got {latent_dim}")
+    return latent_dim, nhead, check_number('dropout', dropout, min=0, max=1, max_open=True)
+
 class DecoderBlock(nn.Module):
+    "Pre-norm self-attention over the queries, cross-attention to the memory, feed-forward; residual around each."
     def __init__(self, dim: int, nhead: int, dropout: float):
         super().__init__()
         self.norm1, self.norm2, self.norm3 = nn.LayerNorm(dim), nn.LayerNorm(dim), nn.LayerNorm(dim)
@@ -44,28 +57,119 @@ class DecoderBlock(nn.Module):
         self.drop = nn.Dropout(dropout)
 
     def forward(self, x: Tensor, memory: Tensor, query_pad: Tensor, memory_pad: Tensor) -> Tensor:
+        "`x` `[B, T, dim]` attending to itself and to `memory` `[B, W, dim]`; the pads are torch's key padding masks."
         h = self.norm1(x)
         x = x + self.drop(self.self_attn(h, h, h, key_padding_mask=query_pad, need_weights=False)[0])
         h = self.norm2(x)
         x = x + self.drop(self.cross_attn(h, memory, memory, key_padding_mask=memory_pad, need_weights=False)[0])
         return x + self.drop(self.ffn(self.norm3(x)))
 
+# %% ../nbs/30_rqvae.ipynb #ab12cd34
 class MultiWindowDecoder(nn.Module):
-    "Positional queries attend to themselves and to the window codes; returns `[B, T, dim]`."
+    "Positional queries attend to themselves and to the window codes; returns `[B, T, latent_dim]`."
     def __init__(self, latent_dim: int, num_layers: int = 4, nhead: int = 8, dropout: float = 0.1):
         super().__init__()
-        self.blocks = nn.ModuleList(DecoderBlock(latent_dim, nhead, dropout) for _ in range(num_layers))
+        self.latent_dim, nhead, dropout = _check_heads(latent_dim, nhead, dropout)
+        self.blocks = nn.ModuleList(DecoderBlock(latent_dim, nhead, dropout) for _ in range(check_int('num_layers', num_layers, min=1)))
         self.norm = nn.LayerNorm(latent_dim)
 
     def forward(self, queries: Tensor, memory: Tensor, query_mask: Tensor, memory_mask: Tensor) -> Tensor:
+        "`queries` `[B, T, D]` and `memory` `[B, W, D]` with their masks `[B, T]`, `[B, W]` (True = real)."
+        D = self.latent_dim
+        for name, t in (('queries', queries), ('memory', memory)):
+            if not isinstance(t, Tensor) or t.ndim != 3 or t.shape[-1] != D or not t.is_floating_point():
+                raise ValueError(f"{name}: expected a float tensor [batch, length, {D}], got {_describe(t)}")
+        if memory.shape[0] != queries.shape[0]: raise ValueError(f"memory: expected batch size {queries.shape[0]} (that of queries), got {memory.shape[0]}")
+        for name, m, t in (('query_mask', query_mask, queries), ('memory_mask', memory_mask, memory)):
+            if not isinstance(m, Tensor) or m.dtype != torch.bool or tuple(m.shape) != tuple(t.shape[:2]):
+                raise ValueError(f"{name}: expected a boolean tensor of shape {tuple(t.shape[:2])} (True = real), got {_describe(m)}")
         qp, mp = _attention_mask(query_mask), _attention_mask(memory_mask)
         for block in self.blocks: queries = block(queries, memory, qp, mp)
         return self.norm(queries)
 
+# %% ../nbs/30_rqvae.ipynb #de1085d7
+def _check_features(x: Tensor, mask, input_dim: int, max_seq_len: int) -> Tensor:
+    "Validate `x` `[B, T, input_dim]` (float) and `mask` `[B, T]` (bool); return the mask (all True if None)."
+    if not isinstance(x, Tensor) or x.ndim != 3: raise ValueError(f"x: expected [batch, frames, {input_dim}] features, got {_describe(x)}")
+    if not x.is_floating_point(): raise TypeError(f"x: expected a floating-point tensor, got {x.dtype}")
+    if x.shape[-1] != input_dim: raise ValueError(f"x: expected last dimension {input_dim} (the model's input_dim), got {x.shape[-1]}")
+    if x.shape[1] == 0: raise ValueError("x: expected at least one frame, got an empty sequence (T = 0)")
+    if x.shape[1] > max_seq_len:
+        raise ValueError(f"x: {x.shape[1]} frames is longer than max_seq_len={max_seq_len}; build the model with a larger "
+                         f"max_seq_len or split the document")
+    if mask is None: return torch.ones(x.shape[:2], dtype=torch.bool, device=x.device)
+    if not isinstance(mask, Tensor) or mask.dtype != torch.bool or tuple(mask.shape) != tuple(x.shape[:2]):
+        raise ValueError(f"mask: expected a boolean tensor of shape {tuple(x.shape[:2])} (True = real frame), got {_describe(mask)}")
+    return mask.to(x.device)
+
+# %% ../nbs/30_rqvae.ipynb #aa11bb22
+class DocumentEncoder(nn.Module):
+    "Frames `[B, T, input_dim]` -> window vectors `[B, W, latent_dim]`, their mask and centres (global: W = 1)."
+    def __init__(self, input_dim: int, latent_dim: int, max_seq_len: int = 512, num_layers: int = 4, nhead: int = 8,
+                 dropout: float = 0.1, pooling_type: str = 'sliding_window', window_size: int = 25, window_stride: int = 12,
+                 pooling_hidden_dim: int = 128):
+        super().__init__()
+        self.input_dim, self.max_seq_len = check_int('input_dim', input_dim, min=1), check_int('max_seq_len', max_seq_len, min=1)
+        latent_dim, nhead, dropout = _check_heads(latent_dim, nhead, dropout)
+        self.pooling_type = check_choice('pooling_type', pooling_type, ('global', 'sliding_window'))
+        self.window_size, self.window_stride = check_int('window_size', window_size, min=1), check_int('window_stride', window_stride, min=1)
+        self.input_proj, self.input_norm = nn.Linear(input_dim, latent_dim), nn.LayerNorm(latent_dim)
+        self.register_buffer('positions', sinusoidal(torch.arange(max_seq_len), latent_dim), persistent=False)
+        layer = nn.TransformerEncoderLayer(latent_dim, nhead, 4 * latent_dim, dropout, batch_first=True, norm_first=True)
+        self.transformer = nn.TransformerEncoder(layer, check_int('num_layers', num_layers, min=1), enable_nested_tensor=False)
+        self.feature_norm = nn.LayerNorm(latent_dim)
+        self.pooling = (SlidingWindowStatsPooling(latent_dim, window_size, window_stride, pooling_hidden_dim)
+                        if pooling_type == 'sliding_window' else AttentiveStatisticsPooling(latent_dim, pooling_hidden_dim))
+
+    def check(self, x: Tensor, mask: Tensor | None = None) -> tuple[Tensor, Tensor]:
+        "Validated input in the module's dtype, padding set to zero (selected), and its mask."
+        mask = _check_features(x, mask, self.input_dim, self.max_seq_len)
+        return x.to(self.input_proj.weight.dtype).masked_fill(~mask[..., None], 0.), mask
+
+    def window_centers(self, lengths: Tensor) -> Tensor:
+        "Centre frame `[B, W]` of each window of documents of `lengths` frames (one window per document if global)."
+        if self.pooling_type == 'global': return (lengths.float()[:, None] - 1).clamp(min=0) / 2
+        starts, _ = window_starts(lengths, self.window_size, self.window_stride)
+        return starts.float() + (lengths[:, None].clamp(max=self.window_size).float() - 1) / 2
+
+    def forward(self, x: Tensor, mask: Tensor | None = None, checked: bool = False) -> tuple[Tensor, Tensor, Tensor, Tensor]:
+        "Window vectors `[B, W, D]`, window mask `[B, W]`, window centres `[B, W]` (frames), frame mask `[B, T]`."
+        if not checked: x, mask = self.check(x, mask)
+        h = self.input_norm(self.input_proj(x)) + self.positions[:x.shape[1]]
+        if len(h): h = self.transformer(h, src_key_padding_mask=_attention_mask(mask))     # torch's attention refuses B = 0
+        h = self.feature_norm(h).masked_fill(~mask[..., None], 0.)
+        if self.pooling_type == 'global': z, wmask = self.pooling(h, mask)[:, None], mask.any(1)[:, None]
+        else: z, wmask = self.pooling(h, mask)
+        return z, wmask, self.window_centers(mask.sum(1)), mask
+
+# %% ../nbs/30_rqvae.ipynb #a4756e1c
+class FrameDecoder(nn.Module):
+    "Quantized windows `[B, W, latent_dim]` placed at their centres -> frames `[B, T, output_dim]`."
+    def __init__(self, latent_dim: int, output_dim: int, max_seq_len: int = 512, num_layers: int = 4, nhead: int = 8,
+                 dropout: float = 0.1):
+        super().__init__()
+        self.latent_dim, self.output_dim = check_int('latent_dim', latent_dim, min=1), check_int('output_dim', output_dim, min=1)
+        self.register_buffer('positions', sinusoidal(torch.arange(check_int('max_seq_len', max_seq_len, min=1)), latent_dim), persistent=False)
+        self.query_proj = nn.Linear(latent_dim, latent_dim)
+        self.transformer = MultiWindowDecoder(latent_dim, num_layers, nhead, dropout)
+        self.output_head = nn.Linear(latent_dim, output_dim)
+
+    def forward(self, quantized: Tensor, window_mask: Tensor, centers: Tensor, mask: Tensor) -> Tensor:
+        "Frames `[B, T, output_dim]` (zeros at padding) for `mask` `[B, T]` from windows `[B, W, D]` at `centers` `[B, W]`."
+        B, T = mask.shape
+        if B == 0 or T == 0: return quantized.new_zeros(B, T, self.output_dim)  # torch's attention refuses empty inputs
+        memory = quantized + sinusoidal(centers, self.latent_dim).to(quantized.dtype)
+        queries = self.query_proj(self.positions[:T]).expand(B, -1, -1)
+        out = self.output_head(self.transformer(queries, memory.to(queries.dtype), mask, window_mask))
+        return out.masked_fill(~mask[..., None], 0.)
+
 # %% ../nbs/30_rqvae.ipynb #c69c5b26
 PRESETS = {'25/12': dict(window_size=25, window_stride=12),   # 0.5 s windows, ~50% overlap at 50 frames/s
            '50/25': dict(window_size=50, window_stride=25),   # 1 s windows
-           '10/5': dict(window_size=10, window_stride=5)}     # 0.2 s windows
+           '10/5': dict(window_size=10, window_stride=5),     # 0.2 s windows
+           'note': dict(latent_dim=1024, num_quantizers=8, window_size=25, window_stride=12, max_seq_len=512,
+                        num_encoder_layers=4, num_decoder_layers=4, nhead=8, dropout=0.1, commitment_weight=0.25,
+                        decay=0.9, pooling_type='sliding_window')}   # sliding-window-rqvae.md as written
 
 @dataclass
 class RQVAEOutput:
@@ -73,143 +177,112 @@ class RQVAEOutput:
     loss: Tensor
     recon_loss: Tensor
     vq_loss: Tensor
-    codes: Tensor          # [B, W, num_codebooks], -1 on padded windows
+    codes: Tensor          # [B, W, num_quantizers], -1 on padded windows
     window_mask: Tensor    # [B, W], True = real window
     quantized: Tensor      # [B, W, latent_dim]
-    perplexity: Tensor     # [num_codebooks]
-    usage: Tensor          # [num_codebooks], fraction of each codebook used by the batch
+    perplexity: Tensor     # [num_quantizers]
+    usage: Tensor          # [num_quantizers], fraction of each codebook used by the batch
 
     @property
     def metrics(self) -> dict:
+        "What the fit loop logs: reconstruction and VQ losses, and the least-used layer's usage."
         return dict(recon=self.recon_loss.detach(), vq=self.vq_loss.detach(), usage_min=self.usage.min())
+
+def _residual_quantizer(dim, codebook_size, num_quantizers, commitment_weight, decay, threshold_ema_dead_code) -> ResidualVectorQuantizer:
+    "The residual VQ of the model, its arguments checked."
+    return ResidualVectorQuantizer(dim, check_int('codebook_size', codebook_size, min=1), check_int('num_quantizers', num_quantizers, min=1),
+                                   commitment_weight=check_number('commitment_weight', commitment_weight, min=0),
+                                   decay=check_number('decay', decay, min=0, max=1, min_open=True, max_open=True),
+                                   threshold_ema_dead_code=check_number('threshold_ema_dead_code', threshold_ema_dead_code, min=0))
+
+@contextmanager
+def _evaluating(module: nn.Module):
+    "Eval mode inside the block, the previous mode after it."
+    was_training = module.training
+    module.eval()
+    try: yield module
+    finally: module.train(was_training)
 
 # %% ../nbs/30_rqvae.ipynb #05bd8990
 class DocumentRQVAE(nn.Module):
     "Document RQ-VAE with global or sliding-window attentive statistics pooling (note sliding-window-rqvae.md)."
-    def __init__(self, input_dim: int, latent_dim: int, codebook_size: int, num_codebooks: int,
+    def __init__(self, input_dim: int, latent_dim: int, codebook_size: int, num_quantizers: int,
                  window_size: int = 25, window_stride: int = 12, max_seq_len: int = 512,
                  num_encoder_layers: int = 4, num_decoder_layers: int = 4, nhead: int = 8, dropout: float = 0.1,
-                 commitment_cost: float = 0.25, decay: float = 0.9, pooling_type: str = 'sliding_window',
+                 commitment_weight: float = 0.25, decay: float = 0.99, pooling_type: str = 'sliding_window',
                  pooling_hidden_dim: int = 128, threshold_ema_dead_code: float = 1.0):
         super().__init__()
-        if pooling_type not in ('global', 'sliding_window'):
-            raise ValueError(f"pooling_type: expected 'global' or 'sliding_window', got {pooling_type!r}")
-        if latent_dim % nhead: raise ValueError(f"latent_dim: expected a multiple of nhead={nhead}, got {latent_dim}")
-        if max_seq_len < 1: raise ValueError(f"max_seq_len: expected >= 1, got {max_seq_len}")
-        self.input_dim, self.latent_dim, self.max_seq_len, self.pooling_type = input_dim, latent_dim, max_seq_len, pooling_type
-        self.window_size, self.window_stride = window_size, window_stride
-        self.input_proj, self.input_norm = nn.Linear(input_dim, latent_dim), nn.LayerNorm(latent_dim)
-        self.register_buffer('positions', sinusoidal(torch.arange(max_seq_len), latent_dim), persistent=False)
-        layer = nn.TransformerEncoderLayer(latent_dim, nhead, 4 * latent_dim, dropout, batch_first=True, norm_first=True)
-        self.encoder = nn.TransformerEncoder(layer, num_encoder_layers, enable_nested_tensor=False)
-        self.feature_norm = nn.LayerNorm(latent_dim)
-        self.pooling = (SlidingWindowStatsPooling(latent_dim, window_size, window_stride, pooling_hidden_dim)
-                        if pooling_type == 'sliding_window' else AttentiveStatisticsPooling(latent_dim, pooling_hidden_dim))
-        self.rvq = ResidualVectorQuantizerEMA(codebook_size, latent_dim, num_codebooks, commitment_cost, decay,
-                                              threshold_ema_dead_code=threshold_ema_dead_code)
-        self.query_proj = nn.Linear(latent_dim, latent_dim)
-        self.decoder = MultiWindowDecoder(latent_dim, num_decoder_layers, nhead, dropout)
-        self.output_head = nn.Linear(latent_dim, input_dim)
+        self.config = {k: v for k, v in locals().items() if k not in ('self', '__class__')}
+        self.encoder = DocumentEncoder(input_dim, latent_dim, max_seq_len, num_encoder_layers, nhead, dropout, pooling_type,
+                                       window_size, window_stride, pooling_hidden_dim)
+        self.rvq = _residual_quantizer(latent_dim, codebook_size, num_quantizers, commitment_weight, decay, threshold_ema_dead_code)
+        self.decoder = FrameDecoder(latent_dim, input_dim, max_seq_len, num_decoder_layers, nhead, dropout)
+        self.input_dim, self.latent_dim, self.num_quantizers = input_dim, latent_dim, num_quantizers
 
     @classmethod
     def from_preset(cls, preset: str, **kwargs) -> 'DocumentRQVAE':
-        "A sliding-window model with the window of one of the note's presets ('25/12', '50/25', '10/5')."
-        if preset not in PRESETS: raise ValueError(f"preset: expected one of {', '.join(PRESETS)}, got {preset!r}")
-        return cls(**PRESETS[preset], pooling_type='sliding_window', **kwargs)
+        "A model with one of `PRESETS` ('25/12', '50/25', '10/5', 'note'); `kwargs` add to or override it."
+        return cls(**{**PRESETS[check_choice('preset', preset, tuple(PRESETS))], **kwargs})
 
-# %% ../nbs/30_rqvae.ipynb #de1085d7
-def _check(self: DocumentRQVAE, x: Tensor, mask: Tensor | None) -> Tensor:
-    if not isinstance(x, Tensor) or x.ndim != 3:
-        raise ValueError(f"x: expected [batch, frames, {self.input_dim}] features, got shape {tuple(getattr(x, 'shape', ()))}")
-    if x.shape[-1] != self.input_dim:
-        raise ValueError(f"x: expected last dimension {self.input_dim} (the model's input_dim), got {x.shape[-1]}")
-    if x.shape[1] == 0: raise ValueError("x: expected at least one frame, got an empty sequence (T = 0)")
-    if x.shape[1] > self.max_seq_len:
-        raise ValueError(f"x: {x.shape[1]} frames is longer than max_seq_len={self.max_seq_len}; build the model with a larger "
-                         f"max_seq_len or split the document")
-    if mask is None: return torch.ones(x.shape[:2], dtype=torch.bool, device=x.device)
-    if mask.dtype != torch.bool or tuple(mask.shape) != tuple(x.shape[:2]):
-        raise ValueError(f"mask: expected a boolean tensor of shape {tuple(x.shape[:2])} (True = real frame), "
-                         f"got {mask.dtype} {tuple(mask.shape)}")
-    return mask
+    def forward(self, x: Tensor, mask: Tensor | None = None) -> RQVAEOutput:
+        "Reconstruct `x` `[B, T, input_dim]` through the window codes; in training mode, update the codebooks."
+        x, mask = self.encoder.check(x, mask)
+        z, wmask, centers, mask = self.encoder(x, mask, checked=True)
+        q = self.rvq(z, wmask)
+        recon = self.decoder(q.quantized, wmask, centers, mask)
+        recon_loss = (recon - x).pow(2).sum() / (mask.sum().clamp(min=1) * self.input_dim)   # x and recon: zeros at padding
+        return RQVAEOutput(recon, recon_loss + q.loss, recon_loss, q.loss, q.codes, wmask, q.quantized, q.perplexity, q.usage)
 
-def windows(self: DocumentRQVAE, x: Tensor, mask: Tensor | None = None) -> tuple[Tensor, Tensor, Tensor, Tensor]:
-    "Encode and pool: window vectors `[B, W, D]`, window mask `[B, W]`, window centres `[B, W]` (frames), frame mask."
-    mask = self._check(x, mask)
-    T = x.shape[1]
-    h = self.input_norm(self.input_proj(x)) + self.positions[:T]
-    h = self.feature_norm(self.encoder(h, src_key_padding_mask=_attention_mask(mask)))
-    h = h.masked_fill(~mask[..., None], 0.)
-    if self.pooling_type == 'global': z, wmask = self.pooling(h, mask)[:, None], mask.any(1)[:, None]
-    else: z, wmask = self.pooling(h, mask)
-    return z, wmask, self.window_centers(mask.sum(1)), mask
-
-def window_centers(self: DocumentRQVAE, lengths: Tensor) -> Tensor:
-    "Centre frame `[B, W]` of each window of documents of `lengths` frames (one window per document if global)."
-    if self.pooling_type == 'global': return (lengths.float()[:, None] - 1).clamp(min=0) / 2
-    starts, _ = window_starts(lengths, self.window_size, self.window_stride)
-    span = lengths[:, None].clamp(max=self.window_size)
-    return starts.float() + (span.float() - 1) / 2
-
-DocumentRQVAE._check, DocumentRQVAE.windows, DocumentRQVAE.window_centers = _check, windows, window_centers
-
-# %% ../nbs/30_rqvae.ipynb #a4756e1c
-def reconstruct(self: DocumentRQVAE, quantized: Tensor, window_mask: Tensor, centers: Tensor, mask: Tensor) -> Tensor:
-    "Features `[B, T, input_dim]` from quantized windows `[B, W, D]` placed at `centers`."
-    B, T = mask.shape
-    memory = quantized + sinusoidal(centers, self.latent_dim)
-    queries = self.query_proj(self.positions[:T]).expand(B, -1, -1)
-    out = self.output_head(self.decoder(queries, memory, mask, window_mask))
-    return out.masked_fill(~mask[..., None], 0.)
-
-def forward(self: DocumentRQVAE, x: Tensor, mask: Tensor | None = None) -> RQVAEOutput:
-    "Reconstruct `x` `[B, T, input_dim]` through the window codes; in training mode, update the codebooks."
-    z, wmask, centers, mask = self.windows(x, mask)
-    q = self.rvq(z, wmask)
-    recon = self.reconstruct(q.quantized, wmask, centers, mask)
-    n = mask.sum().clamp(min=1) * self.input_dim
-    recon_loss = ((recon - x.masked_fill(~mask[..., None], 0.)) ** 2).sum() / n
-    return RQVAEOutput(recon, recon_loss + q.loss, recon_loss, q.loss, q.codes, wmask, q.quantized, q.perplexity, q.usage)
-
-DocumentRQVAE.reconstruct, DocumentRQVAE.forward = reconstruct, forward
+    @torch.no_grad()
+    def encode(self, x: Tensor, mask: Tensor | None = None) -> tuple[Tensor, Tensor]:
+        "Codes `[B, W, num_quantizers]` (-1 on padded windows) and the window mask `[B, W]`, in eval mode."
+        with _evaluating(self):
+            z, wmask, _, _ = self.encoder(x, mask)
+            return self.rvq.encode(z, wmask), wmask
 
 # %% ../nbs/30_rqvae.ipynb #f6752177
-@torch.no_grad()
-def encode(self: DocumentRQVAE, x: Tensor, mask: Tensor | None = None) -> tuple[Tensor, Tensor]:
-    "Codes `[B, W, num_codebooks]` (-1 on padded windows) and the window mask `[B, W]`."
-    was_training = self.training
-    self.eval()
-    try:
-        z, wmask, _, _ = self.windows(x, mask)
-        return self.rvq.encode(z, wmask), wmask
-    finally: self.train(was_training)
+def _align_codes(model: DocumentRQVAE, codes: Tensor, lengths) -> tuple[Tensor, Tensor, Tensor, Tensor]:
+    "Validate codes `[B, W, L]` against `lengths` `[B]`; return codes trimmed or padded to the windows, window mask, centres, frame mask."
+    L = model.num_quantizers
+    if not isinstance(codes, Tensor) or codes.ndim != 3 or codes.shape[-1] != L or codes.is_floating_point() or codes.dtype == torch.bool:
+        raise ValueError(f"codes: expected an integer tensor [batch, windows, {L}], got {_describe(codes)}")
+    try: lengths = torch.as_tensor(lengths, device=codes.device)
+    except (TypeError, ValueError, RuntimeError): raise TypeError(f"lengths: expected integer frame counts, got {type(lengths).__name__}") from None
+    if lengths.ndim != 1 or lengths.shape[0] != codes.shape[0] or lengths.is_floating_point() or lengths.dtype == torch.bool:
+        raise ValueError(f"lengths: expected {codes.shape[0]} integer frame counts (one per document of codes), got {_describe(lengths)}")
+    if lengths.numel() and not 0 <= int(lengths.min()) <= int(lengths.max()) <= model.encoder.max_seq_len:
+        raise ValueError(f"lengths: expected frame counts in [0, {model.encoder.max_seq_len}] (max_seq_len), got values in "
+                         f"[{int(lengths.min())}, {int(lengths.max())}]")
+    real = codes >= 0
+    if (real.any(-1) != real.all(-1)).any(): raise ValueError("codes: expected each window to have all its codes or none (-1 on every layer)")
+    real = real[..., 0]
+    expected = num_windows(lengths, model.encoder.window_size, model.encoder.window_stride) if model.encoder.pooling_type == 'sliding_window' else (lengths > 0).long()
+    W = codes.shape[1]
+    prefix = torch.arange(W, device=codes.device)[None] < expected[:, None]
+    if (expected > W).any() or (real != prefix).any():
+        b = int(((expected > W) | (real != prefix).any(1)).nonzero()[0])
+        raise ValueError(f"codes: document {b} has {int(real[b].sum())} windows of codes, but lengths[{b}] = {int(lengths[b])} "
+                         f"frames gives {int(expected[b])} (its real windows first, then -1)")
+    centers = model.encoder.window_centers(lengths)
+    codes = F.pad(codes[:, :centers.shape[1]], (0, 0, 0, max(centers.shape[1] - W, 0)), value=-1)
+    mask = torch.arange(int(lengths.max()) if lengths.numel() else 0, device=codes.device)[None] < lengths[:, None]
+    return codes, codes[..., 0] >= 0, centers, mask
 
+@patch
 @torch.no_grad()
-def decode(self: DocumentRQVAE, codes: Tensor, lengths: Tensor) -> Tensor:
-    "Features `[B, max(lengths), input_dim]` from codes `[B, W, num_codebooks]` of documents of `lengths` frames."
-    was_training = self.training
-    self.eval()
-    try:
-        lengths = torch.as_tensor(lengths, device=codes.device)
-        T = int(lengths.max())
-        if T > self.max_seq_len: raise ValueError(f"lengths: {T} frames is longer than max_seq_len={self.max_seq_len}")
-        mask = torch.arange(T, device=codes.device)[None] < lengths[:, None]
-        centers = self.window_centers(lengths)[:, :codes.shape[1]]
-        return self.reconstruct(self.rvq.decode(codes), codes[..., 0] >= 0, centers, mask)
-    finally: self.train(was_training)
-
-DocumentRQVAE.encode, DocumentRQVAE.decode = encode, decode
+def decode(self: DocumentRQVAE, codes: Tensor, lengths) -> Tensor:
+    "Features `[B, max(lengths), input_dim]` from codes `[B, W, num_quantizers]` of documents of `lengths` frames."
+    codes, wmask, centers, mask = _align_codes(self, codes, lengths)
+    with _evaluating(self): return self.decoder(self.rvq.decode(codes), wmask, centers, mask)
 
 # %% ../nbs/30_rqvae.ipynb #336cc0f6
+@patch
 @torch.no_grad()
 def retrieval_codes(self: DocumentRQVAE, x: Tensor, mask: Tensor | None = None, option: str = 'B') -> tuple[Tensor, Tensor]:
     "Option 'A': codes `[B, W, L]` and window mask; 'B' / 'C': one code tuple `[B, L]` per document and its vector."
-    if option not in ('A', 'B', 'C'): raise ValueError(f"option: expected 'A', 'B' or 'C', got {option!r}")
-    if option == 'A': return self.encode(x, mask)
-    was_training = self.training
-    self.eval()
-    try:
-        z, wmask, _, _ = self.windows(x, mask)
+    if check_choice('option', option, ('A', 'B', 'C')) == 'A': return self.encode(x, mask)
+    with _evaluating(self):
+        z, wmask, _, _ = self.encoder(x, mask)
         qw = self.rvq.decode(self.rvq.encode(z, wmask))                        # quantized windows, zeros on padding
         if option == 'B': weights = wmask.float() / wmask.sum(1, keepdim=True).clamp(min=1)
         else:
@@ -217,15 +290,38 @@ def retrieval_codes(self: DocumentRQVAE, x: Tensor, mask: Tensor | None = None, 
             weights = masked_softmax((query * qw).sum(-1) / math.sqrt(self.latent_dim), wmask)
         doc = (weights[..., None] * qw).sum(1)
         return self.rvq.encode(doc), doc
-    finally: self.train(was_training)
 
 def document_ids(codes: Tensor) -> tuple[Tensor, float]:
     "IDs `[N, L + 1]`: each code tuple `[N, L]` with a suffix numbering its duplicates; and the collision rate."
-    keys = [tuple(c) for c in codes.tolist()]
+    if not isinstance(codes, Tensor) or codes.ndim != 2 or codes.is_floating_point():
+        raise ValueError(f"codes: expected an integer tensor [documents, L], got {_describe(codes)}")
     seen, suffix = {}, []
-    for k in keys:
+    for k in map(tuple, codes.tolist()):
         suffix.append(seen.get(k, 0)); seen[k] = seen.get(k, 0) + 1
-    collision_rate = 1 - len(seen) / max(len(keys), 1)
+    collision_rate = 1 - len(seen) / max(len(codes), 1)
     return torch.cat([codes, torch.tensor(suffix, dtype=codes.dtype, device=codes.device)[:, None]], 1), collision_rate
 
-DocumentRQVAE.retrieval_codes = retrieval_codes
+# %% ../nbs/30_rqvae.ipynb #ee44ff55
+@torch.no_grad()
+def encode_documents(model: DocumentRQVAE, items: list, batch_size: int = 32) -> dict[str, list[Tensor]]:
+    "Per document: `codes` `[W_i, L]` of its real windows, `recon` and `x` `[L_i, input_dim]` of its real frames."
+    batch_size, res = check_int('batch_size', batch_size, min=1), dict(codes=[], recon=[], x=[])
+    with _evaluating(model):
+        for s in range(0, len(items), batch_size):
+            x, mask = pad_batch(items[s:s + batch_size], dtype=torch.float32)
+            out = model(x, mask)
+            for b in range(len(x)):
+                res['codes'].append(out.codes[b][out.window_mask[b]]); res['recon'].append(out.recon[b][mask[b]])
+                res['x'].append(x[b][mask[b]])
+    return res
+
+@torch.no_grad()
+def document_vectors(model: DocumentRQVAE, items: list, batch_size: int = 32) -> Tensor:
+    "`[N, latent_dim]`: each document's mean quantized window, decoded from its codes, L2-normalised."
+    batch_size, vecs = check_int('batch_size', batch_size, min=1), []
+    for s in range(0, len(items), batch_size):
+        x, mask = pad_batch(items[s:s + batch_size], dtype=torch.float32)
+        codes, wmask = model.encode(x, mask)
+        q = model.rvq.decode(codes)
+        vecs.append((q * wmask[..., None]).sum(1) / wmask.sum(1, keepdim=True).clamp(min=1))
+    return F.normalize(torch.cat(vecs), dim=-1)
