@@ -8,7 +8,7 @@ included, is identical on all ranks, and that the codebooks were trained. Not pa
 The launcher starts `torchrun --standalone`, each rank writes its final tensors to a temporary folder, and the
 launcher compares them. The last line is `gpu-smoke: PASS` or `gpu-smoke: FAIL (...)`; the exit status follows it.
 """
-import argparse, inspect, json, os, subprocess, sys, tempfile, time
+import argparse, json, os, subprocess, sys, tempfile, time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -48,13 +48,9 @@ def rvq_data(torch, n=512, dim=32):
 
 def rqvae_model(torch):
     from vqnb.rqvae import DocumentRQVAE
-    names = inspect.signature(DocumentRQVAE).parameters
-    layers = 'num_quantizers' if 'num_quantizers' in names else 'num_codebooks'   # renamed in the vocabulary change
-    kw = dict(input_dim=20, latent_dim=32, codebook_size=16, window_size=8, window_stride=4, max_seq_len=64,
-              num_encoder_layers=1, num_decoder_layers=1, nhead=4, dropout=0.0, threshold_ema_dead_code=0.1)
-    kw[layers] = 2
-    try: return DocumentRQVAE(pooling_type='sliding', **kw)
-    except ValueError: return DocumentRQVAE(pooling_type='sliding_window', **kw)
+    return DocumentRQVAE(input_dim=20, latent_dim=32, codebook_size=16, num_quantizers=2, pooling_type='sliding_window',
+                         window_size=8, window_stride=4, max_seq_len=64, num_encoder_layers=1, num_decoder_layers=1,
+                         nhead=4, dropout=0.0, threshold_ema_dead_code=0.1)
 
 def mel_like(torch, n=96, bins=20, max_len=64):
     "Log-mel-like documents: smooth spectral envelopes that drift over time, of varied lengths."
