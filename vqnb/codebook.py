@@ -164,6 +164,10 @@ def zipf_fit(counts: Tensor) -> ZipfFit:
 def _group_names(u: CodebookUsage) -> list[str]:
     return [u.group_label] if u.num_groups == 1 else [f"{u.group_label} {g}" for g in range(u.num_groups)]
 
+def _fit_line(z: ZipfFit) -> tuple[list[int], list[float]]:
+    "The fitted line's two ends (rank 1 and the last used rank): a straight line in log-log needs no more."
+    return [1, z.n_codes], [10 ** z.intercept, 10 ** (z.intercept - z.alpha * math.log10(z.n_codes))]
+
 def plot_rank_frequency(usage: CodebookUsage, ax=None, title: str | None = None, fit: bool = True):
     "Log-log rank-frequency curve of each group with its Zipf fit (matplotlib); returns the axes."
     import matplotlib.pyplot as plt
@@ -174,8 +178,7 @@ def plot_rank_frequency(usage: CodebookUsage, ax=None, title: str | None = None,
         line, = ax.loglog(ranks, c, marker='.', lw=1, ms=3, label=name)
         if fit and len(c) >= 2:
             z = zipf_fit(counts)
-            ax.loglog(ranks, 10 ** (z.intercept - z.alpha * ranks.log10()), ls='--', color=line.get_color(), lw=1,
-                      label=f"{name} fit: α={z.alpha:.2f}, R²={z.r2:.2f}")
+            ax.loglog(*_fit_line(z), ls='--', color=line.get_color(), lw=1, label=f"{name} fit: α={z.alpha:.2f}, R²={z.r2:.2f}")
     ax.set_xlabel('rank'); ax.set_ylabel('count'); ax.legend(fontsize=7)
     ax.set_title(title or f"rank-frequency ({usage.codebook_size} codes)")
     return ax
@@ -188,11 +191,13 @@ def rank_frequency_figure(usage: CodebookUsage, title: str | None = None):
     for name, counts in zip(_group_names(usage), usage.counts):
         ranks, c = rank_frequency(counts)
         if len(c) == 0: continue
-        fig.add_scatter(x=ranks.tolist(), y=c.tolist(), mode='lines+markers', name=name, marker_size=3)
+        y = c.long().tolist() if bool((c == c.round()).all()) else [round(v, 6) for v in c.tolist()]   # small JSON
+        fig.add_scatter(x=ranks.long().tolist(), y=y, mode='lines+markers', name=name, marker_size=3)
         if len(c) >= 2:
             z = zipf_fit(counts)
-            fig.add_scatter(x=ranks.tolist(), y=(10 ** (z.intercept - z.alpha * ranks.log10())).tolist(), mode='lines',
-                            line_dash='dash', name=f"{name} fit: α={z.alpha:.2f}, R²={z.r2:.2f}")
+            x, y = _fit_line(z)
+            fig.add_scatter(x=x, y=[round(v, 6) for v in y], mode='lines', line_dash='dash',
+                            name=f"{name} fit: α={z.alpha:.2f}, R²={z.r2:.2f}")
     fig.update_xaxes(type='log', title='rank'); fig.update_yaxes(type='log', title='count')
     fig.update_layout(title=title or f"rank-frequency ({usage.codebook_size} codes)", height=420)
     return fig
@@ -260,11 +265,11 @@ def fit_codebook(quantizer: nn.Module, data: Tensor, epochs: int = 20, batch_siz
     return final.update(quantizer.encode(data))
 
 # %% ../nbs/02_codebook.ipynb #fc9e622a
-def collapse_quantizers(dim: int, K: int = 128, threshold: float = 1., seed: int = 0) -> dict[str, VectorQuantizer]:
+def collapse_quantizers(dim: int, codebook_size: int = 128, threshold: float = 1., seed: int = 0) -> dict[str, VectorQuantizer]:
     "Three `VectorQuantizer`s that differ only in initialisation and revival: the collapse study's contestants."
     configs = {'random init, no revival': dict(kmeans_init=False, threshold_ema_dead_code=0.),
                'random init + revival': dict(kmeans_init=False, threshold_ema_dead_code=threshold),
                'k-means init + revival': dict(kmeans_init=True, threshold_ema_dead_code=threshold)}
     with torch.random.fork_rng(devices=[]):
         torch.manual_seed(seed)
-        return {name: VectorQuantizer(dim, K, **kw) for name, kw in configs.items()}
+        return {name: VectorQuantizer(dim, codebook_size, **kw) for name, kw in configs.items()}

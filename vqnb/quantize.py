@@ -147,12 +147,12 @@ def _keep_float32(module: nn.Module):
 # %% ../nbs/01_quantize.ipynb #5c1d7e92
 class Codebook(nn.Module):
     "`codebook_size` codes of size `dim` with their EMA state: k-means init, EMA update, revival, sync across ranks."
-    def __init__(self, codebook_size: int, dim: int, *, ema_update: bool = True, decay: float = 0.99,
+    def __init__(self, dim: int, codebook_size: int, *, ema_update: bool = True, decay: float = 0.99,
                  eps: float = 1e-5, use_cosine_sim: bool = False, kmeans_init: bool = True, kmeans_iters: int = 10,
                  kmeans_max_samples: int = 16384, threshold_ema_dead_code: float = 2.0,
                  sync_distributed: bool = True, chunk_size: int = 4096):
         super().__init__()
-        self.codebook_size, self.dim = check_int('codebook_size', codebook_size, 1), check_int('dim', dim, 1)
+        self.dim, self.codebook_size = check_int('dim', dim, 1), check_int('codebook_size', codebook_size, 1)
         self.decay = check_number('decay', decay, 0, 1, min_open=True, max_open=True)
         self.eps = check_number('eps', eps, 0, min_open=True)
         self.threshold_ema_dead_code = check_number('threshold_ema_dead_code', threshold_ema_dead_code, 0)
@@ -183,7 +183,7 @@ class Codebook(nn.Module):
     def _apply(self, fn, recurse=True): super()._apply(fn, recurse); _keep_float32(self); return self
     def _load_from_state_dict(self, *args, **kwargs):
         super()._load_from_state_dict(*args, **kwargs); self._initted = bool(self.initted)
-    def extra_repr(self): return f"{self.codebook_size}, {self.dim}, ema_update={self.ema_update}, cosine={self.use_cosine_sim}"
+    def extra_repr(self): return f"{self.dim}, {self.codebook_size}, ema_update={self.ema_update}, cosine={self.use_cosine_sim}"
 
 # %% ../nbs/01_quantize.ipynb #0f6e2b33
 @patch
@@ -243,8 +243,7 @@ def revive(self: Codebook, z: Tensor):
     K, D, n = self.codebook_size, self.dim, z.shape[0]
     cand = torch.zeros(K, D + 1, device=z.device)          # a candidate row per code, and whether there is one
     if n and (not self._sync() or dist.get_rank() == 0):
-        pick = torch.randperm(n, device=z.device)[:K] if n >= K else torch.randint(n, (K,), device=z.device)
-        cand[:, :D], cand[:, D] = z[pick], 1.
+        cand[:, :D], cand[:, D] = z[torch.randint(n, (K,), device=z.device)], 1.
     if self._sync(): _broadcast(cand)
     dead = (self.cluster_size < self.threshold_ema_dead_code) & (cand[:, D] > 0)
     self._set_codes(dead, cand[:, :D], torch.full_like(self.cluster_size, self.threshold_ema_dead_code))
@@ -279,7 +278,7 @@ class VectorQuantizer(nn.Module):
         projected = self.codebook_dim != dim
         self.project_in = nn.Linear(dim, self.codebook_dim) if projected else nn.Identity()
         self.project_out = nn.Linear(self.codebook_dim, dim) if projected else nn.Identity()
-        self.codebook = Codebook(codebook_size, self.codebook_dim, ema_update=ema_update, decay=decay, eps=eps,
+        self.codebook = Codebook(self.codebook_dim, codebook_size, ema_update=ema_update, decay=decay, eps=eps,
                                  use_cosine_sim=use_cosine_sim, kmeans_init=kmeans_init, kmeans_iters=kmeans_iters,
                                  kmeans_max_samples=kmeans_max_samples, threshold_ema_dead_code=threshold_ema_dead_code,
                                  sync_distributed=sync_distributed, chunk_size=chunk_size)
@@ -309,7 +308,7 @@ def _quantize(self: VectorQuantizer, rows: Tensor, straight_through: bool = True
     if self.training and not cb._initted and (n or cb._sync()): cb.initialise(z.detach())
     codes = cb.search(z.detach())
     q = cb.vectors.index_select(0, codes)   # backward: index_add, no device sync (unlike embedding's)
-    zero = z.sum() * 0                      # keeps the parameters in the graph on an empty batch (DDP needs them)
+    zero = z.sum() * 0 if n == 0 else z.new_zeros(())   # an empty batch keeps the parameters in the graph (for DDP)
     commit = F.mse_loss(z, q.detach()) if n else zero
     cb_loss = F.mse_loss(q, z.detach()) if n and not cb.ema_update else zero
     counts = torch.zeros(self.codebook_size, device=rows.device).index_add_(0, codes, torch.ones(n, device=rows.device))
