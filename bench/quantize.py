@@ -52,7 +52,7 @@ def main():
 
     # 2. nearest-code search against the GEMM bound
     gflops = matmul_gflops()
-    codebook = ours.codebook.clone()
+    codebook = ours.codebook.embed.clone()
     t = interleaved({'search': lambda: nearest_code(x, codebook)}, REPEATS)
     s = stats(t['search'])
     bound = 2 * N * K * D / (gflops * 1e9)
@@ -67,7 +67,7 @@ def main():
     pq = ProductQuantizer(D, H, K, kmeans_max_samples=16384)
     pq.train(); pq(x[:16384]); pq.eval()
     fpq = faiss.ProductQuantizer(D, H, 8)
-    centroids = torch.stack([h.codebook for h in pq.heads]).contiguous().numpy()   # [M, ksub, dsub], faiss's layout
+    centroids = torch.stack([h.codebook.embed for h in pq.heads]).contiguous().numpy()   # [M, ksub, dsub], faiss's layout
     faiss.copy_array_to_vector(centroids.ravel(), fpq.centroids)
     xn = x.numpy()
     agree = (pq.encode(x) == torch.from_numpy(fpq.compute_codes(xn)).long()).float().mean().item()

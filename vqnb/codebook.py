@@ -11,59 +11,62 @@ from dataclasses import dataclass, asdict
 import torch, torch.nn as nn
 import torch.distributed as dist
 from torch import Tensor
+from fastcore.basics import patch
 from tqdm.auto import tqdm
-from .quantize import VectorQuantizer, ResidualVectorQuantizer, ProductQuantizer, world_size
+from .core import check_int, check_number
+from .quantize import VectorQuantizer, ResidualVectorQuantizer, ProductQuantizer, world_size, _group_device
 
 # %% auto #0
-__all__ = ['CodebookUsage', 'total', 'utilization', 'entropy', 'perplexity', 'dead_codes', 'summary', 'snapshot', 'ZipfFit',
-           'rank_frequency', 'zipf_fit', 'plot_rank_frequency', 'rank_frequency_figure', 'plot_usage',
+__all__ = ['CodebookUsage', 'ZipfFit', 'rank_frequency', 'zipf_fit', 'plot_rank_frequency', 'rank_frequency_figure', 'plot_usage',
            'plot_utilization_history', 'usage_for', 'fit_codebook', 'collapse_quantizers']
 
 # %% ../nbs/02_codebook.ipynb #c8640a0a
+def _usage_codes(codes, num_groups: int, K: int, label: str) -> Tensor:
+    "`codes` `[...]` (one group) or `[..., num_groups]` as an `[N, num_groups]` int64 CPU matrix, validated."
+    if not isinstance(codes, Tensor) or codes.is_floating_point() or codes.is_complex() or codes.dtype == torch.bool:
+        raise TypeError(f"codes: expected an integer tensor, got "
+                        f"{codes.dtype if isinstance(codes, Tensor) else type(codes).__name__}")
+    codes = codes.detach().cpu().long()
+    if num_groups == 1 and (codes.ndim == 0 or codes.shape[-1] != 1): codes = codes[..., None]
+    if codes.ndim < 1 or codes.shape[-1] != num_groups:
+        raise ValueError(f"codes: expected shape [..., {num_groups}] (one code per {label}), got {tuple(codes.shape)}")
+    codes = codes.reshape(-1, num_groups)
+    if codes.numel() and (codes.min() < -1 or codes.max() >= K):
+        raise ValueError(f"codes: expected indices in [0, {K}) or -1 for padding, "
+                         f"got values in [{int(codes.min())}, {int(codes.max())}]")
+    return codes
+
+# %% ../nbs/02_codebook.ipynb #c4a1e7b2
 class CodebookUsage:
     "Counts of each code over batches, per group (layer or head); -1 codes (padding) are ignored."
     def __init__(self,
                  codebook_size: int,      # codes per group
                  num_groups: int = 1,     # layers of a residual VQ, heads of a product VQ
                  group_label: str = 'layer'):
-        if not isinstance(codebook_size, int) or codebook_size < 1:
-            raise ValueError(f"codebook_size: expected an integer >= 1, got {codebook_size!r}")
-        if not isinstance(num_groups, int) or num_groups < 1:
-            raise ValueError(f"num_groups: expected an integer >= 1, got {num_groups!r}")
-        self.codebook_size, self.num_groups, self.group_label = codebook_size, num_groups, group_label
+        self.codebook_size, self.num_groups = check_int('codebook_size', codebook_size, 1), check_int('num_groups', num_groups, 1)
+        self.group_label = group_label
         self.counts = torch.zeros(num_groups, codebook_size, dtype=torch.long)
         self.history: list[dict] = []
 
-    def update(self, codes: Tensor) -> 'CodebookUsage':
+    def update(self, codes: Tensor) -> CodebookUsage:
         "Add `codes` `[...]` (one group) or `[..., num_groups]`."
-        if not isinstance(codes, Tensor) or codes.is_floating_point() or codes.dtype == torch.bool:
-            raise TypeError(f"codes: expected an integer tensor, got "
-                            f"{codes.dtype if isinstance(codes, Tensor) else type(codes).__name__}")
-        codes = codes.detach().cpu().long()
-        if self.num_groups == 1 and (codes.ndim == 0 or codes.shape[-1] != 1): codes = codes[..., None]
-        if codes.ndim < 1 or codes.shape[-1] != self.num_groups:
-            raise ValueError(f"codes: expected shape [..., {self.num_groups}] (one code per {self.group_label}), "
-                             f"got {tuple(codes.shape)}")
-        codes = codes.reshape(-1, self.num_groups)
-        if codes.numel() and (codes.min() < -1 or codes.max() >= self.codebook_size):
-            raise ValueError(f"codes: expected indices in [0, {self.codebook_size}) or -1 for padding, "
-                             f"got values in [{int(codes.min())}, {int(codes.max())}]")
-        for g in range(self.num_groups):
-            c = codes[:, g]
-            self.counts[g] += torch.bincount(c[c >= 0], minlength=self.codebook_size)
+        codes = _usage_codes(codes, self.num_groups, self.codebook_size, self.group_label)
+        offsets = torch.arange(self.num_groups) * self.codebook_size    # one bincount for all groups
+        flat = (codes + offsets)[codes >= 0]
+        self.counts += torch.bincount(flat, minlength=self.num_groups * self.codebook_size).view_as(self.counts)
         return self
 
-    def reset(self):
+    def reset(self) -> CodebookUsage:
         "Zero the counts (the history is kept)."
         self.counts.zero_()
         return self
 
-    def all_reduce(self):
-        "Sum the counts over the ranks of a process group, so every rank reports the global usage."
+    def all_reduce(self) -> CodebookUsage:
+        "Sum the counts over the ranks of the process group (on its device: CUDA under NCCL), so every rank has the global usage."
         if world_size() > 1:
-            c = self.counts.double()
+            c = self.counts.to(_group_device())
             dist.all_reduce(c)
-            self.counts = c.round().long()
+            self.counts = c.cpu()
         return self
 
     def __repr__(self):
@@ -71,39 +74,37 @@ class CodebookUsage:
         return f"CodebookUsage({self.num_groups} {self.group_label}(s) x {self.codebook_size} codes; utilization {u})"
 
 # %% ../nbs/02_codebook.ipynb #d238a2bf
-def _probs(self: CodebookUsage) -> Tensor:
-    c = self.counts.double()
-    return c / c.sum(-1, keepdim=True).clamp(min=1)
-
-@property
+@patch(as_prop=True)
 def total(self: CodebookUsage) -> Tensor:
     "Number of codes counted, per group."
     return self.counts.sum(-1)
 
-@property
+@patch(as_prop=True)
 def utilization(self: CodebookUsage) -> Tensor:
     "Fraction of the codebook used at least once, per group."
     return (self.counts > 0).double().mean(-1)
 
+@patch
 def entropy(self: CodebookUsage, base: float = 2.) -> Tensor:
-    "Entropy of the code histogram per group (bits by default)."
-    p = self._probs()
+    "Entropy of the code histogram per group (bits by default; `base` > 0 and not 1)."
+    base = check_number('base', base, 0, min_open=True)
+    if base == 1: raise ValueError("base: expected a number > 0 other than 1 (log base 1 is undefined), got 1")
+    c = self.counts.double()
+    p = c / c.sum(-1, keepdim=True).clamp(min=1)
     return -(p * torch.log(p.clamp(min=1e-300))).sum(-1) / math.log(base)
 
-@property
+@patch(as_prop=True)
 def perplexity(self: CodebookUsage) -> Tensor:
     "exp(entropy): the effective number of codes, per group."
     return torch.exp(self.entropy(base=math.e))
 
-@property
+@patch(as_prop=True)
 def dead_codes(self: CodebookUsage) -> list[Tensor]:
     "Indices of the codes never used, per group."
     return [(c == 0).nonzero().squeeze(-1) for c in self.counts]
 
-CodebookUsage._probs, CodebookUsage.total, CodebookUsage.utilization = _probs, total, utilization
-CodebookUsage.entropy, CodebookUsage.perplexity, CodebookUsage.dead_codes = entropy, perplexity, dead_codes
-
 # %% ../nbs/02_codebook.ipynb #4e966395
+@patch
 def summary(self: CodebookUsage) -> dict:
     "The usage figures per group as JSON-ready numbers."
     fits = []
@@ -115,13 +116,12 @@ def summary(self: CodebookUsage) -> dict:
                 perplexity=self.perplexity.tolist(), entropy_bits=self.entropy().tolist(),
                 dead_codes=[len(d) for d in self.dead_codes], zipf=fits)
 
+@patch
 def snapshot(self: CodebookUsage, step: int, **extra) -> dict:
     "Append the current utilization and perplexity (and any `extra` metrics) to `history`."
     rec = dict(step=step, utilization=self.utilization.tolist(), perplexity=self.perplexity.tolist(), **extra)
     self.history.append(rec)
     return rec
-
-CodebookUsage.summary, CodebookUsage.snapshot = summary, snapshot
 
 # %% ../nbs/02_codebook.ipynb #e6ce283c
 @dataclass
@@ -131,9 +131,20 @@ class ZipfFit:
     intercept: float  # log10 of the fitted count at rank 1
     n_codes: int      # used codes the fit is over
 
+def _check_counts(counts) -> Tensor:
+    c = torch.as_tensor(counts)
+    if c.ndim != 1 or c.dtype == torch.bool or c.is_complex():
+        raise ValueError(f"counts: expected a 1-D vector of counts [K] (one group; pass counts[g] for a table), "
+                         f"got shape {tuple(c.shape)} and dtype {c.dtype}")
+    c = c.double()
+    if not torch.isfinite(c).all(): raise ValueError("counts: expected finite counts, got NaN or inf")
+    if (c < 0).any(): raise ValueError(f"counts: expected counts >= 0, got {c.min().item()}")
+    return c
+
+# %% ../nbs/02_codebook.ipynb #f1c3b5a9
 def rank_frequency(counts: Tensor) -> tuple[Tensor, Tensor]:
     "Ranks (1, 2, ...) and the counts of the used codes, most frequent first."
-    c = torch.as_tensor(counts).flatten().double()
+    c = _check_counts(counts)
     c = c[c > 0].sort(descending=True).values
     return torch.arange(1, len(c) + 1, dtype=torch.float64), c
 
@@ -143,8 +154,7 @@ def zipf_fit(counts: Tensor) -> ZipfFit:
     if len(c) < 2: raise ValueError(f"counts: need at least 2 used codes to fit a power law, got {len(c)}")
     x, y = ranks.log10(), c.log10()
     xm, ym = x.mean(), y.mean()
-    sxx = ((x - xm) ** 2).sum()
-    slope = ((x - xm) * (y - ym)).sum() / sxx
+    slope = ((x - xm) * (y - ym)).sum() / ((x - xm) ** 2).sum()
     intercept = ym - slope * xm
     ss_res, ss_tot = ((y - (intercept + slope * x)) ** 2).sum(), ((y - ym) ** 2).sum()
     r2 = 1.0 if ss_tot == 0 else float(1 - ss_res / ss_tot)
@@ -153,6 +163,10 @@ def zipf_fit(counts: Tensor) -> ZipfFit:
 # %% ../nbs/02_codebook.ipynb #a15cbdcd
 def _group_names(u: CodebookUsage) -> list[str]:
     return [u.group_label] if u.num_groups == 1 else [f"{u.group_label} {g}" for g in range(u.num_groups)]
+
+def _fit_line(z: ZipfFit) -> tuple[list[int], list[float]]:
+    "The fitted line's two ends (rank 1 and the last used rank): a straight line in log-log needs no more."
+    return [1, z.n_codes], [10 ** z.intercept, 10 ** (z.intercept - z.alpha * math.log10(z.n_codes))]
 
 def plot_rank_frequency(usage: CodebookUsage, ax=None, title: str | None = None, fit: bool = True):
     "Log-log rank-frequency curve of each group with its Zipf fit (matplotlib); returns the axes."
@@ -164,12 +178,12 @@ def plot_rank_frequency(usage: CodebookUsage, ax=None, title: str | None = None,
         line, = ax.loglog(ranks, c, marker='.', lw=1, ms=3, label=name)
         if fit and len(c) >= 2:
             z = zipf_fit(counts)
-            ax.loglog(ranks, 10 ** (z.intercept - z.alpha * ranks.log10()), ls='--', color=line.get_color(), lw=1,
-                      label=f"{name} fit: α={z.alpha:.2f}, R²={z.r2:.2f}")
+            ax.loglog(*_fit_line(z), ls='--', color=line.get_color(), lw=1, label=f"{name} fit: α={z.alpha:.2f}, R²={z.r2:.2f}")
     ax.set_xlabel('rank'); ax.set_ylabel('count'); ax.legend(fontsize=7)
     ax.set_title(title or f"rank-frequency ({usage.codebook_size} codes)")
     return ax
 
+# %% ../nbs/02_codebook.ipynb #0b9d7e13
 def rank_frequency_figure(usage: CodebookUsage, title: str | None = None):
     "Interactive log-log rank-frequency plot with Zipf fits (plotly); returns the figure."
     import plotly.graph_objects as go
@@ -177,15 +191,18 @@ def rank_frequency_figure(usage: CodebookUsage, title: str | None = None):
     for name, counts in zip(_group_names(usage), usage.counts):
         ranks, c = rank_frequency(counts)
         if len(c) == 0: continue
-        fig.add_scatter(x=ranks.tolist(), y=c.tolist(), mode='lines+markers', name=name, marker_size=3)
+        y = c.long().tolist() if bool((c == c.round()).all()) else [round(v, 6) for v in c.tolist()]   # small JSON
+        fig.add_scatter(x=ranks.long().tolist(), y=y, mode='lines+markers', name=name, marker_size=3)
         if len(c) >= 2:
             z = zipf_fit(counts)
-            fig.add_scatter(x=ranks.tolist(), y=(10 ** (z.intercept - z.alpha * ranks.log10())).tolist(), mode='lines',
-                            line_dash='dash', name=f"{name} fit: α={z.alpha:.2f}, R²={z.r2:.2f}")
+            x, y = _fit_line(z)
+            fig.add_scatter(x=x, y=[round(v, 6) for v in y], mode='lines', line_dash='dash',
+                            name=f"{name} fit: α={z.alpha:.2f}, R²={z.r2:.2f}")
     fig.update_xaxes(type='log', title='rank'); fig.update_yaxes(type='log', title='count')
     fig.update_layout(title=title or f"rank-frequency ({usage.codebook_size} codes)", height=420)
     return fig
 
+# %% ../nbs/02_codebook.ipynb #3c5e8f24
 def plot_usage(usage: CodebookUsage, axes=None, title: str | None = None):
     "Utilization (%) and perplexity (as % of the codebook) per group, as bars; returns the axes."
     import matplotlib.pyplot as plt
@@ -248,11 +265,11 @@ def fit_codebook(quantizer: nn.Module, data: Tensor, epochs: int = 20, batch_siz
     return final.update(quantizer.encode(data))
 
 # %% ../nbs/02_codebook.ipynb #fc9e622a
-def collapse_quantizers(dim: int, K: int = 128, threshold: float = 1., seed: int = 0) -> dict[str, VectorQuantizer]:
+def collapse_quantizers(dim: int, codebook_size: int = 128, threshold: float = 1., seed: int = 0) -> dict[str, VectorQuantizer]:
     "Three `VectorQuantizer`s that differ only in initialisation and revival: the collapse study's contestants."
     configs = {'random init, no revival': dict(kmeans_init=False, threshold_ema_dead_code=0.),
                'random init + revival': dict(kmeans_init=False, threshold_ema_dead_code=threshold),
                'k-means init + revival': dict(kmeans_init=True, threshold_ema_dead_code=threshold)}
     with torch.random.fork_rng(devices=[]):
         torch.manual_seed(seed)
-        return {name: VectorQuantizer(dim, K, **kw) for name, kw in configs.items()}
+        return {name: VectorQuantizer(dim, codebook_size, **kw) for name, kw in configs.items()}

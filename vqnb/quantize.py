@@ -7,39 +7,57 @@ Docs: https://vqnb.github.io/vqnb/quantize.html.md"""
 # %% ../nbs/01_quantize.ipynb #ac340832
 from __future__ import annotations
 from dataclasses import dataclass
+import math
 import torch, torch.nn as nn, torch.nn.functional as F
 import torch.distributed as dist
 from torch import Tensor
+from fastcore.basics import patch
+from .core import check_int, check_number, check_choice
 
 # %% auto #0
-__all__ = ['flatten_input', 'nearest_code', 'kmeans_codebook', 'world_size', 'QuantizerOutput', 'VectorQuantizer',
+__all__ = ['flatten_input', 'nearest_code', 'kmeans_codebook', 'world_size', 'QuantizerOutput', 'Codebook', 'VectorQuantizer',
            'ResidualVectorQuantizer', 'ResidualVectorQuantizerEMA', 'ProductQuantizer', 'cross_head_similarity',
            'OrthogonalProductQuantizer']
 
 # %% ../nbs/01_quantize.ipynb #43b0a7d9
 def _shape(t): return tuple(t.shape)
 
-def flatten_input(x: Tensor, mask: Tensor | None, dim: int, check_finite: bool = True):
-    "Validate `x` `[..., dim]` and `mask` `[...]`; return `x` as `[N, dim]` and the mask as `[N]` (or None)."
+def _check_x(x, mask, dim: int):
     if not isinstance(x, Tensor): raise TypeError(f"x: expected a torch.Tensor, got {type(x).__name__}")
     if not x.is_floating_point(): raise TypeError(f"x: expected a floating-point tensor, got dtype {x.dtype}")
     if x.ndim < 1 or x.shape[-1] != dim:
         raise ValueError(f"x: expected last dimension {dim} (the quantizer's dim), got shape {_shape(x)}")
-    # one reduction instead of an elementwise mask; the sum can overflow only if values are huge, then look closely
-    if check_finite and not torch.isfinite(x.sum()) and not torch.isfinite(x).all():
-        raise ValueError("x: contains NaN or inf")
-    flat = x.reshape(-1, dim)
-    if mask is None: return flat, None
+    if mask is None: return
     if not isinstance(mask, Tensor) or mask.dtype != torch.bool:
         raise TypeError(f"mask: expected a boolean tensor (True = real position), got "
                         f"{mask.dtype if isinstance(mask, Tensor) else type(mask).__name__}")
     if _shape(mask) != _shape(x)[:-1]:
         raise ValueError(f"mask: expected shape {_shape(x)[:-1]} (x's shape without its last dimension), got {_shape(mask)}")
-    return flat, mask.reshape(-1).to(x.device)
+
+def flatten_input(x: Tensor, mask: Tensor | None, dim: int, check_finite: bool = True) -> tuple[Tensor, Tensor | None]:
+    "Validate `x` `[..., dim]` and `mask` `[...]`; return the real rows `[n, dim]` and their flat indices (None: all)."
+    _check_x(x, mask, dim)
+    flat = x.reshape(-1, dim)
+    valid = None if mask is None else mask.reshape(-1).to(x.device)
+    if valid is None and not check_finite: return flat, None
+    real = flat if valid is None else torch.where(valid[:, None], flat, 0)
+    probe = [real.sum().double()] if check_finite else []
+    if valid is not None: probe.append(valid.sum().double())
+    vals = torch.stack(probe).tolist()          # the one device-to-host transfer
+    if check_finite and not math.isfinite(vals[0]) and not bool(torch.isfinite(real).all()):
+        raise ValueError("x: contains NaN or inf at real (unmasked) positions")
+    if valid is None: return flat, None
+    idx = torch.nonzero_static(valid, size=int(vals[-1])).squeeze(1)
+    return flat.index_select(0, idx), idx
+
+def _scatter_rows(rows: Tensor, idx: Tensor | None, n: int, fill) -> Tensor:
+    "`rows` put back at positions `idx` of `n`, `fill` elsewhere; `rows` itself when there was no mask."
+    return rows if idx is None else rows.new_full((n, *rows.shape[1:]), fill).index_copy(0, idx, rows)
 
 # %% ../nbs/01_quantize.ipynb #4060bcc6
 def nearest_code(x: Tensor, codebook: Tensor, cosine: bool = False, chunk_size: int = 4096) -> Tensor:
     "Index of the nearest row of `codebook` `[K, D]` for each row of `x` `[N, D]` (squared L2, or cosine)."
+    check_int('chunk_size', chunk_size, 1)
     N, K = x.shape[0], codebook.shape[0]
     codes = torch.empty(N, dtype=torch.long, device=x.device)
     if N == 0: return codes
@@ -58,8 +76,10 @@ def kmeans_codebook(samples: Tensor, codebook_size: int, iters: int = 10, max_sa
                     seed: int = 0) -> tuple[Tensor, Tensor]:
     "k-means centres `[codebook_size, D]` of `samples` `[N, D]` and their cluster sizes, by scikit-learn."
     from sklearn.cluster import KMeans
-    if samples.ndim != 2 or samples.shape[0] == 0:
-        raise ValueError(f"samples: expected a non-empty [N, D] matrix, got shape {_shape(samples)}")
+    check_int('codebook_size', codebook_size, 1); check_int('iters', iters, 1); check_int('max_samples', max_samples, 1)
+    if not isinstance(samples, Tensor) or samples.ndim != 2 or samples.shape[0] == 0:
+        raise ValueError(f"samples: expected a non-empty [N, D] matrix, got "
+                         f"{_shape(samples) if isinstance(samples, Tensor) else type(samples).__name__}")
     g = torch.Generator().manual_seed(seed)
     data = samples.detach().float().cpu()
     if data.shape[0] > max_samples: data = data[torch.randperm(data.shape[0], generator=g)[:max_samples]]
@@ -81,6 +101,11 @@ def kmeans_codebook(samples: Tensor, codebook_size: int, iters: int = 10, max_sa
 def world_size() -> int:
     "Number of processes in the default process group, 1 when none is initialised."
     return dist.get_world_size() if dist.is_available() and dist.is_initialized() else 1
+
+def _group_device() -> torch.device:
+    "The device the default process group's collectives need: the current CUDA device under NCCL, else the CPU."
+    if world_size() > 1 and dist.get_backend() == 'nccl': return torch.device('cuda', torch.cuda.current_device())
+    return torch.device('cpu')
 
 def _all_reduce_sum(t: Tensor) -> Tensor:
     if world_size() > 1: dist.all_reduce(t, op=dist.ReduceOp.SUM)
@@ -111,97 +136,91 @@ class QuantizerOutput:
 
     def __iter__(self): return iter((self.quantized, self.loss, self.codes))
 
-# %% ../nbs/01_quantize.ipynb #bc3f7155
-class VectorQuantizer(nn.Module):
-    "Vector quantizer with EMA (or learned) codebook, k-means init, dead-code revival, masks and DDP sync."
-    def __init__(self,
-                 dim: int,                              # dimension of the input vectors
-                 codebook_size: int,                    # number of codes K
-                 *,
-                 codebook_dim: int | None = None,       # quantize in a learned projection of this size
-                 ema_update: bool = True,               # EMA codebook (True) or learned by gradient (False)
-                 decay: float = 0.99,                   # EMA decay of cluster sizes and sums
-                 eps: float = 1e-5,                     # Laplace smoothing of cluster sizes
-                 commitment_weight: float = 0.25,       # weight of ||x - sg(q)||² in `loss`
-                 codebook_loss_weight: float = 1.0,     # weight of ||sg(x) - q||² (learned codebook only)
-                 use_cosine_sim: bool = False,          # quantize directions on the unit sphere
-                 kmeans_init: bool = True,              # initialise codes by k-means on the first training batch
-                 kmeans_iters: int = 10,
-                 kmeans_max_samples: int = 16384,
-                 threshold_ema_dead_code: float = 2.0,  # revive codes whose EMA size drops below this (0: never)
-                 sync_distributed: bool = True,         # keep the codebook identical across ranks
-                 check_finite: bool = True,             # reject NaN/inf input
-                 chunk_size: int = 4096):               # rows per block of the nearest-code search
+# %% ../nbs/01_quantize.ipynb #3a8e5d20
+def _keep_float32(module: nn.Module):
+    "Cast the floating parameters and buffers of `module` (and their gradients) back to float32."
+    for t in [*module.parameters(), *module.buffers()]:
+        if t.is_floating_point() and t.dtype != torch.float32:
+            t.data = t.data.float()
+            if t.grad is not None: t.grad = t.grad.float()
+
+# %% ../nbs/01_quantize.ipynb #5c1d7e92
+class Codebook(nn.Module):
+    "`codebook_size` codes of size `dim` with their EMA state: k-means init, EMA update, revival, sync across ranks."
+    def __init__(self, dim: int, codebook_size: int, *, ema_update: bool = True, decay: float = 0.99,
+                 eps: float = 1e-5, use_cosine_sim: bool = False, kmeans_init: bool = True, kmeans_iters: int = 10,
+                 kmeans_max_samples: int = 16384, threshold_ema_dead_code: float = 2.0,
+                 sync_distributed: bool = True, chunk_size: int = 4096):
         super().__init__()
-        for name, v in (('dim', dim), ('codebook_size', codebook_size)):
-            if not isinstance(v, int) or v < 1: raise ValueError(f"{name}: expected an integer >= 1, got {v!r}")
-        if codebook_dim is not None and (not isinstance(codebook_dim, int) or codebook_dim < 1):
-            raise ValueError(f"codebook_dim: expected None or an integer >= 1, got {codebook_dim!r}")
-        if not 0 < decay < 1: raise ValueError(f"decay: expected a number in (0, 1), got {decay!r}")
-        if threshold_ema_dead_code < 0:
-            raise ValueError(f"threshold_ema_dead_code: expected a number >= 0, got {threshold_ema_dead_code!r}")
-        self.dim, self.codebook_size = dim, codebook_size
-        self.codebook_dim = codebook_dim or dim
-        self.ema_update, self.decay, self.eps = ema_update, decay, eps
-        self.commitment_weight, self.codebook_loss_weight = commitment_weight, codebook_loss_weight
-        self.use_cosine_sim, self.kmeans_iters, self.kmeans_max_samples = use_cosine_sim, kmeans_iters, kmeans_max_samples
-        self.threshold_ema_dead_code, self.sync_distributed = threshold_ema_dead_code, sync_distributed
-        self.check_finite, self.chunk_size = check_finite, chunk_size
-        projected = self.codebook_dim != dim
-        self.project_in = nn.Linear(dim, self.codebook_dim) if projected else nn.Identity()
-        self.project_out = nn.Linear(self.codebook_dim, dim) if projected else nn.Identity()
-        embed = torch.randn(codebook_size, self.codebook_dim)
+        self.dim, self.codebook_size = check_int('dim', dim, 1), check_int('codebook_size', codebook_size, 1)
+        self.decay = check_number('decay', decay, 0, 1, min_open=True, max_open=True)
+        self.eps = check_number('eps', eps, 0, min_open=True)
+        self.threshold_ema_dead_code = check_number('threshold_ema_dead_code', threshold_ema_dead_code, 0)
+        self.kmeans_iters = check_int('kmeans_iters', kmeans_iters, 1)
+        self.kmeans_max_samples = check_int('kmeans_max_samples', kmeans_max_samples, 1)
+        self.chunk_size = check_int('chunk_size', chunk_size, 1)
+        for k, v in dict(ema_update=ema_update, use_cosine_sim=use_cosine_sim, kmeans_init=kmeans_init,
+                         sync_distributed=sync_distributed).items(): setattr(self, k, check_choice(k, v, (True, False)))
+        embed = torch.randn(codebook_size, dim)
         if use_cosine_sim: embed = F.normalize(embed, dim=-1)
         if ema_update: self.register_buffer('embed', embed)
         else: self.embed = nn.Parameter(embed)
         self.register_buffer('embed_avg', embed.clone())
         self.register_buffer('cluster_size', torch.ones(codebook_size))
         self.register_buffer('initted', torch.tensor(not kmeans_init))
+        self._initted = not kmeans_init                 # the buffer's value, readable without a device sync
 
     @property
-    def codebook(self) -> Tensor:
-        "The codes `[K, codebook_dim]`, in the space where the search happens."
-        return self.embed
+    def vectors(self) -> Tensor:
+        "The codes `[codebook_size, dim]` as the search uses them: unit rows for a cosine codebook."
+        return F.normalize(self.embed, dim=-1) if self.use_cosine_sim else self.embed
 
-    def extra_repr(self):
-        return (f"dim={self.dim}, codebook_size={self.codebook_size}, codebook_dim={self.codebook_dim}, "
-                f"ema_update={self.ema_update}, cosine={self.use_cosine_sim}, "
-                f"threshold_ema_dead_code={self.threshold_ema_dead_code}")
+    def search(self, z: Tensor) -> Tensor:
+        "Index of the nearest code for each row of `z` `[N, dim]`."
+        return nearest_code(z, self.vectors.detach(), self.use_cosine_sim, self.chunk_size)
 
-# %% ../nbs/01_quantize.ipynb #4f3d4e3e
-def _sync(self: VectorQuantizer) -> bool: return self.sync_distributed and world_size() > 1
-VectorQuantizer._sync = _sync
+    def _sync(self) -> bool: return self.sync_distributed and world_size() > 1
+    def _apply(self, fn, recurse=True): super()._apply(fn, recurse); _keep_float32(self); return self
+    def _load_from_state_dict(self, *args, **kwargs):
+        super()._load_from_state_dict(*args, **kwargs); self._initted = bool(self.initted)
+    def extra_repr(self): return f"{self.dim}, {self.codebook_size}, ema_update={self.ema_update}, cosine={self.use_cosine_sim}"
 
-def _to_codebook_space(self: VectorQuantizer, x: Tensor) -> Tensor:
-    z = self.project_in(x)
-    return F.normalize(z, dim=-1) if self.use_cosine_sim else z
-VectorQuantizer._to_codebook_space = _to_codebook_space
-
+# %% ../nbs/01_quantize.ipynb #0f6e2b33
+@patch
 @torch.no_grad()
-def _set_codes(self: VectorQuantizer, idx: Tensor, vectors: Tensor, sizes: Tensor):
-    "Overwrite codes `idx` with `vectors` and reset their EMA state to match (size `sizes`)."
+def _set_codes(self: Codebook, which: Tensor, vectors: Tensor, sizes: Tensor):
+    "Overwrite the codes where `which` `[K]` is True with `vectors` `[K, dim]`, and their EMA state with `sizes` `[K]`."
     if self.use_cosine_sim: vectors = F.normalize(vectors, dim=-1)
-    self.embed.data[idx] = vectors
-    self.cluster_size[idx] = sizes
-    self.embed_avg[idx] = vectors * sizes[:, None]
-VectorQuantizer._set_codes = _set_codes
+    w = which[:, None]
+    embed = torch.where(w, vectors, self.embed)
+    if isinstance(self.embed, nn.Parameter): self.embed.data = embed
+    else: self.embed.copy_(embed)
+    self.cluster_size.copy_(torch.where(which, sizes, self.cluster_size))
+    self.embed_avg.copy_(torch.where(w, vectors * sizes[:, None], self.embed_avg))
 
+@patch
 @torch.no_grad()
-def _init_codebook(self: VectorQuantizer, z: Tensor):
+def initialise(self: Codebook, z: Tensor):
+    "Set every code to a k-means centre of the rows `z` `[N, dim]` of all ranks (computed on rank 0, broadcast)."
     samples = _gather_rows(z) if self._sync() else z
-    centres = torch.empty_like(self.embed)
-    sizes = torch.empty_like(self.cluster_size)
+    if samples.shape[0] == 0:
+        raise ValueError("x, mask: the first training batch has no real rows on any rank (empty x, or a mask that is "
+                         "False everywhere); k-means initialisation needs data: give that step real rows, or use "
+                         "kmeans_init=False")
+    centres, sizes = torch.empty_like(self.embed), torch.empty_like(self.cluster_size)
     if not self._sync() or dist.get_rank() == 0:
         seed = int(torch.randint(2**31 - 1, (1,)))
         centres[:], sizes[:] = kmeans_codebook(samples, self.codebook_size, self.kmeans_iters, self.kmeans_max_samples, seed)
     if self._sync(): _broadcast(centres); _broadcast(sizes)
-    self._set_codes(torch.arange(self.codebook_size, device=z.device), centres, sizes)
+    self._set_codes(torch.ones(self.codebook_size, dtype=torch.bool, device=centres.device), centres, sizes)
     self.initted.fill_(True)
-VectorQuantizer._init_codebook = _init_codebook
+    self._initted = True
 
 # %% ../nbs/01_quantize.ipynb #37a18f00
+@patch
 @torch.no_grad()
-def _update(self: VectorQuantizer, z: Tensor, codes: Tensor, counts: Tensor):
+def update(self: Codebook, z: Tensor, codes: Tensor, counts: Tensor):
+    "One EMA step with the rows `z` `[N, dim]`, their `codes` `[N]` and per-code `counts` `[K]`, then revival."
     K, D = self.embed.shape
     stats = torch.zeros(K, D + 1, device=z.device, dtype=torch.float32)
     stats[:, :D].index_add_(0, codes, z)
@@ -210,30 +229,64 @@ def _update(self: VectorQuantizer, z: Tensor, codes: Tensor, counts: Tensor):
     self.cluster_size.mul_(self.decay).add_(stats[:, D], alpha=1 - self.decay)
     if self.ema_update:
         self.embed_avg.mul_(self.decay).add_(stats[:, :D], alpha=1 - self.decay)
-        n = self.cluster_size.sum()
+        n = self.cluster_size.sum().clamp(min=self.eps)
         smoothed = (self.cluster_size + self.eps) / (n + K * self.eps) * n
         embed = self.embed_avg / smoothed[:, None]
         self.embed.copy_(F.normalize(embed, dim=-1) if self.use_cosine_sim else embed)
-    self._revive(z)
-VectorQuantizer._update = _update
+    self.revive(z)
 
+@patch
 @torch.no_grad()
-def _revive(self: VectorQuantizer, z: Tensor):
+def revive(self: Codebook, z: Tensor):
+    "Move codes whose EMA size is below `threshold_ema_dead_code` onto rows of `z` drawn on rank 0; reset their state."
     if self.threshold_ema_dead_code <= 0: return
-    dead = (self.cluster_size < self.threshold_ema_dead_code).nonzero().squeeze(-1)
-    n_dead = dead.numel()
-    if n_dead == 0: return
-    replacement = torch.zeros(n_dead, self.embed.shape[1], device=z.device)
-    have = torch.tensor([float(z.shape[0] > 0)], device=z.device)
-    if not self._sync() or dist.get_rank() == 0:
-        if z.shape[0] >= n_dead: pick = torch.randperm(z.shape[0], device=z.device)[:n_dead]
-        elif z.shape[0] > 0: pick = torch.randint(z.shape[0], (n_dead,), device=z.device)
-        if z.shape[0] > 0: replacement = z[pick].float()
-    if self._sync(): _broadcast(replacement); _broadcast(have)
-    if have.item() == 0: return
-    sizes = torch.full((n_dead,), float(self.threshold_ema_dead_code), device=z.device)
-    self._set_codes(dead, replacement, sizes)
-VectorQuantizer._revive = _revive
+    K, D, n = self.codebook_size, self.dim, z.shape[0]
+    cand = torch.zeros(K, D + 1, device=z.device)          # a candidate row per code, and whether there is one
+    if n and (not self._sync() or dist.get_rank() == 0):
+        cand[:, :D], cand[:, D] = z[torch.randint(n, (K,), device=z.device)], 1.
+    if self._sync(): _broadcast(cand)
+    dead = (self.cluster_size < self.threshold_ema_dead_code) & (cand[:, D] > 0)
+    self._set_codes(dead, cand[:, :D], torch.full_like(self.cluster_size, self.threshold_ema_dead_code))
+
+# %% ../nbs/01_quantize.ipynb #bc3f7155
+class VectorQuantizer(nn.Module):
+    "Vector quantizer: projections, straight-through estimator and losses around a `Codebook` (EMA or learned)."
+    def __init__(self,
+                 dim: int,                              # dimension of the input vectors
+                 codebook_size: int,                    # number of codes K
+                 *,
+                 codebook_dim: int | None = None,       # quantize in a learned projection of this size
+                 ema_update: bool = True,               # EMA codebook (True) or learned by gradient (False)
+                 decay: float = 0.99,                   # EMA decay of cluster sizes and sums, in (0, 1)
+                 eps: float = 1e-5,                     # Laplace smoothing of cluster sizes, > 0
+                 commitment_weight: float = 0.25,       # weight of ||x - sg(q)||² in `loss`
+                 codebook_loss_weight: float = 1.0,     # weight of ||sg(x) - q||² (learned codebook only)
+                 use_cosine_sim: bool = False,          # quantize directions on the unit sphere
+                 kmeans_init: bool = True,              # initialise codes by k-means on the first training batch
+                 kmeans_iters: int = 10,                # Lloyd iterations of that k-means
+                 kmeans_max_samples: int = 16384,       # rows it uses at most
+                 threshold_ema_dead_code: float = 2.0,  # revive codes whose EMA size drops below this (0: never)
+                 sync_distributed: bool = True,         # keep the codebook identical across ranks
+                 check_finite: bool = True,             # reject NaN/inf input at real positions
+                 chunk_size: int = 4096):               # rows per block of the nearest-code search
+        super().__init__()
+        self.dim, self.codebook_size = check_int('dim', dim, 1), check_int('codebook_size', codebook_size, 1)
+        self.codebook_dim = dim if codebook_dim is None else check_int('codebook_dim', codebook_dim, 1)
+        self.commitment_weight = check_number('commitment_weight', commitment_weight, 0)
+        self.codebook_loss_weight = check_number('codebook_loss_weight', codebook_loss_weight, 0)
+        self.check_finite = check_choice('check_finite', check_finite, (True, False))
+        projected = self.codebook_dim != dim
+        self.project_in = nn.Linear(dim, self.codebook_dim) if projected else nn.Identity()
+        self.project_out = nn.Linear(self.codebook_dim, dim) if projected else nn.Identity()
+        self.codebook = Codebook(self.codebook_dim, codebook_size, ema_update=ema_update, decay=decay, eps=eps,
+                                 use_cosine_sim=use_cosine_sim, kmeans_init=kmeans_init, kmeans_iters=kmeans_iters,
+                                 kmeans_max_samples=kmeans_max_samples, threshold_ema_dead_code=threshold_ema_dead_code,
+                                 sync_distributed=sync_distributed, chunk_size=chunk_size)
+
+    def _apply(self, fn, recurse=True):   # projections, search and EMA stay float32 under .to(bfloat16) / .half()
+        super()._apply(fn, recurse); _keep_float32(self); return self
+
+    def extra_repr(self): return f"dim={self.dim}, codebook_size={self.codebook_size}, codebook_dim={self.codebook_dim}"
 
 # %% ../nbs/01_quantize.ipynb #8a309852
 def _histogram_stats(counts: Tensor) -> tuple[Tensor, Tensor]:
@@ -242,120 +295,134 @@ def _histogram_stats(counts: Tensor) -> tuple[Tensor, Tensor]:
     perplexity = torch.exp(-(p * torch.log(p.clamp(min=1e-12))).sum())
     return perplexity, (counts > 0).float().mean()
 
-def _quantize(self: VectorQuantizer, flat: Tensor, valid: Tensor | None) -> QuantizerOutput:
-    N = flat.shape[0]
-    with torch.autocast(device_type=flat.device.type, enabled=False):
-        x = (flat if valid is None else flat[valid]).float()
-        z = self._to_codebook_space(x)
-        if self.training and not bool(self.initted) and (z.shape[0] > 0 or self._sync()): self._init_codebook(z.detach())
-        codes = nearest_code(z.detach(), self.embed.detach(), self.use_cosine_sim, self.chunk_size)
-        q = F.embedding(codes, self.embed)
-        zero = x.sum() * 0
-        commit = F.mse_loss(z, q.detach()) if z.shape[0] else zero
-        cb_loss = F.mse_loss(q, z.detach()) if (z.shape[0] and not self.ema_update) else zero
-        counts = torch.bincount(codes, minlength=self.codebook_size).float()
-        perplexity, usage = _histogram_stats(counts)
-        if self.training and (z.shape[0] > 0 or self._sync()): self._update(z.detach(), codes, counts)
-        out = self.project_out(q.detach() + (z - z.detach()))
-    if valid is not None:
-        full = out.new_zeros(N, self.dim)
-        full[valid] = out
-        out, all_codes = full, torch.full((N,), -1, dtype=torch.long, device=flat.device)
-        all_codes[valid] = codes
-        codes = all_codes
+@patch
+def _to_codebook_space(self: VectorQuantizer, rows: Tensor) -> Tensor:
+    z = self.project_in(rows)
+    return F.normalize(z, dim=-1) if self.codebook.use_cosine_sim else z
+
+@patch
+def _quantize(self: VectorQuantizer, rows: Tensor, straight_through: bool = True) -> QuantizerOutput:
+    "Quantize the real rows `[n, dim]` (float32); in training mode also initialise and update the codebook."
+    cb, n = self.codebook, rows.shape[0]
+    z = self._to_codebook_space(rows)
+    if self.training and not cb._initted and (n or cb._sync()): cb.initialise(z.detach())
+    codes = cb.search(z.detach())
+    q = cb.vectors.index_select(0, codes)   # backward: index_add, no device sync (unlike embedding's)
+    zero = z.sum() * 0 if n == 0 else z.new_zeros(())   # an empty batch keeps the parameters in the graph (for DDP)
+    commit = F.mse_loss(z, q.detach()) if n else zero
+    cb_loss = F.mse_loss(q, z.detach()) if n and not cb.ema_update else zero
+    counts = torch.zeros(self.codebook_size, device=rows.device).index_add_(0, codes, torch.ones(n, device=rows.device))
+    if self.training and (n or cb._sync()): cb.update(z.detach(), codes, counts)
+    out = self.project_out(q.detach() + (z - z.detach()) if straight_through else q.detach())
+    perplexity, usage = _histogram_stats(counts)
     loss = self.commitment_weight * commit + self.codebook_loss_weight * cb_loss
     return QuantizerOutput(out, codes, loss, commit.detach(), cb_loss.detach(), perplexity, usage)
-VectorQuantizer._quantize = _quantize
 
 # %% ../nbs/01_quantize.ipynb #698032d3
-def _check_codes(codes: Tensor, K: int, name: str = 'codes'):
+def _check_codes(codes: Tensor, K: int, name: str = 'codes') -> Tensor:
+    "`codes` as int64 if they are integer indices in [0, K) or -1, else a clear error."
     if not isinstance(codes, Tensor) or codes.dtype not in (torch.int64, torch.int32, torch.int16, torch.uint8, torch.int8):
         raise TypeError(f"{name}: expected an integer tensor, got "
                         f"{codes.dtype if isinstance(codes, Tensor) else type(codes).__name__}")
-    if codes.numel() and (codes.min() < -1 or codes.max() >= K):
-        raise ValueError(f"{name}: expected indices in [0, {K}) or -1 for padding, got values in "
-                         f"[{int(codes.min())}, {int(codes.max())}]")
+    codes = codes.long()                    # before comparing: uint8 cannot hold -1
+    if codes.numel():
+        lo, hi = torch.stack(torch.aminmax(codes)).tolist()
+        if lo < -1 or hi >= K:
+            raise ValueError(f"{name}: expected indices in [0, {K}) or -1 for padding, got values in [{lo}, {hi}]")
+    return codes
 
-def _forward(self: VectorQuantizer, x: Tensor, mask: Tensor | None = None) -> QuantizerOutput:
-    "Quantize `x` `[..., dim]`; in training mode also initialise and update the codebook."
-    flat, valid = flatten_input(x, mask, self.dim, self.check_finite)
-    r = self._quantize(flat, valid)
-    r.quantized = r.quantized.reshape(x.shape).to(x.dtype)
-    r.codes = r.codes.reshape(x.shape[:-1])
+@patch
+def forward(self: VectorQuantizer, x: Tensor, mask: Tensor | None = None) -> QuantizerOutput:
+    "Quantize `x` `[..., dim]` (`mask` `[...]`, True = real); in training mode also initialise and update the codebook."
+    rows, idx = flatten_input(x, mask, self.dim, self.check_finite)
+    with torch.autocast(device_type=x.device.type, enabled=False): r = self._quantize(rows.float())
+    n = x.shape[:-1].numel()
+    r.quantized = _scatter_rows(r.quantized, idx, n, 0.).reshape(x.shape).to(x.dtype)
+    r.codes = _scatter_rows(r.codes, idx, n, -1).reshape(x.shape[:-1])
     return r
 
+# %% ../nbs/01_quantize.ipynb #9b0e5c3a
+@patch
 @torch.no_grad()
-def _codes(self: VectorQuantizer, flat: Tensor) -> Tensor:
-    "Nearest codes of the rows of an already validated `[N, dim]` matrix."
-    with torch.autocast(device_type=flat.device.type, enabled=False):
-        return nearest_code(self._to_codebook_space(flat.float()), self.embed, self.use_cosine_sim, self.chunk_size)
+def _codes(self: VectorQuantizer, rows: Tensor) -> Tensor:
+    "Nearest codes of already validated rows `[n, dim]`."
+    with torch.autocast(device_type=rows.device.type, enabled=False):
+        return self.codebook.search(self._to_codebook_space(rows.float()))
 
+@patch
 @torch.no_grad()
-def _encode(self: VectorQuantizer, x: Tensor, mask: Tensor | None = None) -> Tensor:
+def encode(self: VectorQuantizer, x: Tensor, mask: Tensor | None = None) -> Tensor:
     "Code indices `[...]` of `x` `[..., dim]` (-1 where `mask` is False)."
-    flat, valid = flatten_input(x, mask, self.dim, self.check_finite)
-    codes = self._codes(flat)
-    if valid is not None: codes = codes.masked_fill(~valid, -1)
-    return codes.reshape(x.shape[:-1])
+    rows, idx = flatten_input(x, mask, self.dim, self.check_finite)
+    return _scatter_rows(self._codes(rows), idx, x.shape[:-1].numel(), -1).reshape(x.shape[:-1])
 
+@patch
 def _decode(self: VectorQuantizer, codes: Tensor) -> Tensor:
-    "Vectors `[..., dim]` for code indices `[...]`; -1 decodes to zeros."
-    _check_codes(codes, self.codebook_size)
-    codes = codes.long()
+    "Vectors for validated int64 `codes`; -1 decodes to zeros."
     with torch.autocast(device_type=codes.device.type, enabled=False):
-        out = self.project_out(F.embedding(codes.clamp(min=0), self.embed))
+        out = self.project_out(self.codebook.vectors.index_select(0, codes.clamp(min=0).reshape(-1)))
+        out = out.reshape(*codes.shape, -1)
     return out.masked_fill((codes < 0)[..., None], 0.)
 
-VectorQuantizer.forward, VectorQuantizer.encode, VectorQuantizer.decode, VectorQuantizer._codes = _forward, _encode, _decode, _codes
+@patch
+def decode(self: VectorQuantizer, codes: Tensor) -> Tensor:
+    "Vectors `[..., dim]` for code indices `[...]` (any integer dtype); -1 decodes to zeros."
+    return self._decode(_check_codes(codes, self.codebook_size))
 
 # %% ../nbs/01_quantize.ipynb #27d3f543
-def _stack_outputs(outs: list[QuantizerOutput], quantized: Tensor, x: Tensor) -> QuantizerOutput:
+def _stack_outputs(outs: list[QuantizerOutput], quantized: Tensor, x: Tensor, idx: Tensor | None) -> QuantizerOutput:
     "One result for a stack of quantizers: codes and per-member figures stacked on a last axis, losses summed."
+    n = x.shape[:-1].numel()
+    codes = _scatter_rows(torch.stack([o.codes for o in outs], -1), idx, n, -1)
     return QuantizerOutput(
-        quantized.reshape(x.shape).to(x.dtype),
-        torch.stack([o.codes for o in outs], -1).reshape(*x.shape[:-1], len(outs)),
+        _scatter_rows(quantized, idx, n, 0.).reshape(x.shape).to(x.dtype), codes.reshape(*x.shape[:-1], len(outs)),
         sum(o.loss for o in outs),
         torch.stack([o.commitment_loss for o in outs]), torch.stack([o.codebook_loss for o in outs]),
         torch.stack([o.perplexity for o in outs]), torch.stack([o.usage for o in outs]))
 
+def _check_stack_codes(codes, members: int, what: str, K: int) -> Tensor:
+    if not isinstance(codes, Tensor) or codes.ndim < 1 or codes.shape[-1] != members:
+        raise ValueError(f"codes: expected shape [..., {members}] (one code per {what}), got "
+                         f"{_shape(codes) if isinstance(codes, Tensor) else type(codes).__name__}")
+    return _check_codes(codes, K)
+
+# %% ../nbs/01_quantize.ipynb #5e2d8a13
 class ResidualVectorQuantizer(nn.Module):
     "Residual VQ: `num_quantizers` `VectorQuantizer` layers, each quantizing what the previous ones left."
     def __init__(self, dim: int, codebook_size: int, num_quantizers: int, **kwargs):
         super().__init__()
-        if not isinstance(num_quantizers, int) or num_quantizers < 1:
-            raise ValueError(f"num_quantizers: expected an integer >= 1, got {num_quantizers!r}")
-        self.dim, self.codebook_size, self.num_quantizers = dim, codebook_size, num_quantizers
-        self.check_finite = kwargs.get('check_finite', True)
+        self.num_quantizers = check_int('num_quantizers', num_quantizers, 1)
         self.layers = nn.ModuleList(VectorQuantizer(dim, codebook_size, **kwargs) for _ in range(num_quantizers))
+        self.dim, self.codebook_size, self.check_finite = dim, codebook_size, self.layers[0].check_finite
 
     def forward(self, x: Tensor, mask: Tensor | None = None) -> QuantizerOutput:
         "Quantize `x` `[..., dim]`; codes are `[..., num_quantizers]`."
-        flat, valid = flatten_input(x, mask, self.dim, self.check_finite)
-        residual, total, outs = flat.float(), torch.zeros_like(flat, dtype=torch.float32), []
-        for layer in self.layers:
-            r = layer._quantize(residual, valid)
-            q = r.quantized.detach()
-            residual, total = residual - q, total + q
-            outs.append(r)
-        return _stack_outputs(outs, total + (flat - flat.detach()), x)
+        rows, idx = flatten_input(x, mask, self.dim, self.check_finite)
+        with torch.autocast(device_type=x.device.type, enabled=False):
+            rows = rows.float()
+            residual, total, outs = rows, torch.zeros_like(rows), []
+            for layer in self.layers:
+                r = layer._quantize(residual, straight_through=False)   # r.quantized = project_out(sg(code))
+                residual, total = residual - r.quantized.detach(), total + r.quantized
+                outs.append(r)
+            quantized = total + (rows - rows.detach())
+        return _stack_outputs(outs, quantized, x, idx)
 
     @torch.no_grad()
     def encode(self, x: Tensor, mask: Tensor | None = None) -> Tensor:
-        "Codes `[..., num_quantizers]` of `x` `[..., dim]`."
-        flat, valid = flatten_input(x, mask, self.dim, self.check_finite)
-        residual, codes = flat.float(), []
+        "Codes `[..., num_quantizers]` of `x` `[..., dim]` (-1 where `mask` is False)."
+        rows, idx = flatten_input(x, mask, self.dim, self.check_finite)
+        residual, codes = rows.float(), []
         for layer in self.layers:
-            c = layer._codes(residual)
-            residual = residual - layer.decode(c)
-            codes.append(c if valid is None else c.masked_fill(~valid, -1))
-        return torch.stack(codes, -1).reshape(*x.shape[:-1], self.num_quantizers)
+            codes.append(layer._codes(residual))
+            residual = residual - layer._decode(codes[-1])
+        codes = _scatter_rows(torch.stack(codes, -1), idx, x.shape[:-1].numel(), -1)
+        return codes.reshape(*x.shape[:-1], self.num_quantizers)
 
     def decode(self, codes: Tensor) -> Tensor:
         "Vectors `[..., dim]` for codes `[..., num_quantizers]`; a position whose codes are -1 decodes to zeros."
-        if not isinstance(codes, Tensor) or codes.ndim < 1 or codes.shape[-1] != self.num_quantizers:
-            raise ValueError(f"codes: expected shape [..., {self.num_quantizers}] (one code per layer), got "
-                             f"{_shape(codes) if isinstance(codes, Tensor) else type(codes).__name__}")
-        return sum(layer.decode(codes[..., i]) for i, layer in enumerate(self.layers))
+        codes = _check_stack_codes(codes, self.num_quantizers, 'layer', self.codebook_size)
+        return sum(layer._decode(codes[..., i]) for i, layer in enumerate(self.layers))
 
 # %% ../nbs/01_quantize.ipynb #95e59cf5
 class ResidualVectorQuantizerEMA(ResidualVectorQuantizer):
@@ -370,34 +437,32 @@ class ProductQuantizer(nn.Module):
     "Product VQ: `dim` split into `num_heads` slices, one `VectorQuantizer` codebook each."
     def __init__(self, dim: int, num_heads: int, codebook_size: int, **kwargs):
         super().__init__()
-        if not isinstance(num_heads, int) or num_heads < 1:
-            raise ValueError(f"num_heads: expected an integer >= 1, got {num_heads!r}")
+        self.num_heads = check_int('num_heads', num_heads, 1)
         if not isinstance(dim, int) or dim < 1 or dim % num_heads:
             raise ValueError(f"dim: expected a positive multiple of num_heads={num_heads}, got {dim!r}")
-        self.dim, self.num_heads, self.codebook_size, self.head_dim = dim, num_heads, codebook_size, dim // num_heads
-        self.check_finite = kwargs.get('check_finite', True)
+        self.dim, self.codebook_size, self.head_dim = dim, codebook_size, dim // num_heads
         self.heads = nn.ModuleList(VectorQuantizer(self.head_dim, codebook_size, **kwargs) for _ in range(num_heads))
+        self.check_finite = self.heads[0].check_finite
 
     def forward(self, x: Tensor, mask: Tensor | None = None) -> QuantizerOutput:
         "Quantize `x` `[..., dim]`; codes are `[..., num_heads]`."
-        flat, valid = flatten_input(x, mask, self.dim, self.check_finite)
-        outs = [h._quantize(part, valid) for h, part in zip(self.heads, flat.split(self.head_dim, -1))]
-        return _stack_outputs(outs, torch.cat([o.quantized for o in outs], -1), x)
+        rows, idx = flatten_input(x, mask, self.dim, self.check_finite)
+        with torch.autocast(device_type=x.device.type, enabled=False):
+            outs = [h._quantize(part) for h, part in zip(self.heads, rows.float().split(self.head_dim, -1))]
+            quantized = torch.cat([o.quantized for o in outs], -1)
+        return _stack_outputs(outs, quantized, x, idx)
 
     @torch.no_grad()
     def encode(self, x: Tensor, mask: Tensor | None = None) -> Tensor:
-        "Codes `[..., num_heads]` of `x` `[..., dim]`."
-        flat, valid = flatten_input(x, mask, self.dim, self.check_finite)
-        codes = torch.stack([h._codes(p) for h, p in zip(self.heads, flat.split(self.head_dim, -1))], -1)
-        if valid is not None: codes = codes.masked_fill(~valid[:, None], -1)
-        return codes.reshape(*x.shape[:-1], self.num_heads)
+        "Codes `[..., num_heads]` of `x` `[..., dim]` (-1 where `mask` is False)."
+        rows, idx = flatten_input(x, mask, self.dim, self.check_finite)
+        codes = torch.stack([h._codes(p) for h, p in zip(self.heads, rows.split(self.head_dim, -1))], -1)
+        return _scatter_rows(codes, idx, x.shape[:-1].numel(), -1).reshape(*x.shape[:-1], self.num_heads)
 
     def decode(self, codes: Tensor) -> Tensor:
         "Vectors `[..., dim]` for codes `[..., num_heads]`."
-        if not isinstance(codes, Tensor) or codes.ndim < 1 or codes.shape[-1] != self.num_heads:
-            raise ValueError(f"codes: expected shape [..., {self.num_heads}] (one code per head), got "
-                             f"{_shape(codes) if isinstance(codes, Tensor) else type(codes).__name__}")
-        return torch.cat([h.decode(codes[..., i]) for i, h in enumerate(self.heads)], -1)
+        codes = _check_stack_codes(codes, self.num_heads, 'head', self.codebook_size)
+        return torch.cat([h._decode(codes[..., i]) for i, h in enumerate(self.heads)], -1)
 
 # %% ../nbs/01_quantize.ipynb #70b1b606
 def cross_head_similarity(codebooks: list[Tensor]) -> Tensor:
@@ -408,8 +473,9 @@ def cross_head_similarity(codebooks: list[Tensor]) -> Tensor:
 
 class OrthogonalProductQuantizer(ProductQuantizer):
     "Product VQ with learned codebooks and a loss that keeps the heads' codebooks apart (note pq-vqvae-embeddings)."
-    def __init__(self, num_heads: int = 4, embedding_dim: int = 512, num_embeddings: int = 256,
+    def __init__(self, embedding_dim: int = 512, num_heads: int = 4, num_embeddings: int = 256,
                  orthogonal_weight: float = 0.1, ema_update: bool = False, **kwargs):
+        orthogonal_weight = check_number('orthogonal_weight', orthogonal_weight, 0)
         if ema_update and orthogonal_weight > 0:
             raise ValueError("orthogonal_weight: the orthogonality loss trains codebooks by gradient; "
                              "it needs ema_update=False (or orthogonal_weight=0)")
@@ -417,7 +483,8 @@ class OrthogonalProductQuantizer(ProductQuantizer):
         self.orthogonal_weight = orthogonal_weight
 
     def forward(self, x: Tensor, mask: Tensor | None = None) -> QuantizerOutput:
+        "Quantize like `ProductQuantizer`; `loss` also holds the weighted cross-head similarity."
         r = super().forward(x, mask)
-        r.orthogonal_loss = cross_head_similarity([h.embed for h in self.heads])
+        r.orthogonal_loss = cross_head_similarity([h.codebook.embed for h in self.heads])
         r.loss = r.loss + self.orthogonal_weight * r.orthogonal_loss
         return r

@@ -6,12 +6,12 @@ Docs: https://vqnb.github.io/vqnb/showcase.html.md"""
 
 # %% ../nbs/90_showcase.ipynb #b32bedae
 from __future__ import annotations
-import base64, io, json, time
-from datetime import datetime, timezone
+import base64, io, time
 from pathlib import Path
 import torch
 from torch import Tensor
-from .quantize import VectorQuantizer, ResidualVectorQuantizer, ProductQuantizer, OrthogonalProductQuantizer
+from .core import atomic_write_bytes, atomic_write_json, atomic_write_text
+from .quantize import ResidualVectorQuantizer, ProductQuantizer, OrthogonalProductQuantizer
 from .codebook import (CodebookUsage, fit_codebook, collapse_quantizers, plot_rank_frequency, plot_usage,
                            plot_utilization_history, rank_frequency_figure)
 
@@ -34,7 +34,7 @@ def showcase_models(dim: int, seed: int = 0) -> dict[str, torch.nn.Module]:
         return models | {'residual VQ (4 x 64)': ResidualVectorQuantizer(dim, 64, 4, threshold_ema_dead_code=1.),
                 'product VQ (4 heads x 64)': ProductQuantizer(dim, 4, 64, threshold_ema_dead_code=1.),
                 'orthogonal product VQ (4 heads x 64, learned)': OrthogonalProductQuantizer(
-                    num_heads=4, embedding_dim=dim, num_embeddings=64, threshold_ema_dead_code=1.)}
+                    dim, 4, 64, threshold_ema_dead_code=1.)}
 
 def _png(fig) -> bytes:
     buf = io.BytesIO(); fig.savefig(buf, format='png', dpi=110, bbox_inches='tight')
@@ -64,22 +64,10 @@ Zipf fit: least squares on log10(rank) vs log10(count) over the used codes; α =
 <th>recon. MSE</th></tr>{''.join(rows)}</table>{imgs}<h2>Interactive rank-frequency</h2>{plots}</body></html>"""
 
 # %% ../nbs/90_showcase.ipynb #3c0c829b
-def quantizer_showcase(run_dir: str | Path, epochs: int = 20, batch_size: int = 512, progress: bool = True) -> dict:
-    "Train the quantizers on the digits and write the codebook report into `run_dir`; return the per-model results."
+def _figures(usages: dict[str, CodebookUsage]) -> dict[str, bytes]:
+    "The report's three figures as PNG bytes, by title."
     import matplotlib.pyplot as plt
-    t0 = time.time()
-    data = load_digit_vectors()
-    run = Path(run_dir)
-    run.mkdir(parents=True, exist_ok=True)
-    usages: dict[str, CodebookUsage] = {}
-    results = {}
-    for i, (name, q) in enumerate(showcase_models(data.shape[1]).items()):
-        u = usages[name] = fit_codebook(q, data, epochs, batch_size, lr=1e-2, seed=i, progress=progress, desc=name)
-        q.eval()
-        with torch.no_grad(): mse = float((q.decode(q.encode(data)) - data).pow(2).mean())
-        results[name] = u.summary() | dict(history=u.history, reconstruction_mse=mse)
-    figs = {}
-    n = len(usages)
+    figs, n = {}, len(usages)
     fig, axes = plt.subplots(2, (n + 1) // 2, figsize=(5 * ((n + 1) // 2), 8))
     for ax, (name, u) in zip(axes.flat, usages.items()): plot_rank_frequency(u, ax=ax, title=name)
     for ax in list(axes.flat)[n:]: ax.axis('off')
@@ -91,12 +79,29 @@ def quantizer_showcase(run_dir: str | Path, epochs: int = 20, batch_size: int = 
     fig, ax = plt.subplots(figsize=(8, 4))
     plot_utilization_history(usages, ax=ax); fig.tight_layout(); figs['Utilization over training (per epoch)'] = _png(fig)
     plt.close(fig)
-    for fname, (title, png) in zip(('zipf.png', 'usage.png', 'utilization.png'), figs.items()): (run / fname).write_bytes(png)
+    return figs
+
+# %% ../nbs/90_showcase.ipynb #6f2a8c3d
+def quantizer_showcase(run_dir: str | Path, epochs: int = 20, batch_size: int = 512, progress: bool = True) -> dict:
+    "Train the quantizers on the digits and write the codebook report into `run_dir`; return the per-model results."
+    t0 = time.time()
+    data = load_digit_vectors()
+    run = Path(run_dir)
+    run.mkdir(parents=True, exist_ok=True)
+    usages: dict[str, CodebookUsage] = {}
+    results = {}
+    for i, (name, q) in enumerate(showcase_models(data.shape[1]).items()):
+        u = usages[name] = fit_codebook(q, data, epochs, batch_size, lr=1e-2, seed=i, progress=progress, desc=name)
+        q.eval()
+        with torch.no_grad(): mse = float((q.decode(q.encode(data)) - data).pow(2).mean())
+        results[name] = u.summary() | dict(history=u.history, reconstruction_mse=mse)
+    figs = _figures(usages)
+    for fname, png in zip(('zipf.png', 'usage.png', 'utilization.png'), figs.values()): atomic_write_bytes(run / fname, png)
     meta = dict(data='scikit-learn digits, 1797 x 64, standardised', epochs=epochs, batch_size=batch_size,
                 seconds=time.time() - t0, device='cpu', torch=torch.__version__)
     summary = {f"{name} {k}": round(v, 4) for name, r in results.items()
                for k, v in (('utilization', min(r['utilization'])), ('mse', r['reconstruction_mse']))}
-    (run / 'metrics.json').write_text(json.dumps(dict(summary=summary, meta=meta, models=results), indent=1))
+    atomic_write_json(run / 'metrics.json', dict(summary=summary, meta=meta, models=results))
     interactive = [rank_frequency_figure(u, title=name) for name, u in usages.items()]
-    (run / 'report.html').write_text(_html_report(results, figs, interactive, meta))
+    atomic_write_text(run / 'report.html', _html_report(results, figs, interactive, meta))
     return results
