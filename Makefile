@@ -63,6 +63,7 @@ lab: install
 bench: sysdeps $(VENV)/.installed-bench
 	$(BIN)/python bench/quantize.py
 	$(BIN)/python bench/pooling.py
+	$(BIN)/python bench/pqvae.py
 
 clean-venv:
 	rm -rf $(VENV)

@@ -21,9 +21,8 @@ __all__ = ['Standardizer', 'PQVAEOutput', 'SavedModel', 'PQVAE', 'CodeIndex']
 
 # %% ../nbs/31_pqvae.ipynb #41b61160
 def _head_codebook(head: nn.Module) -> Tensor:
-    "The code vectors `[K, head_dim]` of one product-quantizer head: the one place that knows where they are kept."
-    book = getattr(head, 'codebook', None)
-    return book.embed if isinstance(book, nn.Module) else head.embed
+    "The code vectors `[K, head_dim]` of one product-quantizer head (a `VectorQuantizer`, whose `Codebook` keeps them)."
+    return head.codebook.embed
 
 def _as_tensor(name: str, x) -> Tensor:
     if isinstance(x, Tensor): return x
@@ -227,11 +226,11 @@ def revive_dead_codes(self: PQVAE, embeddings: Tensor) -> list[int]:
 
 # %% ../nbs/31_pqvae.ipynb #f202a11f
 def _trained_models(experiment: str, scale: str) -> list[Path]:
-    from vqnb.runner import runs_dir
+    from vqnb.runner import runs_dir, read_status
     found = []
     for status in sorted(runs_dir().glob(f"{experiment}/*/status.json")):
-        s = json.loads(status.read_text())
-        if s.get('status') == 'ok' and s.get('parameters', {}).get('scale') == scale and (status.parent/'model'/'config.json').exists():
+        s = read_status(status.parent)
+        if s.get('status') == 'done' and s.get('parameters', {}).get('scale') == scale and (status.parent/'model'/'config.json').exists():
             found.append(status.parent/'model')
     return found
 
