@@ -211,7 +211,7 @@ class AdaptiveWindowCreativeAgent(nn.Module):
         "Mean of the pairs' losses plus `diversity_weight` x their mean overlap."
         return torch.stack(losses).mean() + self.diversity_weight * metadata['overlap'].mean()
 
-# %% ../nbs/33_windows.ipynb #780ef3b0
+# %% ../nbs/33_windows.ipynb #d00bc6c1
 def plant_pattern(source: Tensor, target: Tensor, src_start: int, pattern: int, ratio: float, dst_start: int,
                   mix: float = 1.0, frame_rate: float = 50.0) -> tuple[Tensor, dict]:
     "`target [C, T]` with `source`'s frames `[src_start, src_start + pattern)` played `ratio` x faster at `dst_start`; the truth."
@@ -235,7 +235,7 @@ def random_plant(gen: torch.Generator, source: Tensor, target: Tensor, frame_rat
     src_start = int(u(0, source.shape[1] - pattern)); dst_start = int(u(0, target.shape[1] - round(pattern / ratio)))
     return plant_pattern(source, target, src_start, pattern, ratio, dst_start, u(*mix), frame_rate)
 
-# %% ../nbs/33_windows.ipynb #9c402153
+# %% ../nbs/33_windows.ipynb #9111cd5b
 def window_errors(w: dict, truth: dict, window_s: float) -> dict:
     "Errors (s, s, ratio) of one pair `w` (starts in s: `start_input_s`, `start_target_s`; ratios) against `truth`."
     rho, r_in, r_tgt = truth['ratio'], float(w['ratio_input']), float(w['ratio_target'])
@@ -251,7 +251,7 @@ def closest_pair(pairs: list[dict], truth: dict, window_s: float) -> tuple[int, 
     i = min(range(len(errs)), key=lambda k: errs[k]['input_start_s'] + errs[k]['target_start_s'])
     return i, errs[i]
 
-# %% ../nbs/33_windows.ipynb #846836bd
+# %% ../nbs/33_windows.ipynb #28b3e42e
 def _windows_1clip(x: Tensor, pos: Tensor) -> Tensor:
     "`[N, C*L]` windows of `x [C, T]` at positions `pos [N, L]` (linear interpolation)."
     lo = pos.floor().long().clamp(0, x.shape[1] - 2)
@@ -281,7 +281,7 @@ def grid_search_windows(x_in: Tensor, x_tgt: Tensor, length: int, ratios=None, s
                         start_target=float(t_starts[k % len(t_starts)]), ratio_input=r, ratio_target=1.0)
     return best
 
-# %% ../nbs/33_windows.ipynb #f2654121
+# %% ../nbs/33_windows.ipynb #4c39821a
 def smooth_time(x: Tensor, sigma: float) -> Tensor:
     "`x [B, C, T]` smoothed along time by a Gaussian of `sigma` frames (reflected at the ends); `x` itself for sigma 0."
     _check_tensor('x', x, 3); check_number('sigma', sigma, min=0)
