@@ -186,8 +186,9 @@ def pair_overlap(w: dict, length: int) -> Tensor:
 class AdaptiveWindowCreativeAgent(nn.Module):
     "Selector, compressor, tonality reducers and a shared agent over `num_pairs` window pairs (note `adaptive-window-selection.md`)."
     def __init__(self, encoding_dim: int = 128, num_pairs: int = 3, clip_s: float = 24.0, window_s: float = 16.0,
-                 frame_rate: float = 50.0, diversity_weight: float = 1.0, **selector_kwargs):
+                 frame_rate: float = 50.0, diversity_weight: float = 1.0, contrastive: bool = False, **selector_kwargs):
         super().__init__()
+        self.contrastive = contrastive
         self.selector = WindowSelector(encoding_dim, num_pairs, clip_s, window_s, frame_rate, **selector_kwargs)
         self.compressor = TemporalCompressor()
         self.tonality_input, self.tonality_target = TonalityReducer(encoding_dim), TonalityReducer(encoding_dim)
@@ -202,7 +203,11 @@ class AdaptiveWindowCreativeAgent(nn.Module):
             a = self.compressor(x_in, w['start_input'][:, p], w['ratio_input'][:, p], L)
             b = self.compressor(x_tgt, w['start_target'][:, p], w['ratio_target'][:, p], L)
             a, b = self.tonality_input(a, w['tonality'][:, p]), self.tonality_target(b, w['tonality'][:, p])
-            outputs.append(self.agent(a)); losses.append(window_mismatch(outputs[-1], b).mean())
+            outputs.append(self.agent(a)); loss = window_mismatch(outputs[-1], b)
+            if self.contrastive and len(x_tgt) > 1:     # the same window read from another row's target clip
+                neg = self.compressor(x_tgt.roll(1, 0), w['start_target'][:, p], w['ratio_target'][:, p], L)
+                loss = loss - window_mismatch(outputs[-1], self.tonality_target(neg, w['tonality'][:, p]))
+            losses.append(loss.mean())
             pairs.append({f"{k}_mean": float(w[k][:, p].detach().mean()) for k in WINDOW_KEYS}
                          | {f"{k}_s_mean": float(w[k][:, p].detach().mean()) / fr for k in ('start_input', 'start_target')})
         return outputs, losses, dict(windows=w, overlap=pair_overlap(w, L), pairs=pairs, frame_rate=fr, window=L)
@@ -296,7 +301,7 @@ def refine_windows(x_in: Tensor, x_tgt: Tensor, windows: dict, length: int, step
     "Windows (`[B, P]` each) after `steps` Adam steps on starts and ratios, coarse-to-fine over `sigmas`; the loss per step."
     T_in, T_tgt = x_in.shape[-1], x_tgt.shape[-1]
     w0 = {k: v.detach() for k, v in windows.items()}
-    raw = nn.Parameter(encode_windows(w0, T_in, T_tgt, length, ratio_range, margin=1e-4))
+    raw = nn.Parameter(encode_windows(w0, T_in, T_tgt, length, ratio_range, margin=0.01))   # off a saturated sigmoid
     opt, history = torch.optim.Adam([raw], lr=lr), []
     for stage, sigma in enumerate(sigmas):
         a, b = smooth_time(x_in, sigma), smooth_time(x_tgt, sigma)
