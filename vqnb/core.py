@@ -6,7 +6,7 @@ Docs: https://vqnb.github.io/vqnb/core.html.md"""
 
 # %% ../nbs/00_core.ipynb #218ad19e
 from __future__ import annotations
-import json, math, os, platform, re, shutil, subprocess
+import contextlib, json, math, os, platform, re, shutil, subprocess
 from pathlib import Path
 from typing import Any, Callable, Iterable
 import vqnb
@@ -14,7 +14,7 @@ import vqnb
 # %% auto #0
 __all__ = ['project_root', 'data_root', 'ToolMissing', 'require_command', 'require_path', 'tool_version', 'versions',
            'temporary_name', 'replace_atomically', 'atomic_write_bytes', 'atomic_write_text', 'atomic_write_json',
-           'stale_temporaries', 'check_int', 'check_number', 'check_choice']
+           'stale_temporaries', 'evaluating', 'check_int', 'check_number', 'check_choice']
 
 # %% ../nbs/00_core.ipynb #77a371a0
 def project_root() -> Path | None:
@@ -108,6 +108,15 @@ def atomic_write_json(path: str | Path, obj: Any, indent: int | None = 1) -> Pat
 def stale_temporaries(folder: str | Path) -> list[Path]:
     "Temporary files of `replace_atomically` left in `folder` by a writer that was killed."
     return sorted(p for p in Path(folder).glob('.*.tmp*') if re.fullmatch(r'\..*\.tmp\d+(\..*)?', p.name))
+
+# %% ../nbs/00_core.ipynb #e8e1af39
+@contextlib.contextmanager
+def evaluating(module):
+    "Eval mode for `module` (a torch `nn.Module`) inside the block; its previous mode after it."
+    was_training = module.training
+    module.eval()
+    try: yield module
+    finally: module.train(was_training)
 
 # %% ../nbs/00_core.ipynb #e91d5387
 def _describe_range(lo, hi, lo_open, hi_open) -> str:

@@ -13,7 +13,7 @@ import numpy as np
 import torch, torch.nn as nn, torch.nn.functional as F
 from torch import Tensor
 from fastcore.basics import patch
-from .core import check_int, check_number, atomic_write_json, replace_atomically
+from .core import check_int, check_number, atomic_write_json, replace_atomically, evaluating
 from .quantize import OrthogonalProductQuantizer
 
 # %% auto #0
@@ -49,13 +49,7 @@ def _check_codes(name: str, codes, num_heads: int, codebook_size: int) -> Tensor
         raise ValueError(f"{name}: expected indices in [0, {codebook_size}), got values in [{int(codes.min())}, {int(codes.max())}]")
     return codes.long()
 
-@contextlib.contextmanager
-def _eval_mode(module: nn.Module):
-    "Eval mode (no dropout, no codebook update) inside the block; the module's own mode after it."
-    was = module.training
-    module.eval()
-    try: yield module
-    finally: module.train(was)
+
 
 # %% ../nbs/31_pqvae.ipynb #bb5ec0e8
 class Standardizer(nn.Module):
@@ -177,7 +171,7 @@ def forward(self: PQVAE, embeddings: Tensor) -> PQVAEOutput:
 @torch.no_grad()
 def encode(self: PQVAE, embeddings: Tensor) -> Tensor:
     "Codes `[N, num_heads]` of `embeddings` `[N, input_dim]`: uint8 when a codebook has at most 256 codes."
-    with _eval_mode(self): return self.quantizer.encode(self.latent(embeddings)).to(self.code_dtype)
+    with evaluating(self): return self.quantizer.encode(self.latent(embeddings)).to(self.code_dtype)
 
 @patch
 def get_codes_from_indices(self: PQVAE, codes: Tensor) -> Tensor:
@@ -189,7 +183,7 @@ def get_codes_from_indices(self: PQVAE, codes: Tensor) -> Tensor:
 @torch.no_grad()
 def decode(self: PQVAE, codes: Tensor) -> Tensor:
     "Embeddings `[N, input_dim]` rebuilt from `codes` `[N, num_heads]`."
-    with _eval_mode(self): return self.standardize.inverse(self.decoder(self.get_codes_from_indices(codes)))
+    with evaluating(self): return self.standardize.inverse(self.decoder(self.get_codes_from_indices(codes)))
 
 # %% ../nbs/31_pqvae.ipynb #03e70354
 @patch
@@ -198,7 +192,7 @@ def init_codebooks(self: PQVAE, embeddings: Tensor) -> PQVAE:
     "Fit the standardisation to `embeddings` (the training set) and k-means-initialise every head on their latents."
     x = _check_embeddings('embeddings', embeddings, self.config['input_dim'])
     self.standardize.fit(x)
-    with _eval_mode(self.encoder): z = self.latent(x)
+    with evaluating(self.encoder): z = self.latent(x)
     was = self.quantizer.training
     self.quantizer.train()
     self.quantizer(z)
@@ -210,7 +204,7 @@ def init_codebooks(self: PQVAE, embeddings: Tensor) -> PQVAE:
 @torch.no_grad()
 def revive_dead_codes(self: PQVAE, embeddings: Tensor) -> list[int]:
     "Move each code that no row of `embeddings` uses onto a worst-quantized latent of its head; the number moved per head."
-    with _eval_mode(self): z = self.latent(embeddings)
+    with evaluating(self): z = self.latent(embeddings)
     moved, hd = [], self.config['latent_dim'] // self.config['num_heads']
     for h, head in enumerate(self.quantizer.heads):
         book, zh = _head_codebook(head), z[:, h * hd:(h + 1) * hd]
@@ -291,7 +285,7 @@ class CodeIndex:
 def distance_tables(self: CodeIndex, queries: Tensor) -> Tensor:
     "Squared distances `[Q, num_heads, codebook_size]` from each head's slice of the queries' latents to its codes."
     c = self.model.config
-    with _eval_mode(self.model): z = self.model.latent(queries)
+    with evaluating(self.model): z = self.model.latent(queries)
     z = z.reshape(len(z), c['num_heads'], -1)
     books = torch.stack([_head_codebook(h) for h in self.model.quantizer.heads])           # [H, K, d]
     cross = torch.einsum('qhd,hkd->qhk', z, books)

@@ -7,12 +7,11 @@ Docs: https://vqnb.github.io/vqnb/rqvae.html.md"""
 # %% ../nbs/30_rqvae.ipynb #fb83562e
 from __future__ import annotations
 import math
-from contextlib import contextmanager
 from dataclasses import dataclass
 import torch, torch.nn as nn, torch.nn.functional as F
 from torch import Tensor
 from fastcore.basics import patch
-from .core import check_int, check_number, check_choice
+from .core import check_int, check_number, check_choice, evaluating
 from .quantize import ResidualVectorQuantizer
 from .pooling import AttentiveStatisticsPooling, SlidingWindowStatsPooling, window_starts, num_windows, masked_softmax
 from .evaluation import pad_batch
@@ -195,13 +194,6 @@ def _residual_quantizer(dim, codebook_size, num_quantizers, commitment_weight, d
                                    decay=check_number('decay', decay, min=0, max=1, min_open=True, max_open=True),
                                    threshold_ema_dead_code=check_number('threshold_ema_dead_code', threshold_ema_dead_code, min=0))
 
-@contextmanager
-def _evaluating(module: nn.Module):
-    "Eval mode inside the block, the previous mode after it."
-    was_training = module.training
-    module.eval()
-    try: yield module
-    finally: module.train(was_training)
 
 # %% ../nbs/30_rqvae.ipynb #05bd8990
 class DocumentRQVAE(nn.Module):
@@ -236,7 +228,7 @@ class DocumentRQVAE(nn.Module):
     @torch.no_grad()
     def encode(self, x: Tensor, mask: Tensor | None = None) -> tuple[Tensor, Tensor]:
         "Codes `[B, W, num_quantizers]` (-1 on padded windows) and the window mask `[B, W]`, in eval mode."
-        with _evaluating(self):
+        with evaluating(self):
             z, wmask, _, _ = self.encoder(x, mask)
             return self.rvq.encode(z, wmask), wmask
 
@@ -273,7 +265,7 @@ def _align_codes(model: DocumentRQVAE, codes: Tensor, lengths) -> tuple[Tensor, 
 def decode(self: DocumentRQVAE, codes: Tensor, lengths) -> Tensor:
     "Features `[B, max(lengths), input_dim]` from codes `[B, W, num_quantizers]` of documents of `lengths` frames."
     codes, wmask, centers, mask = _align_codes(self, codes, lengths)
-    with _evaluating(self): return self.decoder(self.rvq.decode(codes), wmask, centers, mask)
+    with evaluating(self): return self.decoder(self.rvq.decode(codes), wmask, centers, mask)
 
 # %% ../nbs/30_rqvae.ipynb #336cc0f6
 @patch
@@ -281,7 +273,7 @@ def decode(self: DocumentRQVAE, codes: Tensor, lengths) -> Tensor:
 def retrieval_codes(self: DocumentRQVAE, x: Tensor, mask: Tensor | None = None, option: str = 'B') -> tuple[Tensor, Tensor]:
     "Option 'A': codes `[B, W, L]` and window mask; 'B' / 'C': one code tuple `[B, L]` per document and its vector."
     if check_choice('option', option, ('A', 'B', 'C')) == 'A': return self.encode(x, mask)
-    with _evaluating(self):
+    with evaluating(self):
         z, wmask, _, _ = self.encoder(x, mask)
         qw = self.rvq.decode(self.rvq.encode(z, wmask))                        # quantized windows, zeros on padding
         if option == 'B': weights = wmask.float() / wmask.sum(1, keepdim=True).clamp(min=1)
@@ -306,7 +298,7 @@ def document_ids(codes: Tensor) -> tuple[Tensor, float]:
 def encode_documents(model: DocumentRQVAE, items: list, batch_size: int = 32) -> dict[str, list[Tensor]]:
     "Per document: `codes` `[W_i, L]` of its real windows, `recon` and `x` `[L_i, input_dim]` of its real frames."
     batch_size, res = check_int('batch_size', batch_size, min=1), dict(codes=[], recon=[], x=[])
-    with _evaluating(model):
+    with evaluating(model):
         for s in range(0, len(items), batch_size):
             x, mask = pad_batch(items[s:s + batch_size], dtype=torch.float32)
             out = model(x, mask)
