@@ -4,14 +4,12 @@ plain-ops pooling without checks) and the compute floor.
 Forward + backward at B=16, T=500, D=1024, window 25, stride 12, 2 threads; contenders interleaved, medians and
 minima of repeated runs. Writes bench/results/pooling.{json,md}.
 """
-import json, statistics, sys, time
-from pathlib import Path
+import statistics, sys
 import torch
-from timing import interleaved, stats
+from timing import interleaved, write_report
 torch.set_num_threads(2)
 from vqnb.pooling import SlidingWindowStatsPooling, AttentiveStatisticsPooling
 
-OUT = Path(__file__).parent / 'results'
 REPEATS = int(sys.argv[1]) if len(sys.argv) > 1 else 7
 B, T, D, W, S, H = 16, 500, 1024, 25, 12, 128
 
@@ -62,8 +60,6 @@ def main():
                   median_s=med, min_s=mins, floor_s=floor,
                   speedup_vs_loop=med['note loop'] / med['vectorised'],
                   speedup_vs_plain_loop=med['note loop, plain ops'] / med['vectorised'], ratio_to_floor=med['vectorised'] / floor)
-    OUT.mkdir(exist_ok=True)
-    (OUT / 'pooling.json').write_text(json.dumps(report, indent=1))
     table = '\n'.join([
         '| sliding-window pooling, fwd+bwd, B=16 T=500 D=1024 w=25 s=12 | median (s) | min (s) |', '|---|---|---|',
         f"| vqnb SlidingWindowStatsPooling (vectorised) | {med['vectorised']:.4f} | {mins['vectorised']:.4f} |",
@@ -73,8 +69,7 @@ def main():
         '', f"speed-up over the loop: {report['speedup_vs_loop']:.2f}x (goal >= 3x), over the plain-ops loop: "
             f"{report['speedup_vs_plain_loop']:.2f}x; "
             f"vectorised / floor: {report['ratio_to_floor']:.2f}x"])
-    (OUT / 'pooling.md').write_text(table + '\n')
-    print(table)
+    write_report('pooling', report, table)
 
 
 if __name__ == '__main__':

@@ -5,11 +5,10 @@ Same data for both: the MiniLM embeddings of the text corpus (the default build 
 fresh one with k-means-initialised codebooks (its speed is the same; its codes are not meaningful). The contenders are
 interleaved (A, B, A, B, ...) with 2 threads; the table gives medians. Results go to bench/results/pqvae.{json,md}.
 """
-import json, os, platform, sys, time
-from pathlib import Path
+import platform, sys
 import numpy as np
 import torch
-from timing import interleaved, stats
+from timing import interleaved, stats, write_report
 
 THREADS = 2
 torch.set_num_threads(THREADS)
@@ -18,7 +17,6 @@ faiss.omp_set_num_threads(THREADS)
 from vqnb.pqvae import PQVAE, CodeIndex
 from vqnb.text import build_text
 
-OUT = Path(__file__).parent / 'results'
 REPEATS = int(sys.argv[1]) if len(sys.argv) > 1 else 7
 K, RERANK, N_QUERIES, N_LARGE = 10, 50, 1000, 100_000
 
@@ -84,15 +82,11 @@ def main():
     env = dict(python=platform.python_version(), torch=torch.__version__, faiss=faiss.__version__, threads=THREADS,
                repeats=REPEATS, machine=platform.machine(), processor=platform.processor() or 'unknown')
     report['env'] = env
-    OUT.mkdir(exist_ok=True)
-    (OUT / 'pqvae.json').write_text(json.dumps(report, indent=1))
     lines = [f"PQ-VAE ({model_kind}) vs faiss IndexPQ 4x8 bits, {corpus} text corpus ({len(x)} MiniLM embeddings), 4 bytes per vector",
              '', '| benchmark | vqnb median (s) | faiss median (s) | result |', '|---|---|---|---|']
     lines += [f"| {a} | {b:.4f} | {c:.4f} | {d} |" for a, b, c, d in rows]
     table = '\n'.join(lines)
-    (OUT / 'pqvae.md').write_text(table + f"\n\n{env}\n")
-    print(table)
-    print(f"\n{env}\nwritten to {OUT}/pqvae.json and pqvae.md")
+    write_report('pqvae', report, table, env)
 
 
 if __name__ == '__main__':

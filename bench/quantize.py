@@ -4,10 +4,9 @@ Every contender runs in one process, on the same data, with 2 threads. The conte
 interleaved (A, B, A, B, ...) so that load from elsewhere on a shared machine hits both alike, and the table
 reports medians and minima over the repeats. Results go to bench/results/quantize.{json,md}.
 """
-import json, platform, statistics, sys, time
-from pathlib import Path
+import platform, statistics, sys
 import torch
-from timing import interleaved, stats
+from timing import interleaved, stats, write_report
 
 THREADS = 2
 torch.set_num_threads(THREADS)
@@ -16,7 +15,6 @@ faiss.omp_set_num_threads(THREADS)
 from vector_quantize_pytorch import VectorQuantize
 from vqnb.quantize import VectorQuantizer, ProductQuantizer, nearest_code
 
-OUT = Path(__file__).parent / 'results'
 REPEATS = int(sys.argv[1]) if len(sys.argv) > 1 else 7
 
 
@@ -83,14 +81,10 @@ def main():
     env = dict(python=platform.python_version(), torch=torch.__version__, threads=THREADS, repeats=REPEATS,
                machine=platform.machine(), processor=platform.processor() or 'unknown')
     report['env'] = env
-    OUT.mkdir(exist_ok=True)
-    (OUT / 'quantize.json').write_text(json.dumps(report, indent=1))
     lines = ['| benchmark | compared with | vqnb median (s) | peer / bound (s) | result | goal |', '|---|---|---|---|---|---|']
     lines += [f"| {a} | {b} | {c:.4f} | {d:.4f} | {e} | {f} |" for a, b, c, d, e, f in rows]
     table = '\n'.join(lines)
-    (OUT / 'quantize.md').write_text(table + f"\n\n{env}\n")
-    print(table)
-    print(f"\n{env}\nwritten to {OUT}/quantize.json and quantize.md")
+    write_report('quantize', report, table, env)
 
 
 if __name__ == '__main__':

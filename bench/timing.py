@@ -15,3 +15,15 @@ def interleaved(contenders: dict, repeats: int = 7, warmup: int = 1) -> dict:
 
 
 def stats(ts) -> dict: return dict(median_s=statistics.median(ts), min_s=min(ts), runs=len(ts))
+
+
+def write_report(name: str, report: dict, table: str, env: str = ''):
+    "Write `results/NAME.json` and `results/NAME.md` beside the benchmarks, and print the table."
+    import json
+    from pathlib import Path
+    out = Path(__file__).parent / 'results'
+    out.mkdir(exist_ok=True)
+    (out / f'{name}.json').write_text(json.dumps(report, indent=1))
+    (out / f'{name}.md').write_text(table + (f"\n\n{env}\n" if env else '\n'))
+    print(table)
+    print((f"\n{env}\n" if env else '\n') + f"written to {out}/{name}.json and {name}.md")
