@@ -177,7 +177,7 @@ def encode(self: PQVAE, embeddings: Tensor) -> Tensor:
 def get_codes_from_indices(self: PQVAE, codes: Tensor) -> Tensor:
     "The quantized latent `[N, latent_dim]` of `codes` `[N, num_heads]`: each head's code vector, side by side."
     codes = _check_codes('codes', codes, self.config['num_heads'], self.config['codebook_size'])
-    return self.quantizer.decode(codes.to(self.standardize.mean.device))
+    return self.quantizer.get_codes_from_indices(codes.to(self.standardize.mean.device))
 
 @patch
 @torch.no_grad()

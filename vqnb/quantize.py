@@ -482,6 +482,10 @@ class OrthogonalProductQuantizer(ProductQuantizer):
         super().__init__(embedding_dim, num_heads, num_embeddings, ema_update=ema_update, **kwargs)
         self.orthogonal_weight = orthogonal_weight
 
+    def get_codes_from_indices(self, codes: Tensor) -> Tensor:
+        "The note's name for `decode`: the concatenated code vectors `[..., embedding_dim]` of codes `[..., num_heads]`."
+        return self.decode(codes)
+
     def forward(self, x: Tensor, mask: Tensor | None = None) -> QuantizerOutput:
         "Quantize like `ProductQuantizer`; `loss` also holds the weighted cross-head similarity."
         r = super().forward(x, mask)
