@@ -14,7 +14,7 @@ import vqnb
 # %% auto #0
 __all__ = ['project_root', 'data_root', 'ToolMissing', 'require_command', 'require_path', 'tool_version', 'versions',
            'temporary_name', 'replace_atomically', 'atomic_write_bytes', 'atomic_write_text', 'atomic_write_json',
-           'stale_temporaries', 'evaluating', 'check_int', 'check_number', 'check_choice']
+           'stale_temporaries', 'describe', 'as_tensor', 'evaluating', 'check_int', 'check_number', 'check_choice']
 
 # %% ../nbs/00_core.ipynb #77a371a0
 def project_root() -> Path | None:
@@ -108,6 +108,19 @@ def atomic_write_json(path: str | Path, obj: Any, indent: int | None = 1) -> Pat
 def stale_temporaries(folder: str | Path) -> list[Path]:
     "Temporary files of `replace_atomically` left in `folder` by a writer that was killed."
     return sorted(p for p in Path(folder).glob('.*.tmp*') if re.fullmatch(r'\..*\.tmp\d+(\..*)?', p.name))
+
+# %% ../nbs/00_core.ipynb #0ea467cd
+def describe(value) -> str:
+    "What an error message says came: dtype and shape of a tensor, else the type's name."
+    import torch
+    return f"{value.dtype} tensor of shape {tuple(value.shape)}" if isinstance(value, torch.Tensor) else type(value).__name__
+
+def as_tensor(name: str, value):
+    "`value` as a torch tensor (a numpy array shares its memory), else a `TypeError` naming `name`."
+    import numpy, torch
+    if isinstance(value, torch.Tensor): return value
+    if isinstance(value, numpy.ndarray): return torch.from_numpy(value)
+    raise TypeError(f"{name}: expected a tensor or numpy array, got {type(value).__name__}")
 
 # %% ../nbs/00_core.ipynb #e8e1af39
 @contextlib.contextmanager

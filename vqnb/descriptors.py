@@ -6,7 +6,7 @@ Docs: https://vqnb.github.io/vqnb/descriptors.html.md"""
 
 # %% ../nbs/15_descriptors.ipynb #8a3399af
 from __future__ import annotations
-import json, time
+import time
 from dataclasses import dataclass
 from pathlib import Path
 import numpy as np

@@ -11,7 +11,7 @@ from collections.abc import Mapping, Sequence
 import numpy as np
 import torch
 from torch import Tensor
-from .core import check_int
+from .core import check_int, describe, as_tensor
 from .codebook import CodebookUsage
 
 # %% auto #0
@@ -19,20 +19,12 @@ __all__ = ['pad_batch', 'recall_at_k', 'recall_from_ranked', 'snr_db', 'fraction
            'mse_by_columns', 'usage_table', 'markdown_table']
 
 # %% ../nbs/22_evaluation.ipynb #5c60bc9e
-def _describe(v) -> str:
-    return f"{v.dtype} tensor of shape {tuple(v.shape)}" if isinstance(v, Tensor) else type(v).__name__
-
-def _as_tensor(name: str, v) -> Tensor:
-    if isinstance(v, Tensor): return v
-    if isinstance(v, np.ndarray): return torch.from_numpy(v)
-    raise TypeError(f"{name}: expected a tensor or numpy array, got {type(v).__name__}")
-
 def pad_batch(items: Sequence, dtype: torch.dtype | None = None) -> tuple[Tensor, Tensor]:
     "Sequences `[L_i, D]` -> `x` `[B, max L_i, D]` (zeros after each end) and `mask` `[B, max L_i]` (True = real)."
     if isinstance(items, (Tensor, np.ndarray, str)) or not isinstance(items, Sequence):
-        raise TypeError(f"items: expected a list of [length, dim] sequences, got {_describe(items)}")
+        raise TypeError(f"items: expected a list of [length, dim] sequences, got {describe(items)}")
     if len(items) == 0: raise ValueError("items: expected at least one sequence, got an empty list")
-    seqs = [_as_tensor(f"items[{i}]", t) for i, t in enumerate(items)]
+    seqs = [as_tensor(f"items[{i}]", t) for i, t in enumerate(items)]
     for i, t in enumerate(seqs):
         if t.ndim != 2: raise ValueError(f"items[{i}]: expected a [length, dim] sequence, got shape {tuple(t.shape)}")
         if t.shape[1] != seqs[0].shape[1]: raise ValueError(f"items[{i}]: expected dim {seqs[0].shape[1]} (that of items[0]), got {t.shape[1]}")
@@ -48,18 +40,18 @@ def _check_ks(ks) -> tuple[int, ...]:
     return tuple(check_int('ks', k, min=1) for k in ks)
 
 def _check_truth(truth, Q: int, N: int | None = None) -> Tensor:
-    truth = torch.as_tensor(_as_tensor('truth', truth) if not isinstance(truth, (list, tuple)) else truth)
+    truth = torch.as_tensor(as_tensor('truth', truth) if not isinstance(truth, (list, tuple)) else truth)
     if truth.is_floating_point() or truth.dtype == torch.bool or tuple(truth.shape) != (Q,):
-        raise ValueError(f"truth: expected {Q} integer item indices (one per query), got {_describe(truth)}")
+        raise ValueError(f"truth: expected {Q} integer item indices (one per query), got {describe(truth)}")
     if N is not None and Q and (int(truth.min()) < 0 or int(truth.max()) >= N):
         raise ValueError(f"truth: expected indices in [0, {N}), got values in [{int(truth.min())}, {int(truth.max())}]")
     return truth.long()
 
 def recall_at_k(scores: Tensor, truth, ks=(1, 10)) -> dict[str, float]:
     "Recall@K from similarities `scores` `[Q, N]` (higher = closer) and each query's relevant item `truth` `[Q]`; ties count against."
-    scores = _as_tensor('scores', scores)
+    scores = as_tensor('scores', scores)
     if scores.ndim != 2 or not scores.is_floating_point() or 0 in scores.shape:
-        raise ValueError(f"scores: expected a non-empty [queries, items] float matrix, got {_describe(scores)}")
+        raise ValueError(f"scores: expected a non-empty [queries, items] float matrix, got {describe(scores)}")
     if scores.isnan().any(): raise ValueError("scores: expected no NaN (a NaN similarity has no rank)")
     ks, truth = _check_ks(ks), _check_truth(truth, scores.shape[0], scores.shape[1])
     rank = (scores >= scores.gather(1, truth[:, None].to(scores.device))).sum(1) - 1
@@ -67,9 +59,9 @@ def recall_at_k(scores: Tensor, truth, ks=(1, 10)) -> dict[str, float]:
 
 def recall_from_ranked(ranked: Tensor, truth, ks=(1, 10)) -> dict[str, float]:
     "Recall@K from ranked item ids `ranked` `[Q, R]` (best first) and each query's relevant item `truth` `[Q]`."
-    ranked = _as_tensor('ranked', ranked)
+    ranked = as_tensor('ranked', ranked)
     if ranked.ndim != 2 or ranked.is_floating_point() or ranked.dtype == torch.bool or 0 in ranked.shape:
-        raise ValueError(f"ranked: expected a non-empty [queries, ranks] integer matrix of item ids, got {_describe(ranked)}")
+        raise ValueError(f"ranked: expected a non-empty [queries, ranks] integer matrix of item ids, got {describe(ranked)}")
     ks, truth = _check_ks(ks), _check_truth(truth, ranked.shape[0])
     hit = ranked == truth[:, None].to(ranked.device)
     return {f"recall@{k}": float(hit[:, :k].any(1).double().mean()) for k in ks}
@@ -77,15 +69,15 @@ def recall_from_ranked(ranked: Tensor, truth, ks=(1, 10)) -> dict[str, float]:
 # %% ../nbs/22_evaluation.ipynb #b4f9cbf4
 def _real_rows(x, recon, mask=None) -> tuple[Tensor, Tensor]:
     "The real rows `[N, D]` of `x` and `recon`, in float64, validated."
-    x, recon = _as_tensor('x', x), _as_tensor('recon', recon)
-    if x.ndim < 1 or not x.is_floating_point(): raise ValueError(f"x: expected a float tensor [..., dim], got {_describe(x)}")
+    x, recon = as_tensor('x', x), as_tensor('recon', recon)
+    if x.ndim < 1 or not x.is_floating_point(): raise ValueError(f"x: expected a float tensor [..., dim], got {describe(x)}")
     if tuple(recon.shape) != tuple(x.shape) or not recon.is_floating_point():
-        raise ValueError(f"recon: expected a float tensor of the shape of x {tuple(x.shape)}, got {_describe(recon)}")
+        raise ValueError(f"recon: expected a float tensor of the shape of x {tuple(x.shape)}, got {describe(recon)}")
     x, recon = x.reshape(-1, x.shape[-1]) if mask is None else x, recon.reshape(-1, x.shape[-1]) if mask is None else recon
     if mask is not None:
-        mask = _as_tensor('mask', mask)
+        mask = as_tensor('mask', mask)
         if mask.dtype != torch.bool or tuple(mask.shape) != tuple(x.shape[:-1]):
-            raise ValueError(f"mask: expected a boolean tensor of shape {tuple(x.shape[:-1])} (True = real), got {_describe(mask)}")
+            raise ValueError(f"mask: expected a boolean tensor of shape {tuple(x.shape[:-1])} (True = real), got {describe(mask)}")
         x, recon = x[mask], recon[mask.to(recon.device)]
     if x.shape[0] == 0: raise ValueError("x: expected at least one real row, got none")
     x, recon = x.double(), recon.double().to(x.device)
@@ -103,9 +95,9 @@ def snr_db(x, recon, mask=None) -> float:
 def fraction_of_variance_unexplained(x, recon, train_mean, mask=None) -> float:
     "MSE(x, x̂) / MSE(x, training mean): 0 = perfect, 1 = no better than predicting the training mean `[D]`."
     x, recon = _real_rows(x, recon, mask)
-    mean = _as_tensor('train_mean', train_mean)
+    mean = as_tensor('train_mean', train_mean)
     if not mean.is_floating_point() or tuple(mean.shape) not in ((x.shape[1],), (1, x.shape[1])) or not torch.isfinite(mean).all():
-        raise ValueError(f"train_mean: expected {x.shape[1]} finite floats (the training mean per dimension), got {_describe(mean)}")
+        raise ValueError(f"train_mean: expected {x.shape[1]} finite floats (the training mean per dimension), got {describe(mean)}")
     baseline = float((x - mean.double().reshape(1, -1).to(x.device)).pow(2).mean())
     if baseline == 0: raise ValueError("x: every real row equals train_mean; the fraction of variance unexplained is undefined")
     return float((x - recon).pow(2).mean()) / baseline
@@ -115,7 +107,7 @@ def mse_by_label(x, recon, labels) -> dict:
     x, recon = _real_rows(x, recon)
     labels = labels.tolist() if isinstance(labels, (Tensor, np.ndarray)) else labels
     if isinstance(labels, str) or not isinstance(labels, Sequence) or len(labels) != x.shape[0]:
-        raise ValueError(f"labels: expected {x.shape[0]} labels (one per row of x), got {_describe(labels) if not isinstance(labels, Sequence) else len(labels)}")
+        raise ValueError(f"labels: expected {x.shape[0]} labels (one per row of x), got {describe(labels) if not isinstance(labels, Sequence) else len(labels)}")
     err, groups = (x - recon).pow(2).mean(1), {}
     for i, label in enumerate(labels): groups.setdefault(label, []).append(i)
     return {label: float(err[idx].mean()) for label, idx in groups.items()}

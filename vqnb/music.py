@@ -6,8 +6,8 @@ Docs: https://vqnb.github.io/vqnb/music.html.md"""
 
 # %% ../nbs/14_music.ipynb #f94d2a54
 from __future__ import annotations
-import json, math, os, subprocess, tempfile, time
-from dataclasses import dataclass, asdict, field
+import math, subprocess, tempfile, time
+from dataclasses import dataclass, field
 from pathlib import Path
 import numpy as np
 import torch

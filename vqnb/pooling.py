@@ -6,28 +6,24 @@ Docs: https://vqnb.github.io/vqnb/pooling.html.md"""
 
 # %% ../nbs/03_pooling.ipynb #32fabe75
 from __future__ import annotations
-import math
-import torch, torch.nn as nn, torch.nn.functional as F
+import torch, torch.nn as nn
 from torch import Tensor
-from .core import check_int, check_number, check_choice
+from .core import check_int, check_number, check_choice, describe
 
 # %% auto #0
 __all__ = ['WeightedMoments', 'masked_softmax', 'AttentiveStatisticsPooling', 'num_windows', 'window_starts',
            'SlidingWindowStatsPooling']
 
 # %% ../nbs/03_pooling.ipynb #e025d979
-def _describe(v) -> str:
-    return f"{v.dtype} tensor of shape {tuple(v.shape)}" if isinstance(v, Tensor) else type(v).__name__
-
 def _check_sequence(x: Tensor, mask: Tensor | None, dim: int) -> Tensor:
     "Validate floating `x` `[B, T, dim]` and boolean `mask` `[B, T]` (True = real); return the mask (all True if None)."
-    if not isinstance(x, Tensor) or x.ndim != 3: raise ValueError(f"x: expected a [batch, frames, {dim}] tensor, got {_describe(x)}")
+    if not isinstance(x, Tensor) or x.ndim != 3: raise ValueError(f"x: expected a [batch, frames, {dim}] tensor, got {describe(x)}")
     if not x.is_floating_point(): raise TypeError(f"x: expected a floating-point tensor, got {x.dtype}")
     if x.shape[-1] != dim: raise ValueError(f"x: expected last dimension {dim} (the module's input_dim), got {x.shape[-1]}")
     if x.shape[1] == 0: raise ValueError("x: expected at least one frame, got an empty sequence (T = 0)")
     if mask is None: return torch.ones(x.shape[:2], dtype=torch.bool, device=x.device)
     if not isinstance(mask, Tensor) or mask.dtype != torch.bool:
-        raise TypeError(f"mask: expected a boolean tensor of shape {tuple(x.shape[:2])} (True = real frame), got {_describe(mask)}")
+        raise TypeError(f"mask: expected a boolean tensor of shape {tuple(x.shape[:2])} (True = real frame), got {describe(mask)}")
     if tuple(mask.shape) != tuple(x.shape[:2]): raise ValueError(f"mask: expected shape {tuple(x.shape[:2])}, got {tuple(mask.shape)}")
     return mask.to(x.device)
 

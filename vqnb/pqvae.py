@@ -6,14 +6,13 @@ Docs: https://vqnb.github.io/vqnb/pqvae.html.md"""
 
 # %% ../nbs/31_pqvae.ipynb #d5c5e3be
 from __future__ import annotations
-import contextlib, json
+import json
 from dataclasses import dataclass
 from pathlib import Path
-import numpy as np
 import torch, torch.nn as nn, torch.nn.functional as F
 from torch import Tensor
 from fastcore.basics import patch
-from .core import check_int, check_number, atomic_write_json, replace_atomically, evaluating
+from .core import check_int, check_number, atomic_write_json, replace_atomically, evaluating, as_tensor
 from .quantize import OrthogonalProductQuantizer
 
 # %% auto #0
@@ -24,14 +23,9 @@ def _head_codebook(head: nn.Module) -> Tensor:
     "The code vectors `[K, head_dim]` of one product-quantizer head (a `VectorQuantizer`, whose `Codebook` keeps them)."
     return head.codebook.embed
 
-def _as_tensor(name: str, x) -> Tensor:
-    if isinstance(x, Tensor): return x
-    if isinstance(x, np.ndarray): return torch.from_numpy(x)
-    raise TypeError(f"{name}: expected a torch.Tensor or numpy array, got {type(x).__name__}")
-
 def _check_embeddings(name: str, x, dim: int) -> Tensor:
     "`x` as float32 `[N, dim]` with N >= 1 and finite values, else an error that names `name`."
-    x = _as_tensor(name, x)
+    x = as_tensor(name, x)
     if not x.is_floating_point(): raise TypeError(f"{name}: expected floating-point values, got dtype {x.dtype}")
     if x.ndim != 2 or x.shape[1] != dim: raise ValueError(f"{name}: expected shape [N, {dim}], got {tuple(x.shape)}")
     if x.shape[0] == 0: raise ValueError(f"{name}: expected at least one row, got none (shape {tuple(x.shape)})")
@@ -40,7 +34,7 @@ def _check_embeddings(name: str, x, dim: int) -> Tensor:
 
 def _check_codes(name: str, codes, num_heads: int, codebook_size: int) -> Tensor:
     "`codes` as int64 `[N, num_heads]` with values in `[0, codebook_size)`, else an error that names `name`."
-    codes = _as_tensor(name, codes)
+    codes = as_tensor(name, codes)
     if codes.is_floating_point() or codes.is_complex() or codes.dtype == torch.bool:
         raise TypeError(f"{name}: expected integer code indices, got dtype {codes.dtype}")
     if codes.ndim != 2 or codes.shape[1] != num_heads:

@@ -11,7 +11,7 @@ from dataclasses import dataclass
 import torch, torch.nn as nn, torch.nn.functional as F
 from torch import Tensor
 from fastcore.basics import patch
-from .core import check_int, check_number, check_choice, evaluating
+from .core import check_int, check_number, check_choice, evaluating, describe
 from .quantize import ResidualVectorQuantizer
 from .pooling import AttentiveStatisticsPooling, SlidingWindowStatsPooling, window_starts, num_windows, masked_softmax
 from .evaluation import pad_batch
@@ -36,9 +36,6 @@ def _attention_mask(mask: Tensor) -> Tensor:
     empty = ~mask.any(1)
     if empty.any(): pad = pad.clone(); pad[empty, 0] = False   # all-masked rows would give NaN; their output is discarded
     return pad
-
-def _describe(v) -> str:
-    return f"{v.dtype} tensor of shape {tuple(v.shape)}" if isinstance(v, Tensor) else type(v).__name__
 
 def _check_heads(latent_dim: int, nhead: int, dropout: float) -> tuple[int, int, float]:
     latent_dim, nhead = check_int('latent_dim', latent_dim, min=1), check_int('nhead', nhead, min=1)
@@ -77,11 +74,11 @@ class MultiWindowDecoder(nn.Module):
         D = self.latent_dim
         for name, t in (('queries', queries), ('memory', memory)):
             if not isinstance(t, Tensor) or t.ndim != 3 or t.shape[-1] != D or not t.is_floating_point():
-                raise ValueError(f"{name}: expected a float tensor [batch, length, {D}], got {_describe(t)}")
+                raise ValueError(f"{name}: expected a float tensor [batch, length, {D}], got {describe(t)}")
         if memory.shape[0] != queries.shape[0]: raise ValueError(f"memory: expected batch size {queries.shape[0]} (that of queries), got {memory.shape[0]}")
         for name, m, t in (('query_mask', query_mask, queries), ('memory_mask', memory_mask, memory)):
             if not isinstance(m, Tensor) or m.dtype != torch.bool or tuple(m.shape) != tuple(t.shape[:2]):
-                raise ValueError(f"{name}: expected a boolean tensor of shape {tuple(t.shape[:2])} (True = real), got {_describe(m)}")
+                raise ValueError(f"{name}: expected a boolean tensor of shape {tuple(t.shape[:2])} (True = real), got {describe(m)}")
         qp, mp = _attention_mask(query_mask), _attention_mask(memory_mask)
         for block in self.blocks: queries = block(queries, memory, qp, mp)
         return self.norm(queries)
@@ -89,7 +86,7 @@ class MultiWindowDecoder(nn.Module):
 # %% ../nbs/30_rqvae.ipynb #de1085d7
 def _check_features(x: Tensor, mask, input_dim: int, max_seq_len: int) -> Tensor:
     "Validate `x` `[B, T, input_dim]` (float) and `mask` `[B, T]` (bool); return the mask (all True if None)."
-    if not isinstance(x, Tensor) or x.ndim != 3: raise ValueError(f"x: expected [batch, frames, {input_dim}] features, got {_describe(x)}")
+    if not isinstance(x, Tensor) or x.ndim != 3: raise ValueError(f"x: expected [batch, frames, {input_dim}] features, got {describe(x)}")
     if not x.is_floating_point(): raise TypeError(f"x: expected a floating-point tensor, got {x.dtype}")
     if x.shape[-1] != input_dim: raise ValueError(f"x: expected last dimension {input_dim} (the model's input_dim), got {x.shape[-1]}")
     if x.shape[1] == 0: raise ValueError("x: expected at least one frame, got an empty sequence (T = 0)")
@@ -98,7 +95,7 @@ def _check_features(x: Tensor, mask, input_dim: int, max_seq_len: int) -> Tensor
                          f"max_seq_len or split the document")
     if mask is None: return torch.ones(x.shape[:2], dtype=torch.bool, device=x.device)
     if not isinstance(mask, Tensor) or mask.dtype != torch.bool or tuple(mask.shape) != tuple(x.shape[:2]):
-        raise ValueError(f"mask: expected a boolean tensor of shape {tuple(x.shape[:2])} (True = real frame), got {_describe(mask)}")
+        raise ValueError(f"mask: expected a boolean tensor of shape {tuple(x.shape[:2])} (True = real frame), got {describe(mask)}")
     return mask.to(x.device)
 
 # %% ../nbs/30_rqvae.ipynb #aa11bb22
@@ -237,11 +234,11 @@ def _align_codes(model: DocumentRQVAE, codes: Tensor, lengths) -> tuple[Tensor, 
     "Validate codes `[B, W, L]` against `lengths` `[B]`; return codes trimmed or padded to the windows, window mask, centres, frame mask."
     L = model.num_quantizers
     if not isinstance(codes, Tensor) or codes.ndim != 3 or codes.shape[-1] != L or codes.is_floating_point() or codes.dtype == torch.bool:
-        raise ValueError(f"codes: expected an integer tensor [batch, windows, {L}], got {_describe(codes)}")
+        raise ValueError(f"codes: expected an integer tensor [batch, windows, {L}], got {describe(codes)}")
     try: lengths = torch.as_tensor(lengths, device=codes.device)
     except (TypeError, ValueError, RuntimeError): raise TypeError(f"lengths: expected integer frame counts, got {type(lengths).__name__}") from None
     if lengths.ndim != 1 or lengths.shape[0] != codes.shape[0] or lengths.is_floating_point() or lengths.dtype == torch.bool:
-        raise ValueError(f"lengths: expected {codes.shape[0]} integer frame counts (one per document of codes), got {_describe(lengths)}")
+        raise ValueError(f"lengths: expected {codes.shape[0]} integer frame counts (one per document of codes), got {describe(lengths)}")
     if lengths.numel() and not 0 <= int(lengths.min()) <= int(lengths.max()) <= model.encoder.max_seq_len:
         raise ValueError(f"lengths: expected frame counts in [0, {model.encoder.max_seq_len}] (max_seq_len), got values in "
                          f"[{int(lengths.min())}, {int(lengths.max())}]")
@@ -286,7 +283,7 @@ def retrieval_codes(self: DocumentRQVAE, x: Tensor, mask: Tensor | None = None, 
 def document_ids(codes: Tensor) -> tuple[Tensor, float]:
     "IDs `[N, L + 1]`: each code tuple `[N, L]` with a suffix numbering its duplicates; and the collision rate."
     if not isinstance(codes, Tensor) or codes.ndim != 2 or codes.is_floating_point():
-        raise ValueError(f"codes: expected an integer tensor [documents, L], got {_describe(codes)}")
+        raise ValueError(f"codes: expected an integer tensor [documents, L], got {describe(codes)}")
     seen, suffix = {}, []
     for k in map(tuple, codes.tolist()):
         suffix.append(seen.get(k, 0)); seen[k] = seen.get(k, 0) + 1

@@ -6,11 +6,10 @@ Docs: https://vqnb.github.io/vqnb/speech.html.md"""
 
 # %% ../nbs/13_speech.ipynb #77c47baa
 from __future__ import annotations
-import json, os, subprocess, tempfile, time
+import subprocess, tempfile, time
 from dataclasses import dataclass
 from pathlib import Path
 import numpy as np
-import torch
 from .audio import AudioError, SPEECH_MEL, load_audio, save_audio, log_mel
 from .core import check_choice, replace_atomically, require_command, versions
 from .text import select_texts
