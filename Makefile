@@ -1,15 +1,19 @@
 # vqnb: every set-up step a fresh Debian machine needs lives here.
 #   make run    the main job (creates .venv, installs, runs)
 #   make test   sync checks + every notebook's tests (what CI runs)
-#   make lab    JupyterLab on the workspace
+#   make lab    JupyterLab on the workspace, the audio window inspector's notebook open
 #   make bench  benchmarks against the peer libraries
 #   make gpu-smoke  DDP + NCCL + bfloat16 training on every visible GPU (not part of make test)
 #   make sync   export the library, clean the notebooks, render README.md (before a commit)
 PYTHON ?= python3
 VENV   := .venv
 BIN    := $(VENV)/bin
-# Debian packages the corpora need (speech synthesis, MIDI rendering, texts).
-APT_PACKAGES := espeak-ng fluidsynth fluid-soundfont-gm fortunes
+# Debian packages the corpora need (speech synthesis, MIDI rendering, texts), Chromium for the inspector's browser
+# test, and npm to fetch the widget JavaScript of offline reports (when no npm is on the machine).
+APT_PACKAGES := espeak-ng fluidsynth fluid-soundfont-gm fortunes chromium $(if $(shell command -v npm),,npm)
+# Jupyter refuses to run as root without --allow-root
+ALLOW_ROOT := $(if $(filter 0,$(shell id -u)),--allow-root)
+WIDGET_JS := .cache/widget-js
 
 .PHONY: run test lab bench sync outputs sysdeps install clean-venv gpu-smoke
 
@@ -26,7 +30,12 @@ $(VENV)/.installed-bench: $(VENV)/.installed
 	$(BIN)/pip install -q -e ".[dev,bench]"
 	touch $@
 
-install: sysdeps $(VENV)/.installed
+install: sysdeps $(VENV)/.installed $(WIDGET_JS)/.complete
+
+# require.js, the widget renderer and anywidget from the npm registry (pinned in the script), for reports that draw
+# saved widgets offline (vqnb.inspector.offline_html_exporter); git-ignored.
+$(WIDGET_JS)/.complete: tools/vendor_js.sh | sysdeps
+	bash tools/vendor_js.sh $(WIDGET_JS)
 
 sysdeps:
 	@bash tools/sysdeps.sh $(APT_PACKAGES)
@@ -58,7 +67,7 @@ gpu-smoke: $(VENV)/.installed
 	$(BIN)/python tools/gpu_smoke.py
 
 lab: install
-	$(BIN)/jupyter lab --notebook-dir=. --no-browser
+	$(BIN)/jupyter lab --notebook-dir=. --no-browser $(ALLOW_ROOT) nbs/_inspector_demo.ipynb
 
 bench: sysdeps $(VENV)/.installed-bench
 	$(BIN)/python bench/quantize.py

@@ -2,7 +2,9 @@
 
 Each notebook runs under `nbdev-test` in a process of its own, so global torch state that one
 notebook sets (seeds, threads, default dtype) cannot leak into the next, as it can when
-`nbdev-test` reuses worker processes. The last line is `notebooks: N passed, M failed`.
+`nbdev-test` reuses worker processes. Then the browser test of the inspector (tools/browser_test.py; skipped
+without Chromium unless CI=1/true or VQNB_REQUIRE_BROWSER=1). The last line is
+`tests: N passed, M failed` (`, K skipped` when the browser test was skipped).
 """
 import hashlib, os, shutil, subprocess, sys, tempfile, time
 from concurrent.futures import ThreadPoolExecutor
@@ -45,9 +47,18 @@ def run_one(nb):
                        capture_output=True, text=True)
     return nb, r.returncode == 0, time.time() - t0, r.stdout + r.stderr
 
+def run_browser():
+    """tools/browser_test.py in a process of its own, after the notebooks (it wants both cores): (passed, skipped, seconds, output).
+    Without Chromium it is skipped, unless CI=1/true or VQNB_REQUIRE_BROWSER=1 make it fail."""
+    env = {**os.environ, 'OMP_NUM_THREADS': os.environ.get('VQNB_TEST_THREADS', '1')}
+    t0 = time.time()
+    r = subprocess.run([sys.executable, str(ROOT/'tools'/'browser_test.py')], cwd=ROOT, env=env, capture_output=True, text=True)
+    out = r.stdout + r.stderr
+    return r.returncode == 0, r.returncode == 0 and 'SKIPPED' in out, time.time() - t0, out
+
 def main():
     if not check_sync():
-        print('notebooks: 0 passed, 1 failed')
+        print('tests: 0 passed, 1 failed')
         return 1
     nbs = notebooks()
     workers = int(os.environ.get('VQNB_TEST_WORKERS', min(2, os.cpu_count() or 1)))
@@ -60,7 +71,11 @@ def main():
             else:
                 failed += 1
                 print('\n'.join('    ' + l for l in out.strip().splitlines()[-60:]), flush=True)
-    print(f'notebooks: {passed} passed, {failed} failed')
+    ok, skip, secs, out = run_browser()
+    print(f"{'SKIP' if skip else 'PASS' if ok else 'FAIL'}  browser test: the inspector in JupyterLab + headless Chromium  ({secs:.0f} s)", flush=True)
+    if skip or not ok: print('\n'.join('    ' + l for l in out.strip().splitlines()[-30:]), flush=True)
+    skipped, passed, failed = int(skip), passed + (ok and not skip), failed + (not ok)
+    print(f'tests: {passed} passed, {failed} failed' + (f', {skipped} skipped' if skipped else ''))
     return 1 if failed or not nbs else 0
 
 if __name__ == '__main__': sys.exit(main())

@@ -206,7 +206,7 @@ def _markers(windows: list[Window], track: str, top: float) -> dict:
 class InspectorFigure:
     "The `FigureWidget` of the inspector: per track a waveform and a log-mel row; `show(windows, group)` draws the windows."
     def __init__(self, tracks: dict[str, Recording], windows: list[Window] = (), group: int | None = None,
-                 mel_config: MelConfig | None = None, height_per_track: int = 230):
+                 mel_config: MelConfig | None = None, height_per_track: int = 230, width: int = 900):
         import plotly.graph_objects as go
         from plotly.subplots import make_subplots
         self.names = list(tracks)
@@ -223,7 +223,7 @@ class InspectorFigure:
         self.spans = {n: (fig.layout[f"yaxis{2 * i + 2}"].domain[0], fig.layout[f"yaxis{2 * i + 1}"].domain[1]) for i, n in enumerate(self.names)}
         self.xrefs = {n: f"x{2 * i + 2}" for i, n in enumerate(self.names)}
         self.top = {n: float(len(fig.data[3 * i + 1].z)) for i, n in enumerate(self.names)}
-        fig.update_layout(height=height_per_track * len(self.names) + 60, margin=dict(l=60, r=10, t=10, b=40), showlegend=False,
+        fig.update_layout(height=height_per_track * len(self.names) + 60, width=width, margin=dict(l=60, r=10, t=10, b=40), showlegend=False,
                           shapes=self._shapes(windows, group))
         for i, n in enumerate(self.names): fig.data[3 * i + 2].update(**_markers(windows, n, self.top[n]))
         self.widget = go.FigureWidget(data=fig.data, layout=fig.layout)       # the whole layout in the constructor
@@ -328,7 +328,7 @@ def _sync(self: WindowInspector, rebuild: bool = False):
         i = c.clip.value
         eps = self.history.epochs(i) if self.history is not None and i in self.history.items else [0]
         if rebuild: c.epoch.max, c.epoch.min, c.epoch.value = max(eps), min(eps), max(eps)
-        c.epoch.disabled = c.source.value != 'agent'
+        c.epoch.disabled, c.epoch.layout.display = c.source.value != 'agent', None if self.history is not None else 'none'
         if c.epoch.value not in eps: c.epoch.value = max(e for e in eps if e <= c.epoch.value)
         c.set_windows(_window_options(self.source_windows()))
         if rebuild:
