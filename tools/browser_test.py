@@ -163,9 +163,10 @@ def main():
     args = ap.parse_args()
     reason = why_not()
     if reason:
-        print(f"SKIPPED: browser test: {reason}")
         if required():
-            print('browser: 0 passed, 1 failed (CI or VQNB_REQUIRE_BROWSER=1 requires the browser test)'); return 1
+            print(f"FAIL  browser test cannot run: {reason}; CI (CI=1/true) or VQNB_REQUIRE_BROWSER=1 requires it")
+            print('browser: 0 passed, 1 failed'); return 1
+        print(f"SKIPPED: browser test: {reason}")
         print('browser: 0 passed, 0 failed, 1 skipped'); return 0
     from playwright.sync_api import sync_playwright
     SHOTS.mkdir(parents=True, exist_ok=True)
@@ -174,13 +175,13 @@ def main():
         tmp, lab, browser = Path(tmp), None, None
         page = offline = None
         try:
-            lab = Lab(tmp)
+            lab = Lab(tmp); print(f"JupyterLab up: {time.time() - t0:.0f} s", flush=True)
             browser = pw.chromium.launch(executable_path=CHROMIUM, headless=True, args=FLAGS)
             page = browser.new_page(viewport={'width': 1400, 'height': 1000})
-            check_lab(page, lab, results)
+            check_lab(page, lab, results); print(f"notebook run and checked in the page: {time.time() - t0:.0f} s", flush=True)
             out = page.locator('.jp-OutputArea-output:has(.js-plotly-plot)').first
             if args.readme_screenshot: out.screenshot(path=str(args.readme_screenshot), type='jpeg', quality=70)
-            offline = check_offline_html(browser, tmp, results)
+            offline = check_offline_html(browser, tmp, results); print(f"offline HTML checked: {time.time() - t0:.0f} s", flush=True)
         except Exception as e:
             results['ran'] = f"{type(e).__name__}: {e}"
         finally:
