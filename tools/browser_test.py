@@ -3,9 +3,9 @@
 Starts JupyterLab on 127.0.0.1 with a token and temporary Jupyter directories, opens nbs/_inspector_demo.ipynb
 (copied into a temporary folder) in headless Chromium, runs it, and checks from the page: the plotly figure is drawn
 with the expected number of window rectangles; dragging the epoch slider with the mouse moves them; choosing another
-pair in the window dropdown changes the highlighted windows; audio elements with a playable source exist. Then it
-opens an HTML export of the inspector (`vqnb.inspector.offline_html_exporter`) with every http(s) request refused and
-checks the figure is drawn from the vendored JavaScript alone.
+pair in the window dropdown changes the highlighted windows; another clip redraws the figure; audio elements with a
+playable source exist. Then it opens an HTML export of the inspector (`vqnb.inspector.offline_html_exporter`) with
+every http(s) request refused and checks the figure is drawn from the vendored JavaScript alone.
 
 Screenshots go to .cache/browser-test/ (git-ignored); `--readme-screenshot PATH` also saves the inspector there.
 Without Chromium (or playwright) the test prints `SKIPPED: <reason>` and exits 0, unless CI (CI=1/true) or
@@ -124,6 +124,16 @@ def check_lab(page, lab: Lab, results: dict):
     try: wait_for('the highlight to change', lambda: bold() != before, 20)
     except TimeoutError: pass
     results['dropdown changes highlight'] = (bold() != before and len(bold()) == 2) or f"bold rectangles {before} -> {bold()}"
+
+    # another clip: a new FigureWidget replaces the figure, its windows given to the constructor (updates sent before a
+    # frontend attaches would be lost)
+    drawn = [s['d'] for s in page.evaluate(SHAPES_JS)]
+    clip = page.locator('.widget-dropdown:has(label:text-is("clip")) select').first
+    clip.select_option(label=clip.locator('option').all_inner_texts()[-1])
+    redrawn = lambda: (lambda now: len(now) == N_SHAPES and now != drawn)([s['d'] for s in page.evaluate(SHAPES_JS)])
+    try: wait_for('the new clip to be drawn', redrawn, 30)
+    except TimeoutError: pass
+    results['clip dropdown redraws the figure'] = redrawn() or f"{len(page.evaluate(SHAPES_JS))} rectangles after the clip change"
 
     # audio elements with a source the browser can play (metadata loaded: a duration)
     page.wait_for_function("() => document.querySelectorAll('.jp-OutputArea audio').length >= 6", timeout=20_000)

@@ -51,9 +51,9 @@ class Recording:
         a = min(max(int(round(start_s * self.sample_rate)), 0), len(self.wave))
         return self.wave[a:max(a, min(int(round(end_s * self.sample_rate)), len(self.wave)))]
 
-# %% ../nbs/34_inspector.ipynb #ca7e3cae
+# %% ../nbs/34_inspector.ipynb #753bc46a
 def time_compress(wave: np.ndarray, ratio: float) -> np.ndarray:
-    "`wave` played `ratio` times faster at the same pitch (`ratio` > 1 shortens it); `ratio` = 1 returns it unchanged."
+    "`wave` played `ratio` times faster at the same pitch (`ratio` > 1 shortens it); unchanged if `ratio` = 1 or shorter than one FFT (2048)."
     check_number('ratio', ratio, min=0, min_open=True)
     wave = np.asarray(wave, dtype=np.float32)
     if ratio == 1.0 or len(wave) < 2048: return wave
