@@ -66,7 +66,10 @@ outputs: $(VENV)/.installed
 gpu-smoke: $(VENV)/.installed
 	$(BIN)/python tools/gpu_smoke.py
 
+# The audio window inspector: open the printed address
+# with /lab/tree/nbs/_inspector_demo.ipynb in place of /lab.
 lab: install
+	@echo "The audio window inspector: nbs/_inspector_demo.ipynb (address: .../lab/tree/nbs/_inspector_demo.ipynb?token=...)"
 	$(BIN)/jupyter lab --notebook-dir=. --no-browser $(ALLOW_ROOT) nbs/_inspector_demo.ipynb
 
 bench: sysdeps $(VENV)/.installed-bench
