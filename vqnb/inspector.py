@@ -17,7 +17,7 @@ from .audio import MUSIC_MEL, SPEECH_MEL, MelConfig, load_audio, log_mel
 
 # %% auto #0
 __all__ = ['Recording', 'time_compress', 'Window', 'truth_windows', 'rqvae_windows', 'SelectionHistory', 'synthetic_pair',
-           'InspectorFigure', 'Playback', 'WindowInspector', 'widget_js_dir', 'offline_html_exporter']
+           'InspectorFigure', 'Playback', 'WindowInspector']
 
 # %% ../nbs/34_inspector.ipynb #f592a35c
 def _wav_bytes(wave: np.ndarray, sample_rate: int) -> bytes:
@@ -378,33 +378,3 @@ class WindowInspector:
         return [w for w in self.source_windows() if w.group == self.controls.window.value]
     def _update(self, rebuild: bool = False): _sync(self, rebuild)
     def _repr_mimebundle_(self, **kwargs): return self.widget._repr_mimebundle_(**kwargs)
-
-# %% ../nbs/34_inspector.ipynb #a232dc98
-_CDNS = ('cdnjs.cloudflare.com', 'unpkg.com', 'cdn.jsdelivr.net')
-_OFFLINE_TEMPLATE = """{%- extends 'lab/index.html.j2' -%}
-{%- block html_head_js_requirejs -%}
-<script src="{{ resources.require_js_url }}"></script>
-<script>require.config({paths: {anywidget: "ANYWIDGET"}});</script>
-<script data-jupyter-widgets-cdn="CDN"></script>
-{%- endblock html_head_js_requirejs -%}
-{%- block html_head_js_mathjax -%}{%- endblock html_head_js_mathjax -%}
-{%- block html_head_js_mermaidjs -%}{%- endblock html_head_js_mermaidjs -%}
-"""
-
-def widget_js_dir() -> Path:
-    "Where `make install` puts the vendored widget JavaScript: $VQNB_WIDGET_JS, else .cache/widget-js in the checkout."
-    import os
-    return Path(os.environ.get('VQNB_WIDGET_JS') or (project_root() or Path.cwd())/'.cache'/'widget-js')
-
-def offline_html_exporter(js_dir=None):
-    "An nbconvert `HTMLExporter` whose pages load require.js, the widget renderer and anywidget from the vendored copies in `js_dir`."
-    import jinja2
-    from nbconvert import HTMLExporter
-    d = Path(js_dir or widget_js_dir()).resolve()
-    files = dict(require=d/'requirejs'/'require.js', embed=d/'html-manager'/'dist'/'embed-amd.js', anywidget=d/'anywidget'/'dist'/'index.js')
-    missing = [str(p) for p in files.values() if not p.exists()]
-    if missing: raise FileNotFoundError(f"js_dir: no vendored widget JavaScript at {missing[0]}; run `make install` or `bash tools/vendor_js.sh {d}`")
-    template = _OFFLINE_TEMPLATE.replace('ANYWIDGET', files['anywidget'].as_uri()[:-3]).replace('CDN', d.as_uri() + '/')
-    return HTMLExporter(extra_loaders=[jinja2.DictLoader({'vqnb_offline.html.j2': template})], template_file='vqnb_offline.html.j2',
-                        require_js_url=files['require'].as_uri(), widget_renderer_url=files['embed'].as_uri(),
-                        jupyter_widgets_base_url=d.as_uri() + '/', mathjax_url='', mermaid_js_url='')

@@ -13,7 +13,8 @@ from .core import project_root, atomic_write_bytes, atomic_write_json, atomic_wr
 
 # %% auto #0
 __all__ = ['SCALES', 'ExperimentError', 'experiments_dir', 'runs_dir', 'list_experiments', 'experiment_path',
-           'experiment_parameters', 'parse_parameters', 'read_status', 'run_experiment', 'list_runs', 'format_runs']
+           'experiment_parameters', 'parse_parameters', 'read_status', 'widget_js_dir', 'offline_html_exporter',
+           'run_experiment', 'list_runs', 'format_runs']
 
 # %% ../nbs/21_runner.ipynb #558869d1
 class ExperimentError(RuntimeError): "An experiment that cannot be run, or that failed."
@@ -135,13 +136,52 @@ class _ProgressTail:
             where = '/'.join((self.name,) + p.parent.relative_to(self.run).parts)
             for line in data.decode(errors='replace').splitlines(): print(f"  {where}: {line}", flush=True)
 
+# %% ../nbs/21_runner.ipynb #a232dc98
+_CDNS = ('cdnjs.cloudflare.com', 'unpkg.com', 'cdn.jsdelivr.net')
+_OFFLINE_TEMPLATE = """{%- extends 'lab/index.html.j2' -%}
+{%- block html_head_js_requirejs -%}
+<script src="{{ resources.require_js_url }}"></script>
+<script>require.config({paths: {anywidget: "ANYWIDGET"}});</script>
+<script data-jupyter-widgets-cdn="CDN"></script>
+{%- endblock html_head_js_requirejs -%}
+{%- block html_head_js_mathjax -%}{%- endblock html_head_js_mathjax -%}
+{%- block html_head_js_mermaidjs -%}{%- endblock html_head_js_mermaidjs -%}
+"""
+
+def widget_js_dir() -> Path:
+    "Where `make install` puts the vendored widget JavaScript: $VQNB_WIDGET_JS, else .cache/widget-js in the checkout."
+    return Path(os.environ.get('VQNB_WIDGET_JS') or (project_root() or Path.cwd())/'.cache'/'widget-js')
+
+def offline_html_exporter(js_dir=None):
+    "An nbconvert `HTMLExporter` whose pages load require.js, the widget renderer and anywidget from the vendored copies in `js_dir`."
+    import jinja2
+    from nbconvert import HTMLExporter
+    d = Path(js_dir or widget_js_dir()).resolve()
+    files = dict(require=d/'requirejs'/'require.js', embed=d/'html-manager'/'dist'/'embed-amd.js', anywidget=d/'anywidget'/'dist'/'index.js')
+    missing = [str(p) for p in files.values() if not p.exists()]
+    if missing: raise FileNotFoundError(f"js_dir: no vendored widget JavaScript at {missing[0]}; run `make install` or `bash tools/vendor_js.sh {d}`")
+    template = _OFFLINE_TEMPLATE.replace('ANYWIDGET', files['anywidget'].as_uri()[:-3]).replace('CDN', d.as_uri() + '/')
+    return HTMLExporter(extra_loaders=[jinja2.DictLoader({'vqnb_offline.html.j2': template})], template_file='vqnb_offline.html.j2',
+                        require_js_url=files['require'].as_uri(), widget_renderer_url=files['embed'].as_uri(),
+                        jupyter_widgets_base_url=d.as_uri() + '/', mathjax_url='', mermaid_js_url='')
+
+# %% ../nbs/21_runner.ipynb #3811c44e
+def _html_exporter():
+    "The offline exporter; nbconvert's own (widgets drawn from CDNs) with a warning where the vendored JavaScript is missing."
+    try: return offline_html_exporter()
+    except FileNotFoundError as e:
+        import warnings
+        from nbconvert import HTMLExporter
+        warnings.warn(f"{e}: the report's widgets will need the network to draw")
+        return HTMLExporter()
+
+
 # %% ../nbs/21_runner.ipynb #a24ff62c
 def _export(nb_path: Path, run: Path):
     "HTML of the executed notebook, and every PNG figure in it under figures/ (replacing those of an earlier attempt)."
     import nbformat
-    from nbconvert import HTMLExporter
     nb = nbformat.read(nb_path, as_version=4)
-    atomic_write_text(run/f"{nb_path.stem}.html", HTMLExporter().from_notebook_node(nb)[0])
+    atomic_write_text(run/f"{nb_path.stem}.html", _html_exporter().from_notebook_node(nb)[0])
     for old in (run/'figures').glob('figure-*.png'): old.unlink()
     pngs = [out['data']['image/png'] for cell in nb.cells for out in cell.get('outputs', []) if 'image/png' in out.get('data', {})]
     for n, png in enumerate(pngs, 1):
