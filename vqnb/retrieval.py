@@ -18,8 +18,8 @@ from .evaluation import pad_batch
 
 # %% auto #0
 __all__ = ['IdTable', 'id_table', 'random_ids', 'semantic_ids', 'Trie', 'TrieLogitsProcessor', 'beam_search', 'UnityConfig',
-           'SpeechEncoder', 'IdDecoder', 'UnityOutput', 'UnitySpeechModel', 'generate', 'DualTaskDataset',
-           'DualTaskCollator', 'unity_step', 'RetrievalResult', 'retrieve']
+           'SpeechEncoder', 'IdDecoderBlock', 'IdDecoder', 'UnityOutput', 'UnitySpeechModel', 'generate',
+           'DualTaskDataset', 'DualTaskCollator', 'unity_step', 'RetrievalResult', 'retrieve']
 
 # %% ../nbs/35_retrieval.ipynb #bb2bff19
 @dataclass
@@ -139,28 +139,30 @@ class TrieLogitsProcessor:
         if not isinstance(trie, Trie): raise TypeError(f"trie: expected a Trie, got {type(trie).__name__}")
         self.trie, self.prefix_length = trie, check_int('prefix_length', prefix_length, min=0)
         self.eos_token_id = None if eos_token_id is None else check_int('eos_token_id', eos_token_id, min=0)
-        self._cache = {}
+        self._rows = {}
 
     def allowed(self, prefix: tuple) -> list[int]:
-        "Tokens allowed after the ID prefix `prefix` (cached)."
-        if prefix not in self._cache:
-            kids = self.trie.get_children(prefix)
-            if not kids and self.eos_token_id is not None and prefix in self.trie: kids = [self.eos_token_id]
-            self._cache[prefix] = kids
-        return self._cache[prefix]
+        "Tokens allowed after the ID prefix `prefix`."
+        kids = self.trie.get_children(prefix)
+        return [self.eos_token_id] if not kids and self.eos_token_id is not None and prefix in self.trie else kids
+
+    def _row(self, prefix: tuple, vocab: int, device) -> Tensor:
+        "Boolean `[vocab]`: the tokens allowed after `prefix` (cached per prefix, vocabulary and device)."
+        if (key := (prefix, vocab, device)) not in self._rows:
+            kids = self.allowed(prefix)
+            if kids and max(kids) >= vocab: raise ValueError(f"scores: the trie has token {max(kids)}, beyond the vocabulary of {vocab} scores")
+            row = torch.zeros(vocab, dtype=torch.bool); row[kids] = True
+            self._rows[key] = row.to(device)
+        return self._rows[key]
 
     def __call__(self, input_ids: Tensor, scores: Tensor) -> Tensor:
         if not isinstance(input_ids, Tensor) or input_ids.ndim != 2 or input_ids.is_floating_point():
             raise ValueError(f"input_ids: expected an integer tensor [rows, length], got {describe(input_ids)}")
         if not isinstance(scores, Tensor) or scores.ndim != 2 or scores.shape[0] != input_ids.shape[0] or not scores.is_floating_point():
             raise ValueError(f"scores: expected a float tensor [{input_ids.shape[0]}, vocab] (a row per row of input_ids), got {describe(scores)}")
-        rows, cols = [], []
-        for r, ids in enumerate(input_ids[:, self.prefix_length:].tolist()):
-            kids = self.allowed(tuple(ids)); rows += [r] * len(kids); cols += kids
-        if cols and max(cols) >= scores.shape[1]:
-            raise ValueError(f"scores: the trie has token {max(cols)}, beyond the vocabulary of {scores.shape[1]} scores")
-        keep = torch.zeros(scores.shape, dtype=torch.bool, device=scores.device)
-        keep[torch.tensor(rows, dtype=torch.long), torch.tensor(cols, dtype=torch.long)] = True
+        if len(input_ids) == 0: return scores
+        V, dev = scores.shape[1], scores.device
+        keep = torch.stack([self._row(tuple(ids), V, dev) for ids in input_ids[:, self.prefix_length:].tolist()])
         return scores.masked_fill(~keep, float('-inf'))
 
 # %% ../nbs/35_retrieval.ipynb #e113f3d1
@@ -242,15 +244,35 @@ class SpeechEncoder(nn.Module):
         return self.out_norm(h).masked_fill(~m[..., None], 0.), m
 
 # %% ../nbs/35_retrieval.ipynb #3b06a479
+class IdDecoderBlock(nn.Module):
+    "Pre-norm causal self-attention per hypothesis, cross-attention of a query's hypotheses to its memory, feed-forward."
+    def __init__(self, dim: int, nhead: int, dropout: float):
+        super().__init__()
+        self.norm1, self.norm2, self.norm3 = nn.LayerNorm(dim), nn.LayerNorm(dim), nn.LayerNorm(dim)
+        self.self_attn = nn.MultiheadAttention(dim, nhead, dropout=dropout, batch_first=True)
+        self.cross_attn = nn.MultiheadAttention(dim, nhead, dropout=dropout, batch_first=True)
+        self.ffn = nn.Sequential(nn.Linear(dim, 4 * dim), nn.GELU(), nn.Dropout(dropout), nn.Linear(4 * dim, dim))
+        self.drop = nn.Dropout(dropout)
+
+    def forward(self, x: Tensor, memory: Tensor, memory_pad: Tensor, causal: Tensor) -> Tensor:
+        "`x` `[B*k, t, d]` (query b's hypotheses are rows b*k ... b*k + k-1), `memory` `[B, M, d]`, torch's masks."
+        R, t, d = x.shape
+        h = self.norm1(x)
+        x = x + self.drop(self.self_attn(h, h, h, attn_mask=causal, need_weights=False)[0])
+        h = self.norm2(x).reshape(len(memory), -1, d)
+        h = self.cross_attn(h, memory, memory, key_padding_mask=memory_pad, need_weights=False)[0]
+        x = x + self.drop(h.reshape(R, t, d))
+        return x + self.drop(self.ffn(self.norm3(x)))
+
+# %% ../nbs/35_retrieval.ipynb #800dc02d
 class IdDecoder(nn.Module):
-    "Causal transformer decoder over ID tokens `[B, t]` (start token first) with cross-attention to a masked memory."
+    "Causal transformer decoder over ID tokens `[B*k, t]` (start token first) with cross-attention to a masked memory."
     def __init__(self, vocab: int, length: int, config: UnityConfig):
         super().__init__()
         c, self.vocab, self.length = config, vocab, length
         self.bos = vocab
         self.embed, self.pos = nn.Embedding(vocab + 1, c.d_model), nn.Embedding(length + 1, c.d_model)
-        layer = nn.TransformerDecoderLayer(c.d_model, c.nhead, 4 * c.d_model, c.dropout, batch_first=True, norm_first=True)
-        self.decoder = nn.TransformerDecoder(layer, c.decoder_layers)
+        self.blocks = nn.ModuleList(IdDecoderBlock(c.d_model, c.nhead, c.dropout) for _ in range(c.decoder_layers))
         self.norm, self.head = nn.LayerNorm(c.d_model), nn.Linear(c.d_model, vocab)
 
     def inputs(self, ids: Tensor) -> Tensor:
@@ -258,14 +280,16 @@ class IdDecoder(nn.Module):
         return torch.cat([ids.new_full((len(ids), 1), self.bos), ids], 1)
 
     def forward(self, tokens: Tensor, memory: Tensor, memory_mask: Tensor) -> tuple[Tensor, Tensor]:
-        "Logits `[B, t, vocab]` (position i predicts token i + 1) and hidden states `[B, t, d_model]`."
+        "Logits `[B*k, t, vocab]` (position i predicts token i + 1) and hidden states, for `k` hypotheses per memory row."
+        if len(tokens) % max(len(memory), 1): raise ValueError(f"tokens: expected a multiple of {len(memory)} rows (hypotheses per query), got {len(tokens)}")
         t = tokens.shape[1]
         h = self.embed(tokens) + self.pos.weight[:t]
         causal = torch.ones(t, t, dtype=torch.bool, device=tokens.device).triu(1)
-        h = self.norm(self.decoder(h, memory, tgt_mask=causal, memory_key_padding_mask=_key_padding(memory_mask)))
+        for block in self.blocks: h = block(h, memory, _key_padding(memory_mask), causal)
+        h = self.norm(h)
         return self.head(h), h
 
-# %% ../nbs/35_retrieval.ipynb #f8038fec
+# %% ../nbs/35_retrieval.ipynb #8adf90e6
 @dataclass
 class UnityOutput:
     loss: Tensor
@@ -285,7 +309,7 @@ def _check_ids(name: str, ids, B: int, L: int, V: int) -> Tensor:
     if len(ids) and not 0 <= int(ids.min()) <= int(ids.max()) < V: raise ValueError(f"{name}: expected tokens in [0, {V}), got values in [{int(ids.min())}, {int(ids.max())}]")
     return ids.long()
 
-# %% ../nbs/35_retrieval.ipynb #8adf90e6
+# %% ../nbs/35_retrieval.ipynb #d3da2907
 class UnitySpeechModel(nn.Module):
     "Speech encoder and two decoders (semantic ID, document ID) with UnitY fusion (note s2gsr-unity-plan.md)."
     def __init__(self, config: UnityConfig):
@@ -325,9 +349,7 @@ class UnitySpeechModel(nn.Module):
         ce2 = F.cross_entropy(doc_logits.reshape(-1, c.doc_vocab).float(), doc.reshape(-1))
         return UnityOutput(ce1 + c.doc_loss_weight * ce2, ce1, ce2, sem_logits, doc_logits)
 
-# %% ../nbs/35_retrieval.ipynb #d4efa8dd
-def _expand(t: Tensor, rows: int) -> Tensor: return t.repeat_interleave(rows // len(t), 0)
-
+# %% ../nbs/35_retrieval.ipynb #2fde847e
 @torch.no_grad()
 def generate(model: UnitySpeechModel, x: Tensor, mask: Tensor | None = None, num_beams: int = 10, trie: Trie | None = None,
              semantic_trie: Trie | None = None) -> tuple[Tensor, Tensor]:
@@ -337,15 +359,15 @@ def generate(model: UnitySpeechModel, x: Tensor, mask: Tensor | None = None, num
     with evaluating(model):
         states, m = model.encode(x, mask)
         B = len(states)
-        step1 = lambda tok: d1(tok, _expand(states, len(tok)), _expand(m, len(tok)))[0][:, -1]
+        step1 = lambda tok: d1(tok, states, m)[0][:, -1]
         p1, p2 = (None if t is None else TrieLogitsProcessor(t) for t in (semantic_trie, trie))
         sem, _ = beam_search(step1, B, d1.length, 1, d1.bos, p1, states.device)
         sem = sem[:, 0].clamp(min=0)              # a semantic trie always leaves one path
         mem, mm = model.memory(states, m, d1(d1.inputs(sem), states, m)[1])
-        step2 = lambda tok: d2(tok, _expand(mem, len(tok)), _expand(mm, len(tok)))[0][:, -1]
+        step2 = lambda tok: d2(tok, mem, mm)[0][:, -1]
         return beam_search(step2, B, d2.length, num_beams, d2.bos, p2, states.device)
 
-# %% ../nbs/35_retrieval.ipynb #0c0e0ef1
+# %% ../nbs/35_retrieval.ipynb #45eac44f
 class DualTaskDataset(Dataset):
     "Whole documents (indexing) or random crops (retrieval) of `features`, with their document and semantic IDs."
     def __init__(self, features: list, doc_ids: IdTable, semantic_ids: IdTable, crop_frames: int = 150, p_index: float = 0.5,
@@ -372,7 +394,7 @@ class DualTaskDataset(Dataset):
         if not index: s = int(starts[torch.randint(len(starts), ())]); f = f[s:s + self.crop_frames]
         return dict(x=f, doc_ids=self.doc_ids.ids[i], semantic_ids=self.semantic_ids.ids[i], task=int(not index), doc=i)
 
-# %% ../nbs/35_retrieval.ipynb #45a3cdcb
+# %% ../nbs/35_retrieval.ipynb #62ce9f61
 class DualTaskCollator:
     "Batch of `DualTaskDataset` items: `x` `[B, T, D]` padded with zeros, `mask` `[B, T]` (True = real), IDs, task, doc."
     def __call__(self, items: list[dict]) -> dict:
@@ -385,7 +407,7 @@ def unity_step(model: UnitySpeechModel, batch: dict) -> dict:
     out = model(batch['x'], batch['mask'], batch['semantic_ids'], batch['doc_ids'])
     return dict(loss=out.loss, **out.metrics, retrieval_share=batch['task'].float().mean())
 
-# %% ../nbs/35_retrieval.ipynb #62ce9f61
+# %% ../nbs/35_retrieval.ipynb #bf189ba2
 @dataclass
 class RetrievalResult:
     ranked: Tensor          # [Q, num_beams] document indices, best first; -1: invalid ID or empty slot
