@@ -13,11 +13,11 @@ import numpy as np
 from .audio import AudioError, SPEECH_MEL, load_audio, save_audio, log_mel
 from .core import check_choice, replace_atomically, require_command, versions
 from .text import select_texts
-from .corpus import CorpusStore, SIZES, build_items, read_arrays, read_manifest
+from .corpus import CorpusStore, SIZES, build_items, read_arrays, read_manifest, corpus_dir
 
 # %% auto #0
-__all__ = ['VOICES', 'SPEECH_SIZES', 'QUERY_SECONDS', 'QUERIES_PER_DOC', 'speak', 'render_document', 'SpeechCorpus',
-           'build_speech', 'load_speech']
+__all__ = ['VOICES', 'SPEECH_SIZES', 'QUERY_SECONDS', 'QUERIES_PER_DOC', 'speak', 'render_document', 'render_respoken',
+           'SpeechCorpus', 'build_speech', 'load_speech']
 
 # %% ../nbs/13_speech.ipynb #5e09890e
 VOICES = ('en-us', 'en-gb', 'en-gb-scotland', 'en-gb-x-rp', 'en-029', 'en-us+f2', 'en-gb+f3', 'en-us+m3')
@@ -54,13 +54,29 @@ def render_document(doc: dict, index: int, seed: int, wav_dir: Path) -> tuple[di
                 duration_s=round(len(wave) / sr, 4), n_frames=n, wav=f"wav/{wav.name}", queries=queries)
     return meta, dict(features=feats.astype(np.float32))
 
+# %% ../nbs/13_speech.ipynb #a5273f64
+def render_respoken(doc: dict, index: int, seed: int) -> tuple[dict, dict]:
+    "Speak the text of the document record `doc` again in another voice; its record and log-mel features."
+    rng = np.random.default_rng([seed, index, 1])
+    others = [v for v in VOICES if v != doc['voice']]
+    voice, speed, pitch = others[rng.integers(len(others))], int(rng.integers(130, 191)), int(rng.integers(30, 71))
+    with tempfile.TemporaryDirectory() as tmp:
+        try:
+            wave, sr = load_audio(speak(doc['text'], Path(tmp)/'raw.wav', voice, speed, pitch), sample_rate=SPEECH_MEL.sample_rate)
+            feats = log_mel(wave, sr, SPEECH_MEL).numpy()
+        except AudioError as e: raise AudioError(f"re-spoken document {doc['id']} (voice {voice}): {e}") from e
+    meta = dict(id=doc['id'], voice=voice, speed_wpm=speed, pitch=pitch, duration_s=round(len(wave) / sr, 4), n_frames=len(feats))
+    return meta, dict(features=feats.astype(np.float32))
+
 # %% ../nbs/13_speech.ipynb #75bf269b
 @dataclass
 class SpeechCorpus:
-    "The spoken documents (records from the manifest), their log-mel features and query crops."
+    "The spoken documents (records from the manifest), their log-mel features, query crops and re-spoken queries."
     dir: Path
     docs: list[dict]      # per document: id, text, category, voice, speed_wpm, pitch, duration_s, n_frames, wav, queries
     manifest: dict
+    respoken: list | None = None     # per document: its re-spoken record (id, voice, speed_wpm, pitch, ...) or None
+    respoken_dir: Path | None = None
 
     def __len__(self): return len(self.docs)
     def __repr__(self):
@@ -79,10 +95,16 @@ class SpeechCorpus:
         "Log-mel `[n_frames, 80]` of the query crop `q` (an element of `queries()`)."
         return self.features(q['doc'])[q['start_frame']:q['start_frame'] + q['n_frames']]
 
+    def respoken_features(self, i: int) -> np.ndarray:
+        "Log-mel `[frames, 80]` of document `i`'s text spoken again by another voice."
+        if self.respoken is None or self.respoken[i] is None:
+            raise FileNotFoundError(f"i: document {i} has no re-spoken query in {self.dir.name}; build_speech builds them")
+        return read_arrays(self.respoken_dir/'items'/f"{self.docs[i]['id']}.npz")['features']
+
 # %% ../nbs/13_speech.ipynb #9e5d31d7
 def build_speech(size: str = 'small', seed: int = 0, root: str | Path | None = None, progress: bool = True,
                  docs: list[dict] | None = None) -> SpeechCorpus:
-    "Build (or load, if built) the spoken corpus; damaged documents are remade."
+    "Build (or load, if built) the spoken corpus and its re-spoken queries; damaged documents are remade."
     check_choice('size', size, SIZES)
     custom = docs is not None
     docs = docs if custom else select_texts(size, seed)[:SPEECH_SIZES[size]]
@@ -99,9 +121,24 @@ def build_speech(size: str = 'small', seed: int = 0, root: str | Path | None = N
     if build_items(store, keys, make, progress, desc=f"speech ({size})", recoverable=(AudioError,)) or not store.complete:
         store.finish(keys, sources=dict(texts='text corpus (Debian fortunes)', synthesiser='espeak-ng'),
                      versions=versions('espeak-ng'), build_seconds=round(time.time() - t0, 1))
+    _build_respoken(load_speech(size, seed, root).docs, {k: v[0] for k, v in by_id.items()}, size, seed, root, progress, params)
     return load_speech(size, seed, root)
 
+# %% ../nbs/13_speech.ipynb #b9fa8f2e
+def _build_respoken(docs: list[dict], index: dict, size: str, seed: int, root, progress: bool, params: dict):
+    "Build the store of re-spoken queries of the built document records `docs` (`index`: id -> position in the build)."
+    store, t0 = CorpusStore('speech-respoken', size, seed, dict(params, of='speech'), root), time.time()
+    by_id = {d['id']: d for d in docs}
+    keys = [d['id'] for d in docs]
+    if build_items(store, keys, lambda k: render_respoken(by_id[k], index[k], seed), progress,
+                   desc=f"re-spoken queries ({size})", recoverable=(AudioError,)) or not store.complete:
+        store.finish(keys, sources=dict(texts='the speech corpus', synthesiser='espeak-ng'), versions=versions('espeak-ng'),
+                     build_seconds=round(time.time() - t0, 1))
+
 def load_speech(size: str = 'small', seed: int = 0, root: str | Path | None = None) -> SpeechCorpus:
-    "Load a built spoken corpus (its files must have their recorded sizes)."
+    "Load a built spoken corpus (its files must have their recorded sizes) and its re-spoken queries if built."
     d, m = read_manifest('speech', size, seed, root)
-    return SpeechCorpus(d, m['items'], m)
+    if not (corpus_dir('speech-respoken', size, seed, root)/'manifest.json').exists(): return SpeechCorpus(d, m['items'], m)
+    rd, rm = read_manifest('speech-respoken', size, seed, root)
+    rec = {r['id']: r for r in rm['items']}
+    return SpeechCorpus(d, m['items'], m, [rec.get(doc['id']) for doc in m['items']], rd)
