@@ -76,6 +76,7 @@ bench: sysdeps $(VENV)/.installed-bench
 	$(BIN)/python bench/quantize.py
 	$(BIN)/python bench/pooling.py
 	$(BIN)/python bench/pqvae.py
+	$(BIN)/python bench/retrieval.py
 
 clean-venv:
 	rm -rf $(VENV)
