@@ -52,8 +52,12 @@ def extract_window(x: Tensor, start: Tensor, ratio: Tensor, length: int) -> Tens
         raise ValueError(f"start: a window of {length} frames leaves the clip of {T} frames (starts "
                          f"{start.min().item():.4g}..{start.max().item():.4g}, last frames up to {last.max().item():.4g}); "
                          f"keep 0 <= start <= max_start(T, length, ratio)")
+    return _sample_window(x, start, ratio, length)
+
+def _sample_window(x: Tensor, start: Tensor, ratio: Tensor, length: int) -> Tensor:
+    "`extract_window` without its checks (for loops that checked `x` once: checking a large `x` at every step costs more than sampling)."
     pos = window_positions(start.to(x.dtype), ratio.to(x.dtype), length)
-    g = 2 * pos / (T - 1) - 1
+    g = 2 * pos / (x.shape[-1] - 1) - 1
     grid = torch.stack([g, torch.zeros_like(g)], -1)[:, None]                    # [B, 1, length, (time, 0)]
     return F.grid_sample(x[:, :, None], grid, mode='bilinear', padding_mode='border', align_corners=True)[:, :, 0]
 
@@ -304,11 +308,12 @@ def grid_candidates(x_in: Tensor, x_tgt: Tensor, length: int, ratios=None, strid
     cands = []
     for r in ratios.tolist():
         i_starts = torch.arange(0, max_start(x_in.shape[1], length, r) + 1e-6, stride, dtype=torch.float32)
-        pos = window_positions(i_starts, torch.full_like(i_starts, r), length)
-        for roll in rolls:
-            scores = (_standardise(_windows_1clip(x_in.roll(int(roll), 0), pos)) @ tw.T).flatten()
-            top = scores.topk(min(len(scores), 8 * k))
-            cands += [dict(score=float(s), start_input=float(i_starts[j // len(t_starts)]), start_target=float(t_starts[j % len(t_starts)]),
+        iw = _standardise(_windows_1clip(x_in, window_positions(i_starts, torch.full_like(i_starts, r), length)))
+        iw = iw.view(len(i_starts), x_in.shape[0], length)          # rolling channels keeps a window standardised
+        scores = torch.cat([iw.roll(int(roll), 1).flatten(1) for roll in rolls]) @ tw.T     # [rolls x inputs, targets]
+        for roll, sc in zip(rolls, scores.view(len(rolls), -1).unbind()):
+            top = sc.topk(min(len(sc), 8 * k))
+            cands += [dict(score=s, start_input=float(i_starts[j // len(t_starts)]), start_target=float(t_starts[j % len(t_starts)]),
                            ratio_input=r, ratio_target=1.0, roll=int(roll)) for s, j in zip(top.values.tolist(), top.indices.tolist())]
     return _keep_distinct(cands, k, length, max_overlap)
 
@@ -329,6 +334,7 @@ def smooth_time(x: Tensor, sigma: float) -> Tensor:
 def refine_windows(x_in: Tensor, x_tgt: Tensor, windows: dict, length: int, steps: int = 120, lr: float = 0.01,
                    sigmas=(8.0, 4.0, 2.0, 0.0), ratio_range=RATIO_RANGE) -> tuple[dict, list]:
     "Windows (`[B, P]` each) after `steps` Adam steps on starts and ratios, coarse-to-fine over `sigmas`; the loss per step."
+    _check_tensor('x_in', x_in, 3); _check_tensor('x_tgt', x_tgt, 3)
     T_in, T_tgt = x_in.shape[-1], x_tgt.shape[-1]
     w0 = {k: v.detach() for k, v in windows.items()}
     raw = nn.Parameter(encode_windows(w0, T_in, T_tgt, length, ratio_range, margin=0.01))   # off a saturated sigmoid
@@ -337,8 +343,8 @@ def refine_windows(x_in: Tensor, x_tgt: Tensor, windows: dict, length: int, step
         a, b = smooth_time(x_in, sigma), smooth_time(x_tgt, sigma)
         for _ in range(steps // len(sigmas)):
             w = decode_windows(raw, T_in, T_tgt, length, ratio_range)
-            loss = torch.stack([window_mismatch(extract_window(a, w['start_input'][:, p], w['ratio_input'][:, p], length),
-                                                extract_window(b, w['start_target'][:, p], w['ratio_target'][:, p], length))
+            loss = torch.stack([window_mismatch(_sample_window(a, w['start_input'][:, p], w['ratio_input'][:, p], length),
+                                                _sample_window(b, w['start_target'][:, p], w['ratio_target'][:, p], length))
                                 for p in range(raw.shape[1])], 1)
             opt.zero_grad(); loss.sum().backward(); opt.step()
             history.append(float(loss.detach().mean()))
