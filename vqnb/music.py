@@ -17,16 +17,17 @@ from .core import check_choice, replace_atomically, require_command, require_pat
 from .corpus import CorpusStore, SIZES, build_items, built_spec, read_arrays, read_manifest
 
 # %% auto #0
-__all__ = ['SCALES', 'PROGRESSIONS', 'INSTRUMENTS', 'DRUM_CHANNEL', 'CHANNELS', 'SOUNDFONT', 'PATTERN_BARS', 'MUSIC_SIZES',
-           'CLIP_SECONDS', 'ENCODEC_MODES', 'Note', 'Song', 'compose', 'to_midi', 'render', 'plant', 'compose_pair',
-           'MusicCorpus', 'build_music', 'load_music']
+__all__ = ['SCALES', 'PROGRESSIONS', 'INSTRUMENTS', 'DRUM_CHANNEL', 'PLANTED_PARTS', 'CHANNELS', 'SOUNDFONT', 'PATTERN_BARS',
+           'MUSIC_SIZES', 'CLIP_SECONDS', 'ENCODEC_MODES', 'CHROMA', 'Note', 'Song', 'compose', 'to_midi', 'render',
+           'plant', 'compose_pair', 'MusicCorpus', 'chroma', 'build_music', 'load_music']
 
 # %% ../nbs/14_music.ipynb #ca9f4703
 SCALES = dict(major=(0, 2, 4, 5, 7, 9, 11), minor=(0, 2, 3, 5, 7, 8, 10))
 PROGRESSIONS = ((0, 4, 5, 3), (0, 3, 4, 4), (0, 5, 3, 4), (0, 2, 3, 4), (5, 3, 0, 4))   # scale degrees, one per bar
 INSTRUMENTS = dict(bass=(32, 33, 34, 35, 38), chords=(0, 4, 16, 19, 48, 49, 88, 89), melody=(0, 11, 24, 40, 56, 65, 71, 73, 80))
 DRUM_CHANNEL = 9
-CHANNELS = dict(bass=0, chords=1, melody=2, drums=DRUM_CHANNEL)
+PLANTED_PARTS = ('bass', 'chords', 'melody')       # what `plant` copies; drums stay the target's
+CHANNELS = dict(bass=0, chords=1, melody=2, drums=DRUM_CHANNEL, **{f'planted_{p}': 3 + k for k, p in enumerate(PLANTED_PARTS)})
 
 @dataclass
 class Note:
@@ -102,6 +103,7 @@ def to_midi(song: Song, path: str | Path, ticks_per_beat: int = 480) -> Path:
     meta.append(mido.MetaMessage('set_tempo', tempo=mido.bpm2tempo(song.tempo_bpm), time=0))
     for part, ch in CHANNELS.items():
         track = mido.MidiTrack(); mid.tracks.append(track)
+        if part != 'drums' and part not in song.programs: continue          # no planted pattern in this song
         if part != 'drums': track.append(mido.Message('program_change', program=song.programs[part], channel=ch, time=0))
         events = []
         for n in (n for n in song.notes if n.part == part):
@@ -133,24 +135,42 @@ def render(song: Song, seconds: float = 24.0, sample_rate: int = 24_000, soundfo
 # %% ../nbs/14_music.ipynb #614c9cf3
 PATTERN_BARS = 2
 
-def plant(source: Song, target: Song, src_bar: int, dst_beat: float, ratio: float, transpose: int = 0) -> dict:
-    "Plant `source`'s melody and chords of bars `[src_bar, src_bar + PATTERN_BARS)` in `target`; return the ground truth."
+def _pattern(song: Song, b0: float) -> list:
+    "The planted parts' notes of the `PATTERN_BARS` bars from beat `b0`, relative to `b0`."
+    b1 = b0 + 4.0 * PATTERN_BARS
+    return sorted((round(n.start - b0, 6), round(min(n.dur, b1 - n.start), 6), n.pitch, n.velocity, n.part)
+                  for n in song.notes if n.part in PLANTED_PARTS and b0 <= n.start < b1)
+
+def _repeats(song: Song, src_bar: int, seconds: float) -> list[float]:
+    "Starts (s) of every whole-bar span of `song` within `seconds` that holds the same planted-part notes as bars `src_bar`..."
+    ref, n_bars = _pattern(song, 4.0 * src_bar), int(song.beats(seconds) // 4)
+    return [song.seconds(4.0 * b) for b in range(n_bars - PATTERN_BARS + 1) if _pattern(song, 4.0 * b) == ref]
+
+
+# %% ../nbs/14_music.ipynb #b5e3f9a4
+def plant(source: Song, target: Song, src_bar: int, dst_beat: float, ratio: float, transpose: int = 0,
+          seconds: float = 24.0) -> dict:
+    "Plant `source`'s bass, chords and melody of bars `[src_bar, src_bar + PATTERN_BARS)` in `target`, on `source`'s instruments; the truth."
     if not 1.0 <= ratio <= 1.5: raise ValueError(f"ratio: expected a number in [1.0, 1.5], got {ratio!r}")
     b0, b1 = 4.0 * src_bar, 4.0 * (src_bar + PATTERN_BARS)
     # the target is written in its own tempo; a pattern `ratio` times faster lasts (source seconds) / ratio
     span_s = source.seconds(b1 - b0) / ratio
     d0, d1 = dst_beat, dst_beat + target.beats(span_s)
     scale = target.beats(source.seconds(1.0)) / ratio          # target beats per source beat
-    target.notes = [n for n in target.notes if n.part not in ('melody', 'chords') or not (d0 - 1e-9 <= n.start < d1)]
+    target.notes = [n for n in target.notes if n.part not in PLANTED_PARTS or not (d0 - 1e-9 <= n.start < d1)]
+    target.programs.update({f'planted_{p}': source.programs[p] for p in PLANTED_PARTS})
     for n in source.notes:
-        if n.part in ('melody', 'chords') and b0 <= n.start < b1:
+        if n.part in PLANTED_PARTS and b0 <= n.start < b1:
             target.notes.append(Note(d0 + (n.start - b0) * scale, min(n.dur, b1 - n.start) * scale,
-                                     n.pitch + transpose, n.velocity, n.part))
+                                     n.pitch + transpose, n.velocity, f'planted_{n.part}'))
     sec = dict(input_start_s=source.seconds(b0), input_end_s=source.seconds(b1),
                target_start_s=target.seconds(d0), target_end_s=target.seconds(d1))
     return dict(ratio=ratio, transpose=transpose, pattern_bars=PATTERN_BARS, **sec,
-                **{k[:-2] + '_frame': MUSIC_GRID.seconds_to_frames(v) for k, v in sec.items()})
+                **{k[:-2] + '_frame': MUSIC_GRID.seconds_to_frames(v) for k, v in sec.items()},
+                planted_parts=list(PLANTED_PARTS), input_starts_s=_repeats(source, src_bar, seconds))
 
+
+# %% ../nbs/14_music.ipynb #c0a1e7d2
 def compose_pair(rng: np.random.Generator, seconds: float = 24.0, transpose: bool = False) -> tuple[Song, Song, dict]:
     "An input song, a target song, and the planted relation between them."
     source, target = compose(rng, seconds), compose(rng, seconds)
@@ -160,8 +180,9 @@ def compose_pair(rng: np.random.Generator, seconds: float = 24.0, transpose: boo
     src_bar = int(rng.integers(0, last_src_bar + 1))
     dst_s = float(rng.uniform(0, seconds - pattern_s / ratio))
     k = int(rng.choice([-3, -2, -1, 1, 2, 3])) if transpose else 0
-    truth = plant(source, target, src_bar, target.beats(dst_s), ratio, k)
+    truth = plant(source, target, src_bar, target.beats(dst_s), ratio, k, seconds)
     return source, target, truth
+
 
 # %% ../nbs/14_music.ipynb #f7cab4fa
 MUSIC_SIZES = dict(small=dict(clips=6, pairs=4), default=dict(clips=40, pairs=40), large=dict(clips=400, pairs=400))
@@ -198,12 +219,26 @@ class MusicCorpus:
         "The arrays of clip or pair `key`: `mel` (and `encodec`); for pairs prefixed `input_` and `target_`."
         return read_arrays(self.dir/'items'/f"{key}.npz")
 
+# %% ../nbs/14_music.ipynb #e1c2a9b7
+CHROMA = dict(n_fft=4096, frame_rate=50)
+
+def chroma(wave: torch.Tensor, sample_rate: int = 24_000, frames: int | None = None) -> torch.Tensor:
+    "`[frames, 12]` chromagram (pitch-class energy, each frame's maximum 1) of mono `wave`, at `CHROMA['frame_rate']` frames/s."
+    import librosa
+    hop = sample_rate // CHROMA['frame_rate']
+    c = librosa.feature.chroma_stft(y=wave.numpy().astype(np.float32), sr=sample_rate, n_fft=CHROMA['n_fft'], hop_length=hop)
+    frames = frames or len(wave) // hop
+    c = np.pad(c[:, :frames], ((0, 0), (0, max(0, frames - c.shape[1]))))
+    return torch.tensor(c.T, dtype=torch.float32)
+
+
 # %% ../nbs/14_music.ipynb #819c421b
 def _recording(name: str, song: Song, wav_dir: Path, encoder) -> tuple[dict, dict]:
     "Render `song` to `wav_dir/name.wav`; its record and its arrays (log-mel, EnCodec latents if `encoder`)."
     wave = render(song, CLIP_SECONDS)
     save_audio(wav_dir/f"{name}.wav", wave, 24_000)
-    meta, arrays = dict(wav=f"wav/{name}.wav", **_song_meta(song)), dict(mel=log_mel(wave, 24_000, MUSIC_MEL).numpy())
+    mel = log_mel(wave, 24_000, MUSIC_MEL).numpy()
+    meta, arrays = dict(wav=f"wav/{name}.wav", **_song_meta(song)), dict(mel=mel, chroma=chroma(wave, 24_000, len(mel)).numpy())
     if encoder is not None:
         lat = encodec_latents(wave, 24_000, encoder)
         arrays['encodec'] = lat.values.numpy(); meta['encodec_label'] = lat.label
@@ -229,7 +264,8 @@ def build_music(size: str = 'small', seed: int = 0, root: str | Path | None = No
     mode, why = _resolve_encodec(encodec, built_spec('music', size, seed, root))
     n = MUSIC_SIZES[size]
     store = CorpusStore('music', size, seed, dict(**n, seconds=CLIP_SECONDS, mel=MUSIC_MEL.__dict__, encodec=mode,
-                                                  pattern_bars=PATTERN_BARS), root)
+                                                  pattern_bars=PATTERN_BARS,
+                                                  planted_parts=list(PLANTED_PARTS), chroma=CHROMA), root)
     t0, encoder = time.time(), None
     def make(key):
         nonlocal encoder

@@ -15,7 +15,8 @@ from .core import check_int, check_number
 __all__ = ['RATIO_RANGE', 'WINDOW_KEYS', 'max_start', 'window_positions', 'extract_window', 'decode_windows', 'encode_windows',
            'WindowSelector', 'TemporalCompressor', 'TonalityReducer', 'window_mismatch', 'WindowMatcher',
            'pair_overlap', 'AdaptiveWindowCreativeAgent', 'plant_pattern', 'random_plant', 'window_errors',
-           'closest_pair', 'grid_search_windows', 'smooth_time', 'refine_windows']
+           'closest_pair', 'grid_candidates', 'grid_search_windows', 'smooth_time', 'refine_windows',
+           'refine_candidates']
 
 # %% ../nbs/33_windows.ipynb #6200d487
 def _check_tensor(name: str, x, ndim: int) -> Tensor:
@@ -51,8 +52,12 @@ def extract_window(x: Tensor, start: Tensor, ratio: Tensor, length: int) -> Tens
         raise ValueError(f"start: a window of {length} frames leaves the clip of {T} frames (starts "
                          f"{start.min().item():.4g}..{start.max().item():.4g}, last frames up to {last.max().item():.4g}); "
                          f"keep 0 <= start <= max_start(T, length, ratio)")
+    return _sample_window(x, start, ratio, length)
+
+def _sample_window(x: Tensor, start: Tensor, ratio: Tensor, length: int) -> Tensor:
+    "`extract_window` without its checks (for loops that checked `x` once: checking a large `x` at every step costs more than sampling)."
     pos = window_positions(start.to(x.dtype), ratio.to(x.dtype), length)
-    g = 2 * pos / (T - 1) - 1
+    g = 2 * pos / (x.shape[-1] - 1) - 1
     grid = torch.stack([g, torch.zeros_like(g)], -1)[:, None]                    # [B, 1, length, (time, 0)]
     return F.grid_sample(x[:, :, None], grid, mode='bilinear', padding_mode='border', align_corners=True)[:, :, 0]
 
@@ -241,14 +246,19 @@ def random_plant(gen: torch.Generator, source: Tensor, target: Tensor, frame_rat
     return plant_pattern(source, target, src_start, pattern, ratio, dst_start, u(*mix), frame_rate)
 
 # %% ../nbs/33_windows.ipynb #9111cd5b
-def window_errors(w: dict, truth: dict, window_s: float) -> dict:
-    "Errors (s, s, ratio) of one pair `w` (starts in s: `start_input_s`, `start_target_s`; ratios) against `truth`."
+def _errors_at(w: dict, truth: dict, window_s: float, input_start_s: float) -> dict:
     rho, r_in, r_tgt = truth['ratio'], float(w['ratio_input']), float(w['ratio_target'])
-    a, b = float(w['start_input_s']) - truth['input_start_s'], float(w['start_target_s']) - truth['target_start_s']
+    a, b = float(w['start_input_s']) - input_start_s, float(w['start_target_s']) - truth['target_start_s']
     span = truth['input_end_s'] - truth['input_start_s']
     d_max = max(0.0, span - window_s * max(r_in, r_tgt * rho))
     d = min(max((a + b / rho) / (1 + 1 / rho ** 2), 0.0), d_max)            # the nearest correct placement
     return dict(input_start_s=abs(a - d), target_start_s=abs(b - d / rho), ratio=abs(r_in / r_tgt - rho))
+
+def window_errors(w: dict, truth: dict, window_s: float) -> dict:
+    "Errors (s, s, ratio) of one pair `w` (starts in s: `start_input_s`, `start_target_s`; ratios) against `truth`."
+    starts = truth.get('input_starts_s') or [truth['input_start_s']]     # every start of the pattern in the input
+    errs = [_errors_at(w, truth, window_s, s) for s in starts]
+    return min(errs, key=lambda e: e['input_start_s'] + e['target_start_s'])
 
 def closest_pair(pairs: list[dict], truth: dict, window_s: float) -> tuple[int, dict]:
     "Index and errors of the pair in `pairs` nearest to `truth`."
@@ -267,24 +277,49 @@ def _standardise(v: Tensor) -> Tensor:
     v = v - v.mean(1, keepdim=True)
     return v / v.norm(dim=1, keepdim=True).clamp_min(torch.finfo(v.dtype).tiny)
 
+def _share(s0, r0, s1, r1, length):
+    "Shared span of two windows over the shorter one's span."
+    e0, e1 = s0 + (length - 1) * r0, s1 + (length - 1) * r1
+    return max(0.0, min(e0, e1) - max(s0, s1)) / ((length - 1) * min(r0, r1))
+
+def _pairs_overlap(a: dict, b: dict, length: int) -> float:
+    "The share of two window pairs' (input x target) rectangles that coincides (`pair_overlap` for two pairs in frames)."
+    return (_share(a['start_input'], a['ratio_input'], b['start_input'], b['ratio_input'], length)
+            * _share(a['start_target'], a['ratio_target'], b['start_target'], b['ratio_target'], length))
+
+def _keep_distinct(cands: list[dict], k: int, length: int, max_overlap: float) -> list[dict]:
+    "The best `k` of `cands` (by `score`, descending) that overlap earlier kept ones at most `max_overlap`."
+    out = []
+    for c in sorted(cands, key=lambda c: -c['score']):
+        if len(out) == k: break
+        if all(_pairs_overlap(c, o, length) <= max_overlap for o in out): out.append(c)
+    return out
+
+# %% ../nbs/33_windows.ipynb #d4b8e0c1
 @torch.no_grad()
-def grid_search_windows(x_in: Tensor, x_tgt: Tensor, length: int, ratios=None, stride: int = 5) -> dict:
-    "The best window pair over a grid of starts (every `stride` frames) and input ratios (target ratio 1)."
-    _check_tensor('x_in', x_in, 2); _check_tensor('x_tgt', x_tgt, 2)
+def grid_candidates(x_in: Tensor, x_tgt: Tensor, length: int, ratios=None, stride: int = 5, rolls=(0,), k: int = 1,
+                    max_overlap: float = 0.5) -> list[dict]:
+    "The `k` best distinct window pairs over a grid of starts (every `stride` frames), input ratios (target 1) and channel `rolls`."
+    _check_tensor('x_in', x_in, 2); _check_tensor('x_tgt', x_tgt, 2); check_int('k', k, min=1)
     ratios = torch.linspace(1.0, 1.5, 21) if ratios is None else torch.as_tensor(ratios, dtype=torch.float32)
     _check_fits(x_in.shape[1], length, (1.0, float(ratios.max()))); _check_fits(x_tgt.shape[1], length, (1.0, 1.0))
     t_starts = torch.arange(0, max_start(x_tgt.shape[1], length, 1.0) + 1, stride, dtype=torch.float32)
     tw = _standardise(_windows_1clip(x_tgt, window_positions(t_starts, torch.ones_like(t_starts), length)))
-    best = dict(score=-2.0)
+    cands = []
     for r in ratios.tolist():
         i_starts = torch.arange(0, max_start(x_in.shape[1], length, r) + 1e-6, stride, dtype=torch.float32)
         iw = _standardise(_windows_1clip(x_in, window_positions(i_starts, torch.full_like(i_starts, r), length)))
-        scores = iw @ tw.T
-        k = int(scores.argmax())
-        if scores.flatten()[k] > best['score']:
-            best = dict(score=float(scores.flatten()[k]), start_input=float(i_starts[k // len(t_starts)]),
-                        start_target=float(t_starts[k % len(t_starts)]), ratio_input=r, ratio_target=1.0)
-    return best
+        iw = iw.view(len(i_starts), x_in.shape[0], length)          # rolling channels keeps a window standardised
+        scores = torch.cat([iw.roll(int(roll), 1).flatten(1) for roll in rolls]) @ tw.T     # [rolls x inputs, targets]
+        for roll, sc in zip(rolls, scores.view(len(rolls), -1).unbind()):
+            top = sc.topk(min(len(sc), 8 * k))
+            cands += [dict(score=s, start_input=float(i_starts[j // len(t_starts)]), start_target=float(t_starts[j % len(t_starts)]),
+                           ratio_input=r, ratio_target=1.0, roll=int(roll)) for s, j in zip(top.values.tolist(), top.indices.tolist())]
+    return _keep_distinct(cands, k, length, max_overlap)
+
+def grid_search_windows(x_in: Tensor, x_tgt: Tensor, length: int, ratios=None, stride: int = 5, rolls=(0,)) -> dict:
+    "The best window pair over a grid of starts (every `stride` frames), input ratios (target ratio 1) and channel `rolls`."
+    return grid_candidates(x_in, x_tgt, length, ratios, stride, rolls, k=1)[0]
 
 # %% ../nbs/33_windows.ipynb #4c39821a
 def smooth_time(x: Tensor, sigma: float) -> Tensor:
@@ -299,6 +334,7 @@ def smooth_time(x: Tensor, sigma: float) -> Tensor:
 def refine_windows(x_in: Tensor, x_tgt: Tensor, windows: dict, length: int, steps: int = 120, lr: float = 0.01,
                    sigmas=(8.0, 4.0, 2.0, 0.0), ratio_range=RATIO_RANGE) -> tuple[dict, list]:
     "Windows (`[B, P]` each) after `steps` Adam steps on starts and ratios, coarse-to-fine over `sigmas`; the loss per step."
+    _check_tensor('x_in', x_in, 3); _check_tensor('x_tgt', x_tgt, 3)
     T_in, T_tgt = x_in.shape[-1], x_tgt.shape[-1]
     w0 = {k: v.detach() for k, v in windows.items()}
     raw = nn.Parameter(encode_windows(w0, T_in, T_tgt, length, ratio_range, margin=0.01))   # off a saturated sigmoid
@@ -307,10 +343,30 @@ def refine_windows(x_in: Tensor, x_tgt: Tensor, windows: dict, length: int, step
         a, b = smooth_time(x_in, sigma), smooth_time(x_tgt, sigma)
         for _ in range(steps // len(sigmas)):
             w = decode_windows(raw, T_in, T_tgt, length, ratio_range)
-            loss = torch.stack([window_mismatch(extract_window(a, w['start_input'][:, p], w['ratio_input'][:, p], length),
-                                                extract_window(b, w['start_target'][:, p], w['ratio_target'][:, p], length))
+            loss = torch.stack([window_mismatch(_sample_window(a, w['start_input'][:, p], w['ratio_input'][:, p], length),
+                                                _sample_window(b, w['start_target'][:, p], w['ratio_target'][:, p], length))
                                 for p in range(raw.shape[1])], 1)
             opt.zero_grad(); loss.sum().backward(); opt.step()
             history.append(float(loss.detach().mean()))
     out = decode_windows(raw.detach(), T_in, T_tgt, length, ratio_range)
     return out | dict(tonality=w0['tonality']), history
+
+# %% ../nbs/33_windows.ipynb #f1d6b3a8
+def refine_candidates(x_in: Tensor, x_tgt: Tensor, candidates: list[list[dict]], length: int, keep: int = 3,
+                      max_overlap: float = 0.5, **refine_kwargs) -> list[list[dict]]:
+    "Per clip pair `b` (`x_in[b]`, `x_tgt[b]`), its `candidates[b]` (frames; optional `roll`) refined; the `keep` best distinct."
+    _check_tensor('x_in', x_in, 3); _check_tensor('x_tgt', x_tgt, 3)
+    if len(candidates) != len(x_in): raise ValueError(f"candidates: expected {len(x_in)} lists (one per clip pair), got {len(candidates)}")
+    rows = [(b, c) for b, cs in enumerate(candidates) for c in cs]
+    if not rows: raise ValueError("candidates: expected at least one candidate, got none")
+    xi = torch.stack([x_in[b].roll(int(c.get('roll', 0)), 0) for b, c in rows])
+    xt = torch.stack([x_tgt[b] for b, _ in rows])
+    w0 = {k: torch.tensor([[float(c[k])] for _, c in rows]) for k in WINDOW_KEYS[:4]} | dict(tonality=torch.full((len(rows), 1), 0.5))
+    w, _ = refine_windows(xi, xt, w0, length, **refine_kwargs)
+    with torch.no_grad():
+        score = 1 - window_mismatch(extract_window(xi, w['start_input'][:, 0], w['ratio_input'][:, 0], length),
+                                    extract_window(xt, w['start_target'][:, 0], w['ratio_target'][:, 0], length))
+    done = [[] for _ in candidates]
+    for n, (b, c) in enumerate(rows):
+        done[b].append({k: float(w[k][n, 0]) for k in WINDOW_KEYS} | dict(roll=int(c.get('roll', 0)), score=float(score[n])))
+    return [_keep_distinct(d, keep, length, max_overlap) for d in done]
