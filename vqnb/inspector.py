@@ -287,7 +287,7 @@ def _run_clips(run_dir: Path, corpus=None) -> tuple[SelectionHistory, dict]:
     "The history of a window_selection run and, per held-out pair, a loader of its input and target recordings from the music corpus."
     path = Path(run_dir)/'selection_history.json'
     if not path.exists():
-        raise FileNotFoundError(f"run_dir: no selection_history.json in {run_dir}; from_run opens runs of the window_selection experiment")
+        raise FileNotFoundError(f"run_dir: no selection_history.json in {run_dir}; from_run opens runs of window_selection and rqvae_sliding_window")
     history = SelectionHistory.load(path)
     if corpus is None:
         from vqnb.music import load_music
@@ -300,15 +300,41 @@ def _run_clips(run_dir: Path, corpus=None) -> tuple[SelectionHistory, dict]:
     load = lambda i: lambda: {t: Recording.load(corpus.dir/records[i][t]['wav'], f"{i}-{t}") for t in ('input', 'target')}
     return history, {i: load(i) for i in history.ids}
 
+# %% ../nbs/34_inspector.ipynb #248cd5fe
+def _rqvae_run(run_dir: Path, corpus=None, pooling: str = 'sliding_window', max_clips: int = 20):
+    "The document RQ-VAE a rqvae_sliding_window run saved, its feature standardisation, and loaders of its held-out documents."
+    from vqnb.rqvae import DocumentRQVAE
+    folder = Path(run_dir)/pooling/'model'
+    model, meta = DocumentRQVAE.load(folder), DocumentRQVAE.saved_metadata(folder)
+    if corpus is None:
+        from vqnb.speech import load_speech
+        corpus = load_speech(meta['corpus_size'])
+    mu, sd = torch.tensor(meta['feature_mean']), torch.tensor(meta['feature_std'])
+    seconds = model.config['max_seq_len'] / SPEECH_MEL.frame_rate                # the model reads the first seconds only
+    def load(i):
+        d = corpus.docs[i]; rec = Recording.load(corpus.dir/d['wav'], d['id'])
+        return {'document': Recording(d['id'], rec.segment(0, seconds), rec.sample_rate)}
+    clips = {corpus.docs[i]['id']: (lambda i=i: load(i)) for i in meta['held_out'][:max_clips]}
+    return model, clips, lambda mel: (mel - mu) / sd
+
+def _run_sources(run_dir: Path, corpus=None) -> dict:
+    "The inspector's arguments for a run folder of rqvae_sliding_window (model and documents) or window_selection (history and pairs)."
+    if (run_dir/'sliding_window'/'model'/'config.json').exists():
+        model, clips, features = _rqvae_run(run_dir, corpus)
+        return dict(clips=clips, model=model, features=features)
+    history, clips = _run_clips(run_dir, corpus)
+    return dict(clips=clips, history=history)
+
 # %% ../nbs/34_inspector.ipynb #1b82c482
-def _model_windows(model, tracks: dict[str, Recording], mel_config: MelConfig | None) -> list[Window]:
-    "The RQ-VAE's sliding windows on every track, from the track's log-mel."
+def _model_windows(model, tracks: dict[str, Recording], mel_config: MelConfig | None, features: Callable | None = None) -> list[Window]:
+    "The RQ-VAE's sliding windows on every track, from the track's log-mel (passed through `features`, e.g. standardised, when given)."
     out = []
     for name, rec in tracks.items():
         cfg = mel_config or _mel_config(rec.sample_rate)
         if cfg.n_mels != model.input_dim:
             raise ValueError(f"model: expects {model.input_dim} features per frame, the inspector's log-mel has {cfg.n_mels} bins; pass mel_config")
-        out += rqvae_windows(model, log_mel(torch.from_numpy(rec.wave), rec.sample_rate, cfg), cfg.frame_rate, name)
+        mel = log_mel(torch.from_numpy(rec.wave), rec.sample_rate, cfg)
+        out += rqvae_windows(model, features(mel) if features else mel, cfg.frame_rate, name)
     return out
 
 # %% ../nbs/34_inspector.ipynb #d376095f
@@ -317,7 +343,7 @@ def _source_windows(self: WindowInspector) -> list[Window]:
     c, i = self.controls, self.controls.clip.value
     if c.source.value == 'agent': return self.history.windows(i, c.epoch.value) if i in self.history.items else []
     if c.source.value == 'truth': return truth_windows(self.truths[i], group=-1) if i in self.truths else []
-    if i not in self._cache: self._cache[i] = _model_windows(self.model, self.tracks, self.mel_config)
+    if i not in self._cache: self._cache[i] = _model_windows(self.model, self.tracks, self.mel_config, self.features)
     return self._cache[i]
 
 def _sync(self: WindowInspector, rebuild: bool = False):
@@ -342,10 +368,11 @@ def _sync(self: WindowInspector, rebuild: bool = False):
 class WindowInspector:
     "Waveform, log-mel and windows of recordings (RQ-VAE windows, planted truth, the agent's history), an epoch slider and playback."
     def __init__(self, clips: dict, history: SelectionHistory | None = None, truths: dict | None = None, model=None,
-                 mel_config: MelConfig | None = None):
+                 mel_config: MelConfig | None = None, features: Callable | None = None):
         import ipywidgets as W
         if not clips: raise ValueError("clips: expected at least one clip: id -> {track: Recording}, or a function returning it")
         self.clips, self.history, self.model, self.mel_config, self._loaded, self._cache = dict(clips), history, model, mel_config, {}, {}
+        self.features = features                  # a track's log-mel -> the model's input (standardised as in training)
         self.truths = dict(truths or {}) | ({i: history.truth(i) for i in history.ids if history.truth(i)} if history else {})
         sources = ['agent'] * (history is not None) + ['truth'] * bool(self.truths) + ['rqvae'] * (model is not None)
         if not sources: raise ValueError("expected a source of windows: history, truths or model")
@@ -357,9 +384,8 @@ class WindowInspector:
         for w in (c.source, c.epoch, c.window): w.observe(lambda _: self._update(), 'value')
     @classmethod
     def from_run(cls, run_dir, corpus=None, **kwargs) -> WindowInspector:
-        "The inspector of a window_selection run folder: its held-out pairs (audio from the music corpus) and the agent's history."
-        history, clips = _run_clips(Path(run_dir), corpus)
-        return cls(clips, history=history, **kwargs)
+        "A run folder's inspector: window_selection (held-out pairs, the agent's history) or rqvae_sliding_window (held-out documents, the model's windows)."
+        return cls(**_run_sources(Path(run_dir), corpus), **kwargs)
     @property
     def tracks(self) -> dict[str, Recording]:
         "The recordings of the selected clip, loaded once."

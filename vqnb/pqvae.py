@@ -14,9 +14,10 @@ from torch import Tensor
 from fastcore.basics import patch
 from .core import check_int, check_number, atomic_write_json, replace_atomically, evaluating, as_tensor
 from .quantize import OrthogonalProductQuantizer
+from .train import SavedModel
 
 # %% auto #0
-__all__ = ['Standardizer', 'PQVAEOutput', 'SavedModel', 'PQVAE', 'CodeIndex']
+__all__ = ['Standardizer', 'PQVAEOutput', 'PQVAE', 'CodeIndex']
 
 # %% ../nbs/31_pqvae.ipynb #41b61160
 def _head_codebook(head: nn.Module) -> Tensor:
@@ -80,33 +81,6 @@ class PQVAEOutput:
     def metrics(self) -> dict:
         return dict(recon=self.recon_loss.detach(), commitment=self.commitment_loss.mean(),
                     orthogonal=self.orthogonal_loss.detach(), usage_min=self.usage.min())
-
-# %% ../nbs/31_pqvae.ipynb #b4edf372
-class SavedModel:
-    "Mixin: `save(folder)` writes `model.safetensors` and `config.json`; `cls.load(folder)` rebuilds the model."
-    def save(self, folder: str | Path) -> Path:
-        "Write the weights (safetensors) and the constructor's arguments (JSON) into `folder`."
-        from safetensors.torch import save_file
-        folder = Path(folder); folder.mkdir(parents=True, exist_ok=True)
-        state = {k: v.detach().cpu().contiguous() for k, v in self.state_dict().items()}
-        replace_atomically(folder/'model.safetensors', lambda p: save_file(state, str(p)))
-        atomic_write_json(folder/'config.json', dict(cls=type(self).__name__, config=self.config))
-        return folder
-
-    @classmethod
-    def load(cls, folder: str | Path, device: str = 'cpu'):
-        "The model saved in `folder`, in eval mode."
-        from safetensors.torch import load_file
-        folder = Path(folder)
-        for f in ('config.json', 'model.safetensors'):
-            if not (folder/f).is_file():
-                raise FileNotFoundError(f"folder: {folder} has no {f} (expected a folder written by {cls.__name__}.save)")
-        meta = json.loads((folder/'config.json').read_text())
-        if meta.get('cls') != cls.__name__:
-            raise ValueError(f"folder: {folder} holds a {meta.get('cls')!r}, not a {cls.__name__}")
-        model = cls(**meta['config'])
-        model.load_state_dict(load_file(str(folder/'model.safetensors'), device=device))
-        return model.to(device).eval()
 
 # %% ../nbs/31_pqvae.ipynb #c73bd4f0
 def _mlp(in_dim: int, hidden_dim: int, out_dim: int, dropout: float) -> nn.Sequential:

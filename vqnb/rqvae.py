@@ -15,6 +15,7 @@ from .core import check_int, check_number, check_choice, evaluating, describe
 from .quantize import ResidualVectorQuantizer
 from .pooling import AttentiveStatisticsPooling, SlidingWindowStatsPooling, window_starts, num_windows, masked_softmax
 from .evaluation import pad_batch
+from .train import SavedModel
 
 # %% auto #0
 __all__ = ['PRESETS', 'sinusoidal', 'DecoderBlock', 'MultiWindowDecoder', 'DocumentEncoder', 'FrameDecoder', 'RQVAEOutput',
@@ -193,7 +194,7 @@ def _residual_quantizer(dim, codebook_size, num_quantizers, commitment_weight, d
 
 
 # %% ../nbs/30_rqvae.ipynb #05bd8990
-class DocumentRQVAE(nn.Module):
+class DocumentRQVAE(SavedModel, nn.Module):
     "Document RQ-VAE with global or sliding-window attentive statistics pooling (note sliding-window-rqvae.md)."
     def __init__(self, input_dim: int, latent_dim: int, codebook_size: int, num_quantizers: int,
                  window_size: int = 25, window_stride: int = 12, max_seq_len: int = 512,

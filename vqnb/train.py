@@ -21,7 +21,8 @@ from .core import replace_atomically, atomic_write_json, stale_temporaries, chec
 
 # %% auto #0
 __all__ = ['SCHEDULES', 'select_device', 'seed_everything', 'rng_state', 'set_rng_state', 'TrainConfig', 'CheckpointError',
-           'CheckpointWarning', 'CheckpointStore', 'load_checkpoint', 'Callback', 'default_step', 'Trainer']
+           'CheckpointWarning', 'CheckpointStore', 'load_checkpoint', 'Callback', 'default_step', 'Trainer',
+           'SavedModel']
 
 # %% ../nbs/20_train.ipynb #064a5107
 def select_device(device: str = 'auto') -> torch.device:
@@ -442,3 +443,36 @@ def fit(self: Trainer, resume: bool = True) -> list[dict]:
     bar.close()
     for cb in self.callbacks: cb.on_train_end(self)
     return self.history
+
+# %% ../nbs/20_train.ipynb #b8f4d2f0
+class SavedModel:
+    "Mixin for a module that keeps its constructor's arguments in `config`: `save` / `load` a folder, no pickle anywhere."
+    def save(self, folder: str | Path, **metadata) -> Path:
+        "Write the weights (`model.safetensors`), the constructor's arguments and `metadata` (`config.json`) into `folder`."
+        from safetensors.torch import save_file
+        folder = Path(folder); folder.mkdir(parents=True, exist_ok=True)
+        state = {k: v.detach().cpu().contiguous() for k, v in self.state_dict().items()}
+        replace_atomically(folder/'model.safetensors', lambda p: save_file(state, str(p)))
+        atomic_write_json(folder/'config.json', dict(cls=type(self).__name__, config=self.config, metadata=metadata))
+        return folder
+
+    @classmethod
+    def load(cls, folder: str | Path, device: str = 'cpu'):
+        "The model saved in `folder`, in eval mode."
+        from safetensors.torch import load_file
+        folder = Path(folder)
+        for f in ('config.json', 'model.safetensors'):
+            if not (folder/f).is_file():
+                raise FileNotFoundError(f"folder: {folder} has no {f} (expected a folder written by {cls.__name__}.save)")
+        meta = json.loads((folder/'config.json').read_text())
+        if meta.get('cls') != cls.__name__:
+            raise ValueError(f"folder: {folder} holds a {meta.get('cls')!r}, not a {cls.__name__}")
+        model = cls(**meta['config'])
+        model.load_state_dict(load_file(str(folder/'model.safetensors'), device=device))
+        return model.to(device).eval()
+
+    @staticmethod
+    def saved_metadata(folder: str | Path) -> dict:
+        "What `save` was given beside the model (feature statistics, data, ...): `{}` for a folder saved without any."
+        return json.loads((Path(folder)/'config.json').read_text()).get('metadata', {})
+
