@@ -1,4 +1,4 @@
-"""About 190 audio descriptors per spoken document and music clip, heterogeneous in scale and redundant as real feature sets are: the input of the categorical VQ-VAE.
+"""About 190 audio descriptors per spoken document and music clip, and per 1-s segment of each, heterogeneous in scale and redundant as real feature sets are: the input of the categorical VQ-VAE.
 
 Docs: https://vqnb.github.io/vqnb/descriptors.html.md"""
 
