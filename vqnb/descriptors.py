@@ -1,4 +1,4 @@
-"""About 190 audio descriptors per spoken document and music clip, heterogeneous in scale and redundant as real feature sets are: the input of the categorical VQ-VAE.
+"""About 190 audio descriptors per spoken document and music clip, and per 1-s segment of each, heterogeneous in scale and redundant as real feature sets are: the input of the categorical VQ-VAE.
 
 Docs: https://vqnb.github.io/vqnb/descriptors.html.md"""
 
@@ -12,14 +12,15 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 from .audio import AudioError, load_audio
-from .core import check_choice, check_int, replace_atomically, versions
-from .corpus import CorpusStore, SIZES, build_items, read_manifest
+from .core import check_choice, check_int, check_number, replace_atomically, versions
+from .corpus import CorpusStore, SIZES, build_items, read_arrays, read_manifest
 from .speech import build_speech
 from .music import build_music
 
 # %% auto #0
-__all__ = ['HOP', 'MFCC', 'MEL_BANDS', 'GM_FAMILIES', 'ID_COLUMNS', 'describe', 'DescriptorTable', 'build_descriptors',
-           'load_descriptors']
+__all__ = ['HOP', 'MFCC', 'MEL_BANDS', 'SEGMENT_SECONDS', 'SEGMENT_STEP', 'GM_FAMILIES', 'ID_COLUMNS', 'SEGMENT_ID_COLUMNS',
+           'describe', 'segment_starts', 'describe_segments', 'DescriptorTable', 'SegmentTable', 'load_segments',
+           'build_descriptors', 'load_descriptors']
 
 # %% ../nbs/15_descriptors.ipynb #a63ea391
 HOP = 512
@@ -61,13 +62,17 @@ def _spectral(w: np.ndarray, S: np.ndarray, sample_rate: int) -> dict:
     return d
 
 # %% ../nbs/15_descriptors.ipynb #56e5933c
+def _check_wave(wave) -> np.ndarray:
+    w = np.asarray(wave, dtype=np.float32)
+    if w.ndim != 1 or len(w) < 2048: raise ValueError(f"wave: expected mono audio of at least 2048 samples, got shape {w.shape}")
+    if not np.isfinite(w).all(): raise ValueError(f"wave: {int((~np.isfinite(w)).sum())} samples are NaN or inf")
+    return w
+
 def describe(wave: np.ndarray, sample_rate: int) -> dict[str, float]:
     "librosa descriptors of mono `wave`, as one flat dict of floats."
     import librosa
     check_int('sample_rate', sample_rate, min=1)
-    w = np.asarray(wave, dtype=np.float32)
-    if w.ndim != 1 or len(w) < 2048: raise ValueError(f"wave: expected mono audio of at least 2048 samples, got shape {w.shape}")
-    if not np.isfinite(w).all(): raise ValueError(f"wave: {int((~np.isfinite(w)).sum())} samples are NaN or inf")
+    w = _check_wave(wave)
     S = np.abs(librosa.stft(w, n_fft=2048, hop_length=HOP))
     onset = librosa.onset.onset_strength(y=w, sr=sample_rate, hop_length=HOP)
     onsets = librosa.onset.onset_detect(onset_envelope=onset, sr=sample_rate, hop_length=HOP)
@@ -77,6 +82,60 @@ def describe(wave: np.ndarray, sample_rate: int) -> dict[str, float]:
     d['onset_rate_hz'] = len(onsets) / duration
     d['tempo_bpm'] = float(librosa.feature.tempo(onset_envelope=onset, sr=sample_rate, hop_length=HOP)[0])
     return d
+
+# %% ../nbs/15_descriptors.ipynb #b031c856
+def _frame_series(w: np.ndarray, sr: int) -> tuple[list, np.ndarray]:
+    "Per-frame series of `w` as `(name, values [frames], statistics)`, and the onset frames."
+    import librosa
+    S = np.abs(librosa.stft(w, n_fft=2048, hop_length=HOP)); P = S ** 2
+    mel_db = librosa.power_to_db(librosa.feature.melspectrogram(S=P, sr=sr, n_mels=64))
+    mfcc = librosa.feature.mfcc(S=mel_db, n_mfcc=MFCC); delta = librosa.feature.delta(mfcc)
+    rows = [(f"mfcc{i:02d}", mfcc[i], ('mean', 'std', 'min', 'max')) for i in range(MFCC)]
+    rows += [(f"dmfcc{i:02d}", delta[i], ('mean', 'std')) for i in range(MFCC)]
+    rows += [(f"melband{b}_db", band.mean(0), ('mean', 'std')) for b, band in enumerate(np.array_split(mel_db, MEL_BANDS))]
+    rows += [('centroid_hz', librosa.feature.spectral_centroid(S=S, sr=sr)[0], ('mean', 'std', 'min', 'max')),
+             ('bandwidth_hz', librosa.feature.spectral_bandwidth(S=S, sr=sr)[0], ('mean', 'std')),
+             ('rolloff85_hz', librosa.feature.spectral_rolloff(S=S, sr=sr, roll_percent=0.85)[0], ('mean', 'std')),
+             ('rolloff95_hz', librosa.feature.spectral_rolloff(S=S, sr=sr, roll_percent=0.95)[0], ('mean',)),
+             ('flatness', librosa.feature.spectral_flatness(S=S)[0], ('mean', 'std', 'max'))]
+    rows += [(f"contrast{b}_db", c, ('mean',)) for b, c in enumerate(librosa.feature.spectral_contrast(S=S, sr=sr))]
+    rms = librosa.feature.rms(S=S)[0]
+    rows += [('zcr', librosa.feature.zero_crossing_rate(w, hop_length=HOP)[0], ('mean', 'std')), ('rms', rms, ('mean', 'std', 'max')),
+             ('rms_db', librosa.amplitude_to_db(rms, ref=1.0), ('mean', 'std'))]
+    rows += [(f"chroma{k:02d}", c, ('mean', 'std')) for k, c in enumerate(librosa.feature.chroma_stft(S=P, sr=sr))]
+    onset = librosa.onset.onset_strength(y=w, sr=sr, hop_length=HOP)
+    rows += [('onset_strength', onset, ('mean', 'std', 'max'))]
+    return rows, librosa.onset.onset_detect(onset_envelope=onset, sr=sr, hop_length=HOP)
+
+# %% ../nbs/15_descriptors.ipynb #cbd83b43
+SEGMENT_SECONDS, SEGMENT_STEP = 1.0, 0.5
+
+def segment_starts(n_frames: int, width: int, step: int) -> np.ndarray:
+    "First frame of each window of `width` frames every `step` frames, plus one ending at the last frame if the tail is left."
+    if n_frames <= width: return np.zeros(1, dtype=int)
+    starts = np.arange(0, n_frames - width + 1, step)
+    return starts if starts[-1] == n_frames - width else np.append(starts, n_frames - width)
+
+def describe_segments(wave: np.ndarray, sample_rate: int, seconds: float = SEGMENT_SECONDS,
+                      step: float = SEGMENT_STEP) -> tuple[np.ndarray, list[str], np.ndarray]:
+    "Descriptors of windows of `seconds` every `step` s of mono `wave`: `(start_s [n], columns, values [n, columns])`."
+    check_number('seconds', seconds, 0, min_open=True); check_number('step', step, 0, min_open=True)
+    check_int('sample_rate', sample_rate, min=1)
+    w = _check_wave(wave)
+    rows, onsets = _frame_series(w, sample_rate)
+    T = min(len(r[1]) for r in rows)
+    width = min(T, max(1, round(seconds * sample_rate / HOP)))
+    starts = segment_starts(T, width, max(1, round(step * sample_rate / HOP)))
+    V = np.lib.stride_tricks.sliding_window_view(np.stack([r[1][:T] for r in rows]), width, axis=1)[:, starts]
+    stats, names = dict(mean=V.mean(-1), std=V.std(-1), min=V.min(-1), max=V.max(-1)), [r[0] for r in rows]
+    cols, vals = ['duration_s', 'n_samples'], [np.full(len(starts), width * HOP / sample_rate), np.full(len(starts), width * HOP)]
+    for i, (name, _, which) in enumerate(rows):
+        for s in which: cols.append(f"{name}_{s}"); vals.append(stats[s][i])
+    rms, peak = V[names.index('rms')], stats['max'][names.index('rms')]
+    cols.append('silence_ratio'); vals.append(np.where(peak > 0, (rms < 0.1 * peak[:, None]).mean(-1), 1.0))
+    inside = (onsets[None, :] >= starts[:, None]) & (onsets[None, :] < starts[:, None] + width)
+    cols.append('onset_rate_hz'); vals.append(inside.sum(1) / (width * HOP / sample_rate))
+    return starts * HOP / sample_rate, cols, np.stack(vals, 1).astype(np.float32)
 
 # %% ../nbs/15_descriptors.ipynb #bdc9a770
 GM_FAMILIES = ('piano', 'chromatic percussion', 'organ', 'guitar', 'bass', 'strings', 'ensemble', 'brass', 'reed', 'pipe',
@@ -97,10 +156,49 @@ class DescriptorTable:
         return (f"DescriptorTable({len(self.frame)} rows x {self.features.shape[1]} descriptors, "
                 f"{self.frame['category'].nunique()} categories, {self.dir})")
 
+# %% ../nbs/15_descriptors.ipynb #8152cd23
+SEGMENT_ID_COLUMNS = ('id', 'recording', 'source', 'category', 'start_s')
+
+@dataclass
+class SegmentTable(DescriptorTable):
+    "One row of descriptors per window of each recording, with the `SEGMENT_ID_COLUMNS` (`recording`: the parent's id)."
+    @property
+    def features(self) -> pd.DataFrame:
+        "The descriptor columns alone."
+        return self.frame.drop(columns=list(SEGMENT_ID_COLUMNS))
+    def __repr__(self):
+        return (f"SegmentTable({len(self.frame)} rows of {self.frame['recording'].nunique()} recordings x "
+                f"{self.features.shape[1]} descriptors, {self.frame['category'].nunique()} categories, {self.dir})")
+
+def _build_segments(size: str, seed: int, root, progress: bool, recordings: dict):
+    "Build (or check) the per-segment table of `recordings` (id -> (wav, source, category)) beside the per-recording one."
+    params = dict(hop=HOP, mfcc=MFCC, mel_bands=MEL_BANDS, seconds=SEGMENT_SECONDS, step=SEGMENT_STEP)
+    store, t0, cols = CorpusStore('segments', size, seed, params, root), time.time(), {}
+    def make(key):
+        path, source, category = recordings[key]
+        wave, sr = load_audio(path)
+        starts, cols['names'], vals = describe_segments(wave.numpy(), sr)
+        return dict(id=key, source=source, category=category, n_segments=len(starts)), dict(start_s=starts, values=vals)
+    keys = list(recordings)
+    if build_items(store, keys, make, progress, desc=f"segments ({size})", recoverable=(AudioError,)) or not store.complete:
+        columns = cols.get('names') or describe_segments(np.zeros(4096, np.float32), 16_000)[1]
+        store.finish(keys, columns=columns, build_seconds=round(time.time() - t0, 1))
+
+def load_segments(size: str = 'small', seed: int = 0, root: str | Path | None = None) -> SegmentTable:
+    "Load a built per-segment table (`build_descriptors` builds it with the per-recording one)."
+    d, m = read_manifest('segments', size, seed, root)
+    parts = []
+    for meta in m['items']:
+        arr = read_arrays(d/'items'/f"{meta['id']}.npz")
+        ids = pd.DataFrame(dict(id=[f"{meta['id']}/{i:03d}" for i in range(meta['n_segments'])], recording=meta['id'],
+                                source=meta['source'], category=meta['category'], start_s=arr['start_s']))
+        parts.append(pd.concat([ids, pd.DataFrame(arr['values'], columns=m['columns'])], axis=1))
+    return SegmentTable(d, pd.concat(parts, ignore_index=True), m)
+
 # %% ../nbs/15_descriptors.ipynb #034a2d15
 def build_descriptors(size: str = 'small', seed: int = 0, root: str | Path | None = None, progress: bool = True,
                       encodec: str = 'auto') -> DescriptorTable:
-    "Build (or load, if built) the descriptor table of the spoken and music corpora (music built with `encodec`)."
+    "Build (or load, if built) the descriptor tables (per recording; per segment: `load_segments`) of the spoken and music corpora."
     check_choice('size', size, SIZES)
     store, t0 = CorpusStore('descriptors', size, seed, dict(hop=HOP, mfcc=MFCC, mel_bands=MEL_BANDS), root), time.time()
     speech, music = build_speech(size, seed, root, progress), build_music(size, seed, root, progress, encodec=encodec)
@@ -117,6 +215,7 @@ def build_descriptors(size: str = 'small', seed: int = 0, root: str | Path | Non
         csv.unlink(missing_ok=True)
     table = load_descriptors(size, seed, root)
     if not csv.exists(): replace_atomically(csv, lambda p: table.frame.to_csv(p, index=False))   # also after a kill
+    _build_segments(size, seed, root, progress, recordings)
     return table
 
 def load_descriptors(size: str = 'small', seed: int = 0, root: str | Path | None = None) -> DescriptorTable:
