@@ -19,6 +19,8 @@ class _Parser(argparse.ArgumentParser):
     def error(self, message): raise UsageError(f"{self.prog}: {message}")
 
 CORPORA = ('text', 'speech', 'music', 'descriptors')
+# the stores each corpus builds: the re-spoken queries and the per-segment descriptors live in stores of their own
+_STORES = dict(speech=('speech', 'speech-respoken'), descriptors=('descriptors', 'segments'))
 
 def _non_negative_int(s: str) -> int:
     try: v = int(s)
@@ -102,13 +104,13 @@ def verify_corpora(name: str = 'all', size: str = 'default', seed: int = 0, root
     "Check the files of corpus `name` (or all) against their records; print one line each; 1 if any is damaged."
     from vqnb.corpus import verify_corpus
     damaged = 0
-    for n in (CORPORA if name == 'all' else (name,)):
-        r = verify_corpus(n, size=size, seed=seed, root=root)
-        if r['ok']: print(f"{n}: ok ({r['checked']} files checked)"); continue
-        if not Path(r['dir']).is_dir(): print(f"{n}: not built ({r['dir']})"); continue
+    for n, store in [(n, s) for n in (CORPORA if name == 'all' else (name,)) for s in _STORES.get(n, (n,))]:
+        r = verify_corpus(store, size=size, seed=seed, root=root)
+        if r['ok']: print(f"{store}: ok ({r['checked']} files checked)"); continue
+        if not Path(r['dir']).is_dir(): print(f"{store}: not built ({r['dir']})"); continue
         damaged += 1
         bad = r['damaged']
-        print(f"{n}: DAMAGED, {len(bad)} problem(s) in {r['checked']} files: {'; '.join(map(str, bad[:3]))}"
+        print(f"{store}: DAMAGED, {len(bad)} problem(s) in {r['checked']} files: {'; '.join(map(str, bad[:3]))}"
               f"{' ...' if len(bad) > 3 else ''} (rebuild with `vqnb data build {n} --size {size} --seed {seed}`)")
     return 1 if damaged else 0
 
