@@ -8,9 +8,11 @@
 PYTHON ?= python3
 VENV   := .venv
 BIN    := $(VENV)/bin
-# Debian packages the corpora need (speech synthesis, MIDI rendering, texts), Chromium for the inspector's browser
-# test, and npm to fetch the widget JavaScript of offline reports (when no npm is on the machine).
-APT_PACKAGES := espeak-ng fluidsynth fluid-soundfont-gm fortunes chromium $(if $(shell command -v npm),,npm)
+# Debian packages the corpora need (speech synthesis, MIDI rendering, texts); then Chromium for the inspector's browser
+# test and npm to fetch the widget JavaScript of offline reports (when no npm is on the machine): without root those two
+# are optional (the browser test reports itself skipped), except under CI or VQNB_REQUIRE_BROWSER=1.
+APT_PACKAGES := espeak-ng fluidsynth fluid-soundfont-gm fortunes
+BROWSER_PACKAGES := chromium $(if $(shell command -v npm),,npm)
 # Jupyter refuses to run as root without --allow-root
 ALLOW_ROOT := $(if $(filter 0,$(shell id -u)),--allow-root)
 WIDGET_JS := .cache/widget-js
@@ -39,6 +41,7 @@ $(WIDGET_JS)/.complete: tools/vendor_js.sh | sysdeps
 
 sysdeps:
 	@bash tools/sysdeps.sh $(APT_PACKAGES)
+	@bash tools/sysdeps.sh --optional $(BROWSER_PACKAGES)
 
 # --resume: an experiment whose latest run finished is not redone; one that was killed continues from its checkpoint.
 run: install

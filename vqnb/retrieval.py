@@ -371,14 +371,14 @@ def generate(model: UnitySpeechModel, x: Tensor, mask: Tensor | None = None, num
 class DualTaskDataset(Dataset):
     "Whole documents (indexing) or random crops (retrieval) of `features`, with their document and semantic IDs."
     def __init__(self, features: list, doc_ids: IdTable, semantic_ids: IdTable, crop_frames: int = 150, p_index: float = 0.5,
-                 avoid: list | None = None, min_shift: int = 25):
+                 avoid: list | None = None, min_shift: int | None = None):
         if not isinstance(features, (list, tuple)) or not features: raise ValueError(f"features: expected a non-empty list of [frames, n_mels] tensors, got {describe(features)}")
         for name, t in (('doc_ids', doc_ids), ('semantic_ids', semantic_ids)):
             if not isinstance(t, IdTable) or len(t) != len(features): raise ValueError(f"{name}: expected an IdTable of {len(features)} rows (one per document), got {describe(t)}")
         if avoid is not None and len(avoid) != len(features): raise ValueError(f"avoid: expected {len(features)} lists of start frames, got {len(avoid)}")
         self.features, self.doc_ids, self.semantic_ids = [torch.as_tensor(f, dtype=torch.float32) for f in features], doc_ids, semantic_ids
         self.crop_frames, self.p_index = check_int('crop_frames', crop_frames, min=1), check_number('p_index', p_index, min=0, max=1)
-        self.avoid, self.min_shift = avoid, check_int('min_shift', min_shift, min=0)
+        self.avoid, self.min_shift = avoid, crop_frames if min_shift is None else check_int('min_shift', min_shift, min=0)
 
     def __len__(self): return len(self.features)
 
@@ -424,7 +424,8 @@ def retrieve(model: UnitySpeechModel, queries: list, table: IdTable, num_beams: 
     for s in range(0, len(queries), batch_size):
         x, mask = pad_batch(list(queries[s:s + batch_size]), dtype=torch.float32)
         ids, _ = generate(model, x.to(device), mask.to(device), num_beams, trie, semantic_trie)
-        ranked.append(torch.where((ids >= 0).all(-1), table.index_of(ids.cpu()), torch.full(ids.shape[:2], -2)))
+        ids = ids.cpu()                                                     # the ID table lives on the CPU
+        ranked.append(torch.where((ids >= 0).all(-1), table.index_of(ids), torch.full(ids.shape[:2], -2)))
     r = torch.cat(ranked)
     made = r != -2
     dup = sum(len(row) - len(set(row)) for row in (q[(q >= 0)].tolist() for q in r))
