@@ -35,7 +35,7 @@ $(VENV)/.installed-bench: $(VENV)/.installed
 install: sysdeps $(VENV)/.installed $(WIDGET_JS)/.complete
 
 # require.js, the widget renderer and anywidget from the npm registry (pinned in the script), for reports that draw
-# saved widgets offline (vqnb.inspector.offline_html_exporter); git-ignored.
+# saved widgets offline (vqnb.runner.offline_html_exporter); git-ignored.
 $(WIDGET_JS)/.complete: tools/vendor_js.sh | sysdeps
 	bash tools/vendor_js.sh $(WIDGET_JS)
 

@@ -4,7 +4,7 @@ Starts JupyterLab on 127.0.0.1 with a token and temporary Jupyter directories, o
 (copied into a temporary folder) in headless Chromium, runs it, and checks from the page: the plotly figure is drawn
 with the expected number of window rectangles; dragging the epoch slider with the mouse moves them; choosing another
 pair in the window dropdown changes the highlighted windows; another clip redraws the figure; audio elements with a
-playable source exist. Then it opens an HTML export of the inspector (`vqnb.inspector.offline_html_exporter`) with
+playable source exist. Then it opens an HTML export of the inspector (`vqnb.runner.offline_html_exporter`) with
 every http(s) request refused and checks the figure is drawn from the vendored JavaScript alone.
 
 Screenshots go to .cache/browser-test/ (git-ignored); `--readme-screenshot PATH` also saves the inspector there.
@@ -149,7 +149,8 @@ def check_offline_html(browser, tmp: Path, results: dict):
     sys.path.insert(0, str(ROOT))
     import nbformat
     from ipywidgets.embed import embed_data
-    from vqnb.inspector import WindowInspector, offline_html_exporter, synthetic_pair
+    from vqnb.inspector import WindowInspector, synthetic_pair
+    from vqnb.runner import offline_html_exporter
     x_in, x_tgt, truth = synthetic_pair(seed=1)
     insp = WindowInspector({'pair': dict(input=x_in, target=x_tgt)}, truths={'pair': truth})
     data = embed_data(views=[insp.widget], drop_defaults=False)

@@ -40,8 +40,16 @@ def notebooks():
     return sorted(p for p in NBS.rglob('*.ipynb')
                   if '.ipynb_checkpoints' not in p.parts and not p.name.startswith('_'))
 
+def numba_cache(name: str) -> str:
+    """A numba cache folder of one test's own. librosa's numba functions cache their machine code beside librosa by default:
+    two notebooks compiling them at once on a fresh install left a mismatched cache that crashed every later run (SIGSEGV)."""
+    d = ROOT/'.cache'/'numba'/name.replace('/', '_')
+    d.mkdir(parents=True, exist_ok=True)
+    return str(d)
+
 def run_one(nb):
-    env = {**os.environ, 'OMP_NUM_THREADS': os.environ.get('VQNB_TEST_THREADS', '1'), 'MPLBACKEND': 'Agg'}
+    env = {**os.environ, 'OMP_NUM_THREADS': os.environ.get('VQNB_TEST_THREADS', '1'), 'MPLBACKEND': 'Agg',
+           'NUMBA_CACHE_DIR': numba_cache(str(nb.relative_to(NBS)))}
     t0 = time.time()
     r = subprocess.run([str(BIN/'nbdev-test'), str(nb)], cwd=ROOT, env=env,
                        capture_output=True, text=True)
@@ -50,7 +58,7 @@ def run_one(nb):
 def run_browser():
     """tools/browser_test.py in a process of its own, after the notebooks (it wants both cores): (passed, skipped, seconds, output).
     Without Chromium it is skipped, unless CI=1/true or VQNB_REQUIRE_BROWSER=1 make it fail."""
-    env = {**os.environ, 'OMP_NUM_THREADS': os.environ.get('VQNB_TEST_THREADS', '1')}
+    env = {**os.environ, 'OMP_NUM_THREADS': os.environ.get('VQNB_TEST_THREADS', '1'), 'NUMBA_CACHE_DIR': numba_cache('browser')}
     t0 = time.time()
     r = subprocess.run([sys.executable, str(ROOT/'tools'/'browser_test.py')], cwd=ROOT, env=env, capture_output=True, text=True)
     out = r.stdout + r.stderr

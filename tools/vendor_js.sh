@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Fetch the JavaScript that draws saved widgets in an exported notebook (require.js, the widget renderer
 # @jupyter-widgets/html-manager, anywidget for plotly's FigureWidget) from the npm registry, pinned, into DEST
-# (default .cache/widget-js, git-ignored). vqnb.inspector.offline_html_exporter points nbconvert at these copies.
+# (default .cache/widget-js, git-ignored). vqnb.runner.offline_html_exporter points nbconvert at these copies.
 set -euo pipefail
 dest=${1:-.cache/widget-js}
 pins=(requirejs@2.3.8 @jupyter-widgets/html-manager@1.0.15 anywidget@0.11.0)
