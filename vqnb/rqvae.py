@@ -296,22 +296,24 @@ def document_ids(codes: Tensor) -> tuple[Tensor, float]:
 def encode_documents(model: DocumentRQVAE, items: list, batch_size: int = 32) -> dict[str, list[Tensor]]:
     "Per document: `codes` `[W_i, L]` of its real windows, `recon` and `x` `[L_i, input_dim]` of its real frames."
     batch_size, res = check_int('batch_size', batch_size, min=1), dict(codes=[], recon=[], x=[])
+    dev = next(model.parameters()).device
     with evaluating(model):
         for s in range(0, len(items), batch_size):
             x, mask = pad_batch(items[s:s + batch_size], dtype=torch.float32)
-            out = model(x, mask)
+            out = model(x.to(dev), mask.to(dev))                             # results come back to the CPU
+            codes, wmask, recon = out.codes.cpu(), out.window_mask.cpu(), out.recon.cpu()
             for b in range(len(x)):
-                res['codes'].append(out.codes[b][out.window_mask[b]]); res['recon'].append(out.recon[b][mask[b]])
+                res['codes'].append(codes[b][wmask[b]]); res['recon'].append(recon[b][mask[b]])
                 res['x'].append(x[b][mask[b]])
     return res
 
 @torch.no_grad()
 def document_vectors(model: DocumentRQVAE, items: list, batch_size: int = 32) -> Tensor:
     "`[N, latent_dim]`: each document's mean quantized window, decoded from its codes, L2-normalised."
-    batch_size, vecs = check_int('batch_size', batch_size, min=1), []
+    batch_size, vecs, dev = check_int('batch_size', batch_size, min=1), [], next(model.parameters()).device
     for s in range(0, len(items), batch_size):
         x, mask = pad_batch(items[s:s + batch_size], dtype=torch.float32)
-        codes, wmask = model.encode(x, mask)
+        codes, wmask = model.encode(x.to(dev), mask.to(dev))
         q = model.rvq.decode(codes)
-        vecs.append((q * wmask[..., None]).sum(1) / wmask.sum(1, keepdim=True).clamp(min=1))
+        vecs.append(((q * wmask[..., None]).sum(1) / wmask.sum(1, keepdim=True).clamp(min=1)).cpu())
     return F.normalize(torch.cat(vecs), dim=-1)
