@@ -6,18 +6,18 @@ Docs: https://vqnb.github.io/vqnb/audio.html.md"""
 
 # %% ../nbs/10_audio.ipynb #9eff96dd
 from __future__ import annotations
-import functools, os
+import functools, os, shutil
 from dataclasses import dataclass
 from pathlib import Path
 import numpy as np
 import soundfile as sf
 import torch
 from torch import Tensor
-from .core import check_int, replace_atomically
+from .core import check_int, project_root, replace_atomically
 
 # %% auto #0
 __all__ = ['SPEECH_GRID', 'MUSIC_GRID', 'ENCODEC_GRID', 'SPEECH_MEL', 'MUSIC_MEL', 'ENCODEC_CHECKPOINT', 'FrameGrid',
-           'AudioError', 'load_audio', 'save_audio', 'resample', 'MelConfig', 'to_mono', 'log_mel',
+           'AudioError', 'load_audio', 'save_audio', 'resample', 'listen', 'MelConfig', 'to_mono', 'log_mel',
            'encodec_checkpoint_dir', 'EncodecEncoder', 'load_encodec', 'Latents', 'encodec_latents']
 
 # %% ../nbs/10_audio.ipynb #6afdc099
@@ -108,6 +108,18 @@ def resample(wave: Tensor, orig_sr: int, new_sr: int) -> Tensor:
     import torchaudio.functional as AF
     check_int('orig_sr', orig_sr, min=1); check_int('new_sr', new_sr, min=1)
     return wave if orig_sr == new_sr else AF.resample(wave, orig_sr, new_sr)
+
+# %% ../nbs/10_audio.ipynb #cdb42939
+def listen(path: str | Path, folder: str | Path | None = None):
+    "An audio player for the file `path`, referenced, not embedded: its address is relative to `folder` (default: here)."
+    from IPython.display import Audio
+    path, root = Path(path), project_root()
+    if not path.is_file(): raise FileNotFoundError(f"path: no audio file at {path}")
+    if root is not None and not path.resolve().is_relative_to(root.resolve()):       # outside what JupyterLab serves
+        copy = root/'data'/'cache'/'listen'/f"{path.parent.parent.name}-{path.name}"
+        copy.parent.mkdir(parents=True, exist_ok=True); shutil.copyfile(path, copy); path = copy
+    return Audio(url=os.path.relpath(path.resolve(), Path(folder or Path.cwd()).resolve()), embed=False)
+
 
 # %% ../nbs/10_audio.ipynb #60d2f07f
 @dataclass(frozen=True)

@@ -14,7 +14,8 @@ import vqnb
 # %% auto #0
 __all__ = ['project_root', 'data_root', 'ToolMissing', 'require_command', 'require_path', 'tool_version', 'versions',
            'temporary_name', 'replace_atomically', 'atomic_write_bytes', 'atomic_write_text', 'atomic_write_json',
-           'stale_temporaries', 'describe', 'as_tensor', 'evaluating', 'check_int', 'check_number', 'check_choice']
+           'stale_temporaries', 'describe', 'as_tensor', 'evaluating', 'check_int', 'check_number', 'check_choice',
+           'show_figure']
 
 # %% ../nbs/00_core.ipynb #77a371a0
 def project_root() -> Path | None:
@@ -168,3 +169,15 @@ def check_choice(name: str, value, choices: Iterable) -> Any:
     if not any(value is c or (type(value) is type(c) and value == c) for c in choices):   # True is not 1 here
         raise ValueError(f"{name}: expected one of {', '.join(map(repr, choices))}, got {value!r}")
     return value
+
+# %% ../nbs/00_core.ipynb #81dd0d80
+def show_figure(fig, fmt: str = 'png', dpi: int = 60):
+    "Show the matplotlib figure `fig` as a small PNG (or `'jpg'`, for spectrograms and other images) and close it."
+    import io
+    import matplotlib.pyplot as plt
+    from IPython.display import Image, display
+    check_choice('fmt', fmt, ('png', 'jpg')); check_int('dpi', dpi, min=1)
+    buf = io.BytesIO()
+    fig.savefig(buf, format=fmt, dpi=dpi, **(dict(pil_kwargs=dict(quality=80)) if fmt == 'jpg' else {}))
+    plt.close(fig); display(Image(buf.getvalue()))
+
