@@ -13,7 +13,7 @@ import torch, torch.nn as nn, torch.nn.functional as F
 from torch import Tensor
 from torch.utils.data import Dataset
 from .core import check_int, check_number, check_choice, describe, evaluating
-from .rqvae import document_ids, sinusoidal
+from .rqvae import DecoderBlock, document_ids, sinusoidal
 from .evaluation import pad_batch
 
 # %% auto #0
@@ -244,15 +244,8 @@ class SpeechEncoder(nn.Module):
         return self.out_norm(h).masked_fill(~m[..., None], 0.), m
 
 # %% ../nbs/35_retrieval.ipynb #3b06a479
-class IdDecoderBlock(nn.Module):
-    "Pre-norm causal self-attention per hypothesis, cross-attention of a query's hypotheses to its memory, feed-forward."
-    def __init__(self, dim: int, nhead: int, dropout: float):
-        super().__init__()
-        self.norm1, self.norm2, self.norm3 = nn.LayerNorm(dim), nn.LayerNorm(dim), nn.LayerNorm(dim)
-        self.self_attn = nn.MultiheadAttention(dim, nhead, dropout=dropout, batch_first=True)
-        self.cross_attn = nn.MultiheadAttention(dim, nhead, dropout=dropout, batch_first=True)
-        self.ffn = nn.Sequential(nn.Linear(dim, 4 * dim), nn.GELU(), nn.Dropout(dropout), nn.Linear(4 * dim, dim))
-        self.drop = nn.Dropout(dropout)
+class IdDecoderBlock(DecoderBlock):
+    "The RQ-VAE's decoder block (same layers), run causally per hypothesis, a query's hypotheses sharing its memory."
 
     def forward(self, x: Tensor, memory: Tensor, memory_pad: Tensor, causal: Tensor) -> Tensor:
         "`x` `[B*k, t, d]` (query b's hypotheses are rows b*k ... b*k + k-1), `memory` `[B, M, d]`, torch's masks."
