@@ -140,6 +140,7 @@ class SlidingWindowStatsPooling(nn.Module):
                  check_finite: bool = True):
         super().__init__()
         self.window_size, self.stride = check_int('window_size', window_size, min=1), check_int('stride', stride, min=1)
+        if stride > window_size: raise ValueError(f"stride: expected at most window_size={window_size} (a wider stride leaves frames between windows that no window reads), got {stride}")
         self.pool = AttentiveStatisticsPooling(input_dim, hidden_dim, project, check_finite=check_finite)
         self.input_dim = self.pool.input_dim
 

@@ -110,6 +110,8 @@ class DocumentEncoder(nn.Module):
         latent_dim, nhead, dropout = _check_heads(latent_dim, nhead, dropout)
         self.pooling_type = check_choice('pooling_type', pooling_type, ('global', 'sliding_window'))
         self.window_size, self.window_stride = check_int('window_size', window_size, min=1), check_int('window_stride', window_stride, min=1)
+        if window_stride > window_size and pooling_type == 'sliding_window':
+            raise ValueError(f"window_stride: expected at most window_size={window_size} (frames between windows would be read by none), got {window_stride}")
         self.input_proj, self.input_norm = nn.Linear(input_dim, latent_dim), nn.LayerNorm(latent_dim)
         self.register_buffer('positions', sinusoidal(torch.arange(max_seq_len), latent_dim), persistent=False)
         layer = nn.TransformerEncoderLayer(latent_dim, nhead, 4 * latent_dim, dropout, batch_first=True, norm_first=True)
