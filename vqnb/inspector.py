@@ -115,7 +115,8 @@ def rqvae_windows(model, features, frame_rate: float, track: str = 'clip') -> li
     enc = model.encoder
     if enc.pooling_type != 'sliding_window': raise ValueError(f"model: expected sliding-window pooling, got {enc.pooling_type!r}")
     with evaluating(model):
-        z, wmask, _, _ = enc(x[None])
+        try: z, wmask, _, _ = enc(x[None])
+        except (TypeError, ValueError) as e: raise type(e)(f"features: {e}") from None
         codes = model.rvq.encode(z, wmask)
         err = (z - model.rvq.decode(codes)).pow(2).mean(-1)           # per window: mean squared quantization error
     starts, _ = window_starts(torch.tensor([len(x)]), enc.window_size, enc.window_stride)

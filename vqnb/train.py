@@ -237,6 +237,11 @@ class Trainer:
                  callbacks: list[Callback] = (), model_config: dict | None = None, collate_fn: Callable = default_collate):
         self.config = config or TrainConfig()
         if not isinstance(self.config, TrainConfig): raise TypeError(f"config: expected a TrainConfig, got {type(config).__name__}")
+        if not isinstance(model, nn.Module): raise TypeError(f"model: expected a torch nn.Module, got {type(model).__name__}")
+        for k, f in (('step_fn', step_fn), ('collate_fn', collate_fn)):
+            if not callable(f): raise TypeError(f"{k}: expected a function, got {type(f).__name__}")
+        if not all(isinstance(cb, Callback) for cb in callbacks): raise TypeError("callbacks: expected a list of Callback instances")
+        if run_dir is not None and not isinstance(run_dir, (str, Path)): raise TypeError(f"run_dir: expected a folder path or None, got {type(run_dir).__name__}")
         if len(train_data) == 0: raise ValueError("train_data: expected a non-empty dataset, got an empty one")
         if valid_data is not None and len(valid_data) == 0:
             raise ValueError("valid_data: expected a non-empty dataset or None, got an empty one (no validation would run)")
