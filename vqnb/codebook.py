@@ -13,8 +13,8 @@ import torch.distributed as dist
 from torch import Tensor
 from fastcore.basics import patch
 from tqdm.auto import tqdm
-from .core import check_int, check_number
-from .quantize import VectorQuantizer, ResidualVectorQuantizer, ProductQuantizer, world_size, _group_device
+from .core import check_int, check_number, check_choice, collective_device
+from .quantize import VectorQuantizer, ResidualVectorQuantizer, ProductQuantizer, world_size
 
 # %% auto #0
 __all__ = ['CodebookUsage', 'ZipfFit', 'rank_frequency', 'zipf_fit', 'plot_rank_frequency', 'rank_frequency_figure', 'plot_usage',
@@ -44,6 +44,7 @@ class CodebookUsage:
                  num_groups: int = 1,     # layers of a residual VQ, heads of a product VQ
                  group_label: str = 'layer'):
         self.codebook_size, self.num_groups = check_int('codebook_size', codebook_size, 1), check_int('num_groups', num_groups, 1)
+        if not isinstance(group_label, str) or not group_label: raise TypeError(f"group_label: expected a name such as 'layer' or 'head', got {group_label!r}")
         self.group_label = group_label
         self.counts = torch.zeros(num_groups, codebook_size, dtype=torch.long)
         self.history: list[dict] = []
@@ -64,7 +65,7 @@ class CodebookUsage:
     def all_reduce(self) -> CodebookUsage:
         "Sum the counts over the ranks of the process group (on its device: CUDA under NCCL), so every rank has the global usage."
         if world_size() > 1:
-            c = self.counts.to(_group_device())
+            c = self.counts.to(collective_device())
             dist.all_reduce(c)
             self.counts = c.cpu()
         return self
@@ -119,7 +120,7 @@ def summary(self: CodebookUsage) -> dict:
 @patch
 def snapshot(self: CodebookUsage, step: int, **extra) -> dict:
     "Append the current utilization and perplexity (and any `extra` metrics) to `history`."
-    rec = dict(step=step, utilization=self.utilization.tolist(), perplexity=self.perplexity.tolist(), **extra)
+    rec = dict(step=check_int('step', step, min=0), utilization=self.utilization.tolist(), perplexity=self.perplexity.tolist(), **extra)
     self.history.append(rec)
     return rec
 
@@ -132,7 +133,8 @@ class ZipfFit:
     n_codes: int      # used codes the fit is over
 
 def _check_counts(counts) -> Tensor:
-    c = torch.as_tensor(counts)
+    try: c = torch.as_tensor(counts)
+    except (TypeError, ValueError, RuntimeError): raise TypeError(f"counts: expected a 1-D vector of counts [K], got {type(counts).__name__}") from None
     if c.ndim != 1 or c.dtype == torch.bool or c.is_complex():
         raise ValueError(f"counts: expected a 1-D vector of counts [K] (one group; pass counts[g] for a table), "
                          f"got shape {tuple(c.shape)} and dtype {c.dtype}")
@@ -219,6 +221,8 @@ def plot_utilization_history(histories: dict[str, CodebookUsage] | CodebookUsage
     "Utilization over training steps, one line per group of each named accumulator; returns the axes."
     import matplotlib.pyplot as plt
     if isinstance(histories, CodebookUsage): histories = {'': histories}
+    if not isinstance(histories, dict) or not all(isinstance(u, CodebookUsage) for u in histories.values()):
+        raise TypeError(f"histories: expected a CodebookUsage or a dict name -> CodebookUsage, got {type(histories).__name__}")
     if ax is None: _, ax = plt.subplots(figsize=(6, 3.5))
     for label, u in histories.items():
         if not u.history: continue
@@ -245,7 +249,8 @@ def fit_codebook(quantizer: nn.Module, data: Tensor, epochs: int = 20, batch_siz
     if not isinstance(data, Tensor) or data.ndim != 2 or len(data) == 0:
         raise ValueError(f"data: expected a non-empty [N, D] tensor, got "
                          f"{tuple(data.shape) if isinstance(data, Tensor) else type(data).__name__}")
-    if epochs < 1 or batch_size < 1: raise ValueError(f"epochs, batch_size: expected >= 1, got {epochs}, {batch_size}")
+    epochs, batch_size, seed = check_int('epochs', epochs, min=1), check_int('batch_size', batch_size, min=1), check_int('seed', seed, min=0)
+    lr, progress = check_number('lr', lr, min=0, min_open=True), check_choice('progress', progress, (True, False))
     params = [p for p in quantizer.parameters() if p.requires_grad]
     opt = torch.optim.Adam(params, lr=lr) if params else None
     g = torch.Generator().manual_seed(seed)

@@ -14,8 +14,8 @@ import vqnb
 # %% auto #0
 __all__ = ['project_root', 'data_root', 'ToolMissing', 'require_command', 'require_path', 'tool_version', 'versions',
            'temporary_name', 'replace_atomically', 'atomic_write_bytes', 'atomic_write_text', 'atomic_write_json',
-           'stale_temporaries', 'describe', 'as_tensor', 'evaluating', 'check_int', 'check_number', 'check_choice',
-           'show_figure']
+           'read_json', 'stale_temporaries', 'describe', 'as_tensor', 'evaluating', 'collective_device', 'check_int',
+           'check_number', 'check_choice', 'show_figure']
 
 # %% ../nbs/00_core.ipynb #77a371a0
 def project_root() -> Path | None:
@@ -96,15 +96,27 @@ def replace_atomically(path: str | Path, write: Callable[[Path], None]) -> Path:
 # %% ../nbs/00_core.ipynb #3b66e90f
 def atomic_write_bytes(path: str | Path, data: bytes) -> Path:
     "Write `data` to `path` atomically."
+    if not isinstance(data, (bytes, bytearray, memoryview)): raise TypeError(f"data: expected bytes, got {type(data).__name__}")
     return replace_atomically(path, lambda p: p.write_bytes(data))
 
 def atomic_write_text(path: str | Path, text: str) -> Path:
     "Write `text` (UTF-8) to `path` atomically."
+    if not isinstance(text, str): raise TypeError(f"text: expected a str, got {type(text).__name__}")
     return atomic_write_bytes(path, text.encode())
 
 def atomic_write_json(path: str | Path, obj: Any, indent: int | None = 1) -> Path:
     "Write `obj` as JSON to `path` atomically (values JSON cannot hold are written as strings)."
     return atomic_write_bytes(path, json.dumps(obj, indent=indent, default=str).encode())
+
+def read_json(path: str | Path) -> Any:
+    "The JSON value in the file `path`; a missing, non-UTF-8 or malformed (e.g. truncated) file raises an error naming it."
+    path = Path(path)
+    try: text = path.read_bytes().decode('utf-8')
+    except FileNotFoundError: raise FileNotFoundError(f"{path}: no such file") from None
+    except UnicodeDecodeError as e: raise ValueError(f"{path}: expected UTF-8 JSON, got undecodable bytes ({e.reason} at byte {e.start})") from None
+    try: return json.loads(text)
+    except json.JSONDecodeError as e:
+        raise ValueError(f"{path}: expected JSON, got a damaged or truncated file ({e.msg} at line {e.lineno} column {e.colno})") from None
 
 def stale_temporaries(folder: str | Path) -> list[Path]:
     "Temporary files of `replace_atomically` left in `folder` by a writer that was killed."
@@ -127,10 +139,20 @@ def as_tensor(name: str, value):
 @contextlib.contextmanager
 def evaluating(module):
     "Eval mode for `module` (a torch `nn.Module`) inside the block; its previous mode after it."
+    import torch
+    if not isinstance(module, torch.nn.Module): raise TypeError(f"module: expected a torch nn.Module, got {type(module).__name__}")
     was_training = module.training
     module.eval()
     try: yield module
     finally: module.train(was_training)
+
+# %% ../nbs/00_core.ipynb #50e852f2
+def collective_device(backend: str | None = None):
+    "The torch device a collective's tensors must be on: the current CUDA device under NCCL, else the CPU. `backend`: the default process group's when None (the CPU when there is none)."
+    import torch, torch.distributed as dist
+    if backend is None: backend = dist.get_backend() if dist.is_available() and dist.is_initialized() else None
+    if backend is not None and not isinstance(backend, str): raise TypeError(f"backend: expected a backend name ('nccl', 'gloo') or None, got {type(backend).__name__}")
+    return torch.device('cuda', torch.cuda.current_device()) if backend == 'nccl' else torch.device('cpu')
 
 # %% ../nbs/00_core.ipynb #e91d5387
 def _describe_range(lo, hi, lo_open, hi_open) -> str:

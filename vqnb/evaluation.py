@@ -20,22 +20,32 @@ __all__ = ['pad_batch', 'recall_at_k', 'recall_from_ranked', 'snr_db', 'fraction
 
 # %% ../nbs/22_evaluation.ipynb #5c60bc9e
 def pad_batch(items: Sequence, dtype: torch.dtype | None = None) -> tuple[Tensor, Tensor]:
-    "Sequences `[L_i, D]` -> `x` `[B, max L_i, D]` (zeros after each end) and `mask` `[B, max L_i]` (True = real)."
+    "Sequences `[L_i, D]` -> `x` `[B, max L_i, D]` (zeros after each end; `dtype`, else the items' common dtype) and `mask` `[B, max L_i]` (True = real)."
     if isinstance(items, (Tensor, np.ndarray, str)) or not isinstance(items, Sequence):
         raise TypeError(f"items: expected a list of [length, dim] sequences, got {describe(items)}")
     if len(items) == 0: raise ValueError("items: expected at least one sequence, got an empty list")
+    if dtype is not None and not isinstance(dtype, torch.dtype): raise TypeError(f"dtype: expected a torch.dtype or None, got {dtype!r}")
     seqs = [as_tensor(f"items[{i}]", t) for i, t in enumerate(items)]
     for i, t in enumerate(seqs):
         if t.ndim != 2: raise ValueError(f"items[{i}]: expected a [length, dim] sequence, got shape {tuple(t.shape)}")
         if t.shape[1] != seqs[0].shape[1]: raise ValueError(f"items[{i}]: expected dim {seqs[0].shape[1]} (that of items[0]), got {t.shape[1]}")
-    x = seqs[0].new_zeros((len(seqs), max(len(t) for t in seqs), seqs[0].shape[1]), dtype=dtype or seqs[0].dtype)
+    common = seqs[0].dtype
+    for t in seqs[1:]: common = torch.promote_types(common, t.dtype)      # mixed items: no item is cast down
+    if dtype is not None and not (dtype.is_floating_point or dtype.is_complex):
+        for i, t in enumerate(seqs):       # a cast to an integer dtype must not drop fractions (0.7 -> 0) or wrap around
+            if (t.is_floating_point() or t.is_complex() or t.dtype != dtype) and t.numel() and not torch.equal(t.to(dtype).to(t.dtype), t):
+                raise ValueError(f"dtype: items[{i}] ({t.dtype}) holds values that {dtype} cannot represent exactly (fractions, or out of range)")
+    x = seqs[0].new_zeros((len(seqs), max(len(t) for t in seqs), seqs[0].shape[1]), dtype=dtype or common)
     mask = torch.zeros(x.shape[:2], dtype=torch.bool, device=x.device)
     for b, t in enumerate(seqs): x[b, :len(t)], mask[b, :len(t)] = t, True
     return x, mask
 
 # %% ../nbs/22_evaluation.ipynb #59800360
 def _check_ks(ks) -> tuple[int, ...]:
-    ks = (ks,) if isinstance(ks, int) else tuple(ks)
+    import numbers
+    if isinstance(ks, numbers.Integral): ks = (ks,)
+    elif isinstance(ks, (str, bytes)) or not isinstance(ks, Sequence): raise TypeError(f"ks: expected an integer K or a sequence of them, got {ks!r}")
+    else: ks = tuple(ks)
     if not ks: raise ValueError("ks: expected at least one K, got none")
     return tuple(check_int('ks', k, min=1) for k in ks)
 
@@ -58,11 +68,13 @@ def recall_at_k(scores: Tensor, truth, ks=(1, 10)) -> dict[str, float]:
     return {f"recall@{k}": float((rank < k).double().mean()) for k in ks}
 
 def recall_from_ranked(ranked: Tensor, truth, ks=(1, 10)) -> dict[str, float]:
-    "Recall@K from ranked item ids `ranked` `[Q, R]` (best first) and each query's relevant item `truth` `[Q]`."
+    "Recall@K from ranked item ids `ranked` `[Q, R]` (best first; -1 pads a short list) and each query's relevant item `truth` `[Q]` (ids >= 0)."
     ranked = as_tensor('ranked', ranked)
-    if ranked.ndim != 2 or ranked.is_floating_point() or ranked.dtype == torch.bool or 0 in ranked.shape:
+    if ranked.ndim != 2 or ranked.is_floating_point() or ranked.is_complex() or ranked.dtype == torch.bool or 0 in ranked.shape:
         raise ValueError(f"ranked: expected a non-empty [queries, ranks] integer matrix of item ids, got {describe(ranked)}")
+    if int(ranked.min()) < -1: raise ValueError(f"ranked: expected item ids >= 0 (or -1 for padding), got {int(ranked.min())}")
     ks, truth = _check_ks(ks), _check_truth(truth, ranked.shape[0])
+    if int(truth.min()) < 0: raise ValueError(f"truth: expected item ids >= 0, got {int(truth.min())} (-1 is padding in ranked, never an item)")
     hit = ranked == truth[:, None].to(ranked.device)
     return {f"recall@{k}": float(hit[:, :k].any(1).double().mean()) for k in ks}
 
@@ -109,18 +121,29 @@ def mse_by_label(x, recon, labels) -> dict:
     if isinstance(labels, str) or not isinstance(labels, Sequence) or len(labels) != x.shape[0]:
         raise ValueError(f"labels: expected {x.shape[0]} labels (one per row of x), got {describe(labels) if not isinstance(labels, Sequence) else len(labels)}")
     err, groups = (x - recon).pow(2).mean(1), {}
-    for i, label in enumerate(labels): groups.setdefault(label, []).append(i)
+    for i, label in enumerate(labels):
+        if isinstance(label, float) and math.isnan(label):     # NaN != NaN: each NaN row would be a group of its own
+            raise ValueError(f"labels: expected no NaN (labels[{i}] is NaN; give missing labels a name of their own)")
+        try: groups.setdefault(label, []).append(i)
+        except TypeError: raise TypeError(f"labels: expected hashable labels (ints or strings), labels[{i}] is a {type(label).__name__}") from None
     return {label: float(err[idx].mean()) for label, idx in groups.items()}
 
 def mse_by_columns(x, recon, groups: Mapping, mask=None) -> dict:
-    "MSE of each named group of columns: `groups` maps a name to a `slice` or a list of column indices."
+    "MSE of each named group of columns: `groups` maps a name to a `slice`, a list of distinct column indices, or a boolean mask `[D]`."
     x, recon = _real_rows(x, recon, mask)
     if not isinstance(groups, Mapping) or not groups: raise ValueError(f"groups: expected a non-empty dict name -> columns, got {groups!r}")
-    out = {}
+    out, D = {}, x.shape[1]
     for name, cols in groups.items():
-        idx = torch.arange(x.shape[1])[cols] if isinstance(cols, slice) else torch.as_tensor(cols, dtype=torch.long)
-        if idx.ndim != 1 or idx.numel() == 0 or int(idx.min()) < -x.shape[1] or int(idx.max()) >= x.shape[1]:
-            raise ValueError(f"groups[{name!r}]: expected a non-empty slice or list of columns in [0, {x.shape[1]}), got {cols!r}")
+        what = f"groups[{name!r}]: expected a non-empty slice, list of distinct column indices in [0, {D}), or boolean mask of {D} columns"
+        if isinstance(cols, slice): idx = torch.arange(D)[cols]
+        else:
+            try: idx = torch.as_tensor(np.asarray(cols))
+            except (TypeError, ValueError, RuntimeError): raise ValueError(f"{what}, got {cols!r}") from None
+            if idx.dtype == torch.bool and idx.shape == (D,): idx = idx.nonzero().squeeze(1)     # a mask, not columns 0 and 1
+            elif idx.is_floating_point() or idx.is_complex() or idx.dtype == torch.bool: raise ValueError(f"{what}, got {describe(idx)}")
+        idx = idx.long()
+        if idx.ndim != 1 or idx.numel() == 0 or int(idx.min()) < -D or int(idx.max()) >= D or len(set((idx % D).tolist())) != len(idx):
+            raise ValueError(f"{what}, got {cols!r}")
         out[name] = float((x[:, idx] - recon[:, idx]).pow(2).mean())
     return out
 
@@ -139,10 +162,11 @@ def usage_table(usages: Mapping[str, CodebookUsage] | CodebookUsage) -> list[dic
     return rows
 
 def markdown_table(rows: Sequence[Mapping], digits: int = 3) -> str:
-    "A markdown table of `rows` (dicts with the same keys); floats rounded to `digits` significant digits."
+    "A markdown table of `rows` (dicts; columns: every key, in order of first appearance); floats rounded to `digits` significant digits, `|` and line breaks escaped."
     if isinstance(rows, Mapping) or not isinstance(rows, Sequence) or not rows or not all(isinstance(r, Mapping) for r in rows):
         raise TypeError(f"rows: expected a non-empty list of dicts, got {type(rows).__name__}")
-    digits, keys = check_int('digits', digits, min=1), list(rows[0])
-    fmt = lambda v: f"{v:.{digits}g}" if isinstance(v, float) else str(v)
-    lines = ['| ' + ' | '.join(keys) + ' |', '|' + '---|' * len(keys)]
+    digits, keys = check_int('digits', digits, min=1), list(dict.fromkeys(k for r in rows for k in r))   # every row's keys
+    cell = lambda v: str(v).replace('|', '\\|').replace('\r\n', '<br>').replace('\n', '<br>').replace('\r', '<br>')  # one cell stays one cell
+    fmt = lambda v: f"{v:.{digits}g}" if isinstance(v, (float, np.floating)) else cell(v)
+    lines = ['| ' + ' | '.join(map(cell, keys)) + ' |', '|' + '---|' * len(keys)]
     return '\n'.join(lines + ['| ' + ' | '.join(fmt(r.get(k, '')) for k in keys) + ' |' for r in rows])

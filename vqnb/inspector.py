@@ -12,12 +12,12 @@ from pathlib import Path
 from typing import Callable
 import numpy as np
 import torch
-from .core import check_choice, check_int, check_number, evaluating, project_root
+from .core import check_choice, check_int, check_number, evaluating, project_root, read_json
 from .audio import MUSIC_MEL, SPEECH_MEL, MelConfig, load_audio, log_mel
 
 # %% auto #0
-__all__ = ['Recording', 'time_compress', 'Window', 'truth_windows', 'rqvae_windows', 'SelectionHistory', 'synthetic_pair',
-           'InspectorFigure', 'Playback', 'WindowInspector']
+__all__ = ['WINDOW_KINDS', 'Recording', 'time_compress', 'Window', 'truth_windows', 'rqvae_windows', 'SelectionHistory',
+           'synthetic_pair', 'InspectorFigure', 'Playback', 'WindowInspector']
 
 # %% ../nbs/34_inspector.ipynb #f592a35c
 def _wav_bytes(wave: np.ndarray, sample_rate: int) -> bytes:
@@ -34,7 +34,9 @@ class Recording:
     wave: np.ndarray
     sample_rate: int
     def __post_init__(self):
-        self.wave = np.asarray(self.wave, dtype=np.float32)
+        if not isinstance(self.name, str): raise TypeError(f"name: expected a str, got {type(self.name).__name__}")
+        try: self.wave = np.asarray(self.wave, dtype=np.float32)
+        except (TypeError, ValueError): raise TypeError(f"wave: expected a mono recording of float samples, got {type(self.wave).__name__}") from None
         check_int('sample_rate', self.sample_rate, min=1)
         if self.wave.ndim != 1 or not len(self.wave):
             raise ValueError(f"wave: expected a non-empty mono recording [samples], got shape {self.wave.shape}")
@@ -47,7 +49,8 @@ class Recording:
     @property
     def seconds(self) -> float: return len(self.wave) / self.sample_rate
     def segment(self, start_s: float, end_s: float) -> np.ndarray:
-        "The samples from `start_s` to `end_s` (clamped to the recording)."
+        "The samples from `start_s` to `end_s` (clamped to the recording; empty when `end_s` <= `start_s`)."
+        start_s, end_s = check_number('start_s', start_s), check_number('end_s', end_s)
         a = min(max(int(round(start_s * self.sample_rate)), 0), len(self.wave))
         return self.wave[a:max(a, min(int(round(end_s * self.sample_rate)), len(self.wave)))]
 
@@ -56,11 +59,15 @@ def time_compress(wave: np.ndarray, ratio: float) -> np.ndarray:
     "`wave` played `ratio` times faster at the same pitch (`ratio` > 1 shortens it); unchanged if `ratio` = 1 or shorter than one FFT (2048)."
     check_number('ratio', ratio, min=0, min_open=True)
     wave = np.asarray(wave, dtype=np.float32)
+    if wave.ndim != 1: raise ValueError(f"wave: expected mono samples [samples], got shape {wave.shape}")
+    if not np.isfinite(wave).all(): raise ValueError("wave: expected finite samples, got NaN or inf")
     if ratio == 1.0 or len(wave) < 2048: return wave
     import librosa
     return librosa.effects.time_stretch(wave, rate=float(ratio)).astype(np.float32)
 
 # %% ../nbs/34_inspector.ipynb #e2a12e67
+WINDOW_KINDS = ('rqvae', 'truth', 'agent')
+
 @dataclass
 class Window:
     "A labelled span `[start_s, end_s)` of `track`; `group`: windows selected together; `ratio`: how fast the agent plays it."
@@ -73,11 +80,23 @@ class Window:
     hover: str = ''
     value: float | None = None  # drawn as colour (RQ-VAE: quantization error)
     ratio: float = 1.0
+    def __post_init__(self):
+        for k in ('track', 'label', 'hover'):
+            if not isinstance(getattr(self, k), str): raise TypeError(f"{k}: expected a str, got {type(getattr(self, k)).__name__}")
+        if not self.track: raise ValueError("track: expected a track name, got ''")
+        check_choice('kind', self.kind, WINDOW_KINDS); check_int('group', self.group)
+        self.start_s, self.end_s = check_number('start_s', self.start_s), check_number('end_s', self.end_s)
+        if self.end_s < self.start_s: raise ValueError(f"end_s: expected at least start_s={self.start_s}, got {self.end_s}")
+        if self.value is not None: self.value = check_number('value', self.value)
+        self.ratio = check_number('ratio', self.ratio, min=0, min_open=True)
 
 def truth_windows(truth: dict, group: int = 0) -> list[Window]:
     "The planted pattern of a music pair (`truth` as recorded by `vqnb.music.plant`): one window on each track."
+    if not isinstance(truth, dict): raise TypeError(f"truth: expected the dict vqnb.music.plant records, got {type(truth).__name__}")
     missing = [k for k in ('input_start_s', 'input_end_s', 'target_start_s', 'target_end_s', 'ratio') if k not in truth]
     if missing: raise KeyError(f"truth: missing {missing}; expected the record of vqnb.music.plant")
+    check_number("truth['ratio']", truth['ratio'], min=0, min_open=True)
+    if truth.get('transpose') is not None: check_int("truth['transpose']", truth['transpose'])
     hover = f"planted pattern, {truth['ratio']:.3f}x faster in the target" + (f", transposed {truth['transpose']:+d}" if truth.get('transpose') else '')
     return [Window('input', truth['input_start_s'], truth['input_end_s'], 'truth', 'truth', group, hover, ratio=truth['ratio']),
             Window('target', truth['target_start_s'], truth['target_end_s'], 'truth', 'truth', group, hover)]
@@ -87,11 +106,17 @@ def truth_windows(truth: dict, group: int = 0) -> list[Window]:
 def rqvae_windows(model, features, frame_rate: float, track: str = 'clip') -> list[Window]:
     "The sliding windows of `model` (a `DocumentRQVAE`) over `features` `[frames, input_dim]`: codes on hover, quantization error as value."
     from vqnb.pooling import window_starts
+    from vqnb.rqvae import DocumentRQVAE
+    if not isinstance(model, DocumentRQVAE): raise TypeError(f"model: expected a DocumentRQVAE, got {type(model).__name__}")
     check_number('frame_rate', frame_rate, min=0, min_open=True)
-    enc, x = model.encoder, torch.as_tensor(features, dtype=torch.float32)
+    try: x = torch.as_tensor(features, dtype=torch.float32)
+    except (TypeError, ValueError, RuntimeError): raise TypeError(f"features: expected a [frames, {model.input_dim}] array, got {type(features).__name__}") from None
+    if x.ndim != 2: raise ValueError(f"features: expected one document's frames [frames, {model.input_dim}], got shape {tuple(x.shape)}")
+    enc = model.encoder
     if enc.pooling_type != 'sliding_window': raise ValueError(f"model: expected sliding-window pooling, got {enc.pooling_type!r}")
     with evaluating(model):
-        z, wmask, _, _ = enc(x[None])
+        try: z, wmask, _, _ = enc(x[None])
+        except (TypeError, ValueError) as e: raise type(e)(f"features: {e}") from None
         codes = model.rvq.encode(z, wmask)
         err = (z - model.rvq.decode(codes)).pow(2).mean(-1)           # per window: mean squared quantization error
     starts, _ = window_starts(torch.tensor([len(x)]), enc.window_size, enc.window_stride)
@@ -104,17 +129,50 @@ def rqvae_windows(model, features, frame_rate: float, track: str = 'clip') -> li
 class SelectionHistory:
     "The window-selection agent's recorded selections (`selection_history.json`): per held-out pair and epoch, its window pairs."
     def __init__(self, data: dict):
+        if not isinstance(data, dict): raise TypeError(f"selection history: expected the JSON object the window_selection experiment writes, got {type(data).__name__}")
         for k in ('window_s', 'held_out'):
             if k not in data: raise KeyError(f"selection history: missing {k!r}; expected the file written by the window_selection experiment")
         self.data, self.window_s = data, check_number('window_s', data['window_s'], min=0, min_open=True)
-        self.items = {h['id']: h for h in data['held_out']}
-        if not self.items: raise ValueError("selection history: 'held_out' is empty")
-        for h in self.items.values():
-            if not h.get('epochs'): raise ValueError(f"selection history: pair {h['id']!r} has no recorded epochs")
+        if not isinstance(data['held_out'], list) or not data['held_out']:
+            raise ValueError(f"selection history: 'held_out' is empty or not a list of pairs ({type(data['held_out']).__name__})")
+        self.items = {}
+        for i, h in enumerate(data['held_out']):       # checked whole here, so that drawing never meets a bad record
+            if not isinstance(h, dict) or not isinstance(h.get('id'), str):
+                raise ValueError(f"selection history: held_out[{i}]: expected a pair with a string 'id', got {h if not isinstance(h, dict) else sorted(h)!r}")
+            if h['id'] in self.items: raise ValueError(f"selection history: pair {h['id']!r} is recorded twice")
+            if not h.get('epochs') or not isinstance(h['epochs'], list): raise ValueError(f"selection history: pair {h['id']!r} has no recorded epochs")
+            seen = set()
+            for j, e in enumerate(h['epochs']):
+                where = f"selection history: pair {h['id']!r}, epochs[{j}]"
+                if not isinstance(e, dict) or isinstance(e.get('epoch'), bool) or not isinstance(e.get('epoch'), int) or not isinstance(e.get('pairs'), list):
+                    raise ValueError(f"{where}: expected an integer 'epoch' and a list of 'pairs', got {e if not isinstance(e, dict) else sorted(e)!r}")
+                if e['epoch'] in seen: raise ValueError(f"{where}: epoch {e['epoch']} is recorded twice")
+                seen.add(e['epoch'])
+                for p, s in enumerate(e['pairs']):
+                    try: self._pair(s, p, e['epoch'])
+                    except (KeyError, TypeError, ValueError) as err: raise ValueError(f"{where}, pairs[{p}]: {err.args[0] if err.args else err}") from None
+            if h.get('truth') is not None:
+                try: truth_windows(h['truth'])
+                except (KeyError, TypeError, ValueError) as err: raise ValueError(f"selection history: pair {h['id']!r}: {err.args[0] if err.args else err}") from None
+            self.items[h['id']] = h
     @classmethod
     def load(cls, path) -> SelectionHistory:
-        "The history in the JSON file `path`."
-        return cls(json.loads(Path(path).read_text()))
+        "The history in the JSON file `path` (a missing, damaged or malformed file is named in the error)."
+        data = read_json(path)
+        try: return cls(data)
+        except (KeyError, TypeError, ValueError) as e: raise type(e)(f"{path}: {e.args[0] if e.args else e}") from None
+    def _pair(self, s: dict, p: int, epoch: int) -> list[Window]:
+        "The input and target windows of the agent's pair `s` (number `p`) at `epoch`."
+        if not isinstance(s, dict): raise TypeError(f"expected a dict, got {type(s).__name__}")
+        missing = [k for k in ('start_input_s', 'start_target_s', 'ratio_input', 'ratio_target') if k not in s]
+        if missing: raise KeyError(f"missing {missing}")
+        r_in = check_number('ratio_input', s['ratio_input'], min=0, min_open=True)
+        r_tg = check_number('ratio_target', s['ratio_target'], min=0, min_open=True)
+        tonality = s.get('tonality')
+        tonality = float('nan') if tonality is None else check_number('tonality', tonality)
+        hover = f"pair {p}, epoch {epoch}: ratio {r_in:.3f} / {r_tg:.3f}, tonality {tonality:.2f}"
+        return [Window('input', s['start_input_s'], s['start_input_s'] + self.window_s * r_in, f"p{p}", 'agent', p, hover, ratio=r_in),
+                Window('target', s['start_target_s'], s['start_target_s'] + self.window_s * r_tg, f"p{p}", 'agent', p, hover, ratio=r_tg)]
     @property
     def ids(self) -> list[str]: return list(self.items)
     def epochs(self, id: str) -> list[int]:
@@ -124,14 +182,9 @@ class SelectionHistory:
     def windows(self, id: str, epoch: int) -> list[Window]:
         "The agent's window pairs for `id` at `epoch`: per pair `p` (group `p`) a window on the input and one on the target."
         eps = {e['epoch']: e for e in self.items[check_choice('id', id, self.ids)]['epochs']}
-        if epoch not in eps: raise ValueError(f"epoch: expected one of the recorded epochs {sorted(eps)}, got {epoch!r}")
-        out = []
-        for p, s in enumerate(eps[epoch]['pairs']):
-            r = s['ratio_input'] / s['ratio_target']
-            hover = f"pair {p}, epoch {epoch}: ratio {s['ratio_input']:.3f} / {s['ratio_target']:.3f}, tonality {s.get('tonality', float('nan')):.2f}"
-            out += [Window('input', s['start_input_s'], s['start_input_s'] + self.window_s * s['ratio_input'], f"p{p}", 'agent', p, hover, ratio=s['ratio_input']),
-                    Window('target', s['start_target_s'], s['start_target_s'] + self.window_s * s['ratio_target'], f"p{p}", 'agent', p, hover, ratio=s['ratio_target'])]
-        return out
+        if isinstance(epoch, bool) or not isinstance(epoch, int) or epoch not in eps:
+            raise ValueError(f"epoch: expected one of the recorded epochs {sorted(eps)}, got {epoch!r}")
+        return [w for p, s in enumerate(eps[epoch]['pairs']) for w in self._pair(s, p, epoch)]
 
 # %% ../nbs/34_inspector.ipynb #2363f0e2
 def _tones(notes, seconds: float, sample_rate: int) -> np.ndarray:
@@ -146,6 +199,7 @@ def _tones(notes, seconds: float, sample_rate: int) -> np.ndarray:
 def synthetic_pair(seconds: float = 6.0, sample_rate: int = 16_000, ratio: float = 1.25, pattern_s: float = 2.0,
                    seed: int = 0) -> tuple[Recording, Recording, dict]:
     "Input and target recordings and the planted truth: the input's notes of a `pattern_s` span, `ratio` x faster in the target."
+    check_number('seconds', seconds, min=0.5); check_int('sample_rate', sample_rate, min=1); check_int('seed', seed, min=0)
     check_number('ratio', ratio, min=1.0, max=1.5); check_number('pattern_s', pattern_s, min=0, max=seconds / 2, min_open=True)
     rng, beat = np.random.default_rng(seed), 0.25
     melody = lambda: [(i * beat, beat, 220 * 2 ** (int(rng.integers(0, 12)) / 12)) for i in range(int(seconds / beat))]
@@ -159,6 +213,22 @@ def synthetic_pair(seconds: float = 6.0, sample_rate: int = 16_000, ratio: float
             Recording('target', _tones(tgt, seconds, sample_rate), sample_rate), truth)
 
 # %% ../nbs/34_inspector.ipynb #4367cff5
+def _check_tracks(tracks, name: str = 'tracks') -> dict[str, Recording]:
+    "`tracks` checked to be a non-empty dict track name -> `Recording`."
+    if not isinstance(tracks, dict) or not tracks: raise TypeError(f"{name}: expected a non-empty dict track name -> Recording, got {tracks!r:.80}")
+    for k, v in tracks.items():
+        if not isinstance(k, str) or not isinstance(v, Recording):
+            raise TypeError(f"{name}[{k!r}]: expected a Recording under a track name (str), got {type(v).__name__}")
+    return tracks
+
+def _check_windows(windows, tracks: dict | None = None) -> list[Window]:
+    "`windows` checked to be `Window`s, on tracks of `tracks` when given."
+    if isinstance(windows, Window) or not isinstance(windows, (list, tuple)): raise TypeError(f"windows: expected a list of Window, got {type(windows).__name__}")
+    for i, w in enumerate(windows):
+        if not isinstance(w, Window): raise TypeError(f"windows[{i}]: expected a Window, got {type(w).__name__}")
+        if tracks is not None and w.track not in tracks: raise ValueError(f"windows[{i}]: track {w.track!r} is not among the tracks {list(tracks)}")
+    return list(windows)
+
 def _envelope(rec: Recording, points: int = 1200) -> tuple[np.ndarray, np.ndarray]:
     "Times and values of the waveform's envelope: min and max of each of `points` blocks, interleaved."
     block = max(1, len(rec.wave) // points)
@@ -209,6 +279,10 @@ class InspectorFigure:
                  mel_config: MelConfig | None = None, height_per_track: int = 230, width: int = 900):
         import plotly.graph_objects as go
         from plotly.subplots import make_subplots
+        tracks, windows = _check_tracks(tracks), _check_windows(windows, tracks)
+        if group is not None: check_int('group', group)
+        if mel_config is not None and not isinstance(mel_config, MelConfig): raise TypeError(f"mel_config: expected a MelConfig or None, got {type(mel_config).__name__}")
+        check_int('height_per_track', height_per_track, min=50); check_int('width', width, min=100)
         self.names = list(tracks)
         fig = make_subplots(rows=2 * len(self.names), cols=1, shared_xaxes=True, vertical_spacing=0.02, row_heights=[1, 2] * len(self.names))
         for i, (name, rec) in enumerate(tracks.items()):
@@ -235,6 +309,8 @@ class InspectorFigure:
 
     def show(self, windows: list[Window], group: int | None = None):
         "Draw `windows`, the windows of `group` highlighted (-1: the truth's)."
+        windows = _check_windows(windows, self.spans)
+        if group is not None: check_int('group', group)
         with self.widget.batch_update():
             self.widget.layout.shapes = self._shapes(windows, group)
             for i, n in enumerate(self.names): self.widget.data[3 * i + 2].update(**_markers(windows, n, self.top[n]))
@@ -252,6 +328,7 @@ class Playback:
 
     def load(self, tracks: dict[str, Recording], windows: list[Window]):
         "Set the clips of `tracks` and the segments of `windows` (at most one per track; none empties that track's window players)."
+        tracks = _check_tracks(tracks); windows = _check_windows(windows, tracks)
         for n, rec in tracks.items():
             if (n, 'clip') not in self.audio: continue
             self.audio[n, 'clip'].value = _wav_bytes(rec.wave, rec.sample_rate)
@@ -291,9 +368,12 @@ def _run_clips(run_dir: Path, corpus=None) -> tuple[SelectionHistory, dict]:
     history = SelectionHistory.load(path)
     if corpus is None:
         from vqnb.music import load_music
-        status = json.loads((Path(run_dir)/'status.json').read_text()) if (Path(run_dir)/'status.json').exists() else {}
-        scale = status.get('parameters', {}).get('scale', 'default')
+        status = read_json(Path(run_dir)/'status.json') if (Path(run_dir)/'status.json').exists() else {}
+        params = status.get('parameters') if isinstance(status, dict) else None
+        if not isinstance(params or {}, dict): raise ValueError(f"{Path(run_dir)/'status.json'}: expected 'parameters' to be a dict, got {type(params).__name__}")
+        scale = (params or {}).get('scale', 'default')
         corpus = load_music(dict(tiny='small').get(scale, 'default'))
+    if not hasattr(corpus, 'pairs') or not hasattr(corpus, 'dir'): raise TypeError(f"corpus: expected a music corpus (with pairs and dir), got {type(corpus).__name__}")
     records = {p['id']: p for p in corpus.pairs}
     missing = [i for i in history.ids if i not in records]
     if missing: raise ValueError(f"corpus: {corpus} has no pairs {missing[:3]}; the run used another music corpus")
@@ -306,10 +386,28 @@ def _rqvae_run(run_dir: Path, corpus=None, pooling: str = 'sliding_window', max_
     from vqnb.rqvae import DocumentRQVAE
     folder = Path(run_dir)/pooling/'model'
     model, meta = DocumentRQVAE.load(folder), DocumentRQVAE.saved_metadata(folder)
+    where = folder/'config.json'
+    need = ('feature_mean', 'feature_std', 'held_out') + (('corpus_size',) if corpus is None else ())
+    if missing := [k for k in need if k not in meta]:
+        raise ValueError(f"{where}: its metadata has no {missing} (expected what the rqvae_sliding_window experiment saves: "
+                         f"{', '.join(need)})")
+    stats = {}
+    for k in ('feature_mean', 'feature_std'):
+        try: stats[k] = torch.tensor(meta[k], dtype=torch.float32)
+        except (TypeError, ValueError, RuntimeError): stats[k] = None
+        if stats[k] is None or stats[k].shape != (model.input_dim,) or not torch.isfinite(stats[k]).all() or (k == 'feature_std' and (stats[k] <= 0).any()):
+            raise ValueError(f"{where}: metadata {k!r}: expected {model.input_dim} finite numbers (the model's input_dim)"
+                             f"{', all > 0' if k == 'feature_std' else ''}")
     if corpus is None:
         from vqnb.speech import load_speech
         corpus = load_speech(meta['corpus_size'])
-    mu, sd = torch.tensor(meta['feature_mean']), torch.tensor(meta['feature_std'])
+    if not hasattr(corpus, 'docs') or not hasattr(corpus, 'dir'): raise TypeError(f"corpus: expected a speech corpus (with docs and dir), got {type(corpus).__name__}")
+    held = meta['held_out']
+    if (not isinstance(held, list) or not held or not all(isinstance(i, int) and not isinstance(i, bool) for i in held)
+            or not all(0 <= i < len(corpus.docs) for i in held)):
+        raise ValueError(f"{where}: metadata 'held_out': expected a non-empty list of document indices in [0, {len(corpus.docs)}) "
+                         f"(the corpus's size), got {held!r:.80}; the run used another corpus?")
+    mu, sd = stats['feature_mean'], stats['feature_std']
     seconds = model.config['max_seq_len'] / SPEECH_MEL.frame_rate                # the model reads the first seconds only
     def load(i):
         d = corpus.docs[i]; rec = Recording.load(corpus.dir/d['wav'], d['id'])
@@ -370,7 +468,20 @@ class WindowInspector:
     def __init__(self, clips: dict, history: SelectionHistory | None = None, truths: dict | None = None, model=None,
                  mel_config: MelConfig | None = None, features: Callable | None = None):
         import ipywidgets as W
+        from vqnb.rqvae import DocumentRQVAE
+        if not isinstance(clips, dict): raise TypeError(f"clips: expected a dict clip id -> {{track: Recording}} (or a function returning it), got {type(clips).__name__}")
         if not clips: raise ValueError("clips: expected at least one clip: id -> {track: Recording}, or a function returning it")
+        if history is not None and not isinstance(history, SelectionHistory): raise TypeError(f"history: expected a SelectionHistory or None, got {type(history).__name__}")
+        if truths is not None and not isinstance(truths, dict): raise TypeError(f"truths: expected a dict clip id -> truth or None, got {type(truths).__name__}")
+        for i, t in (truths or {}).items():
+            if i not in clips: raise ValueError(f"truths: clip {i!r} is not among clips {list(clips)[:5]}")
+            try: truth_windows(t)
+            except (KeyError, TypeError, ValueError) as e: raise type(e)(f"truths[{i!r}]: {e.args[0] if e.args else e}") from None
+        if history is not None and not set(history.ids) & set(clips):
+            raise ValueError(f"history: none of its pairs {history.ids[:3]} is among clips {list(clips)[:3]}")
+        if model is not None and not isinstance(model, DocumentRQVAE): raise TypeError(f"model: expected a DocumentRQVAE or None, got {type(model).__name__}")
+        if mel_config is not None and not isinstance(mel_config, MelConfig): raise TypeError(f"mel_config: expected a MelConfig or None, got {type(mel_config).__name__}")
+        if features is not None and not callable(features): raise TypeError(f"features: expected a function log-mel -> model input, or None, got {type(features).__name__}")
         self.clips, self.history, self.model, self.mel_config, self._loaded, self._cache = dict(clips), history, model, mel_config, {}, {}
         self.features = features                  # a track's log-mel -> the model's input (standardised as in training)
         self.truths = dict(truths or {}) | ({i: history.truth(i) for i in history.ids if history.truth(i)} if history else {})
@@ -390,7 +501,12 @@ class WindowInspector:
     def tracks(self) -> dict[str, Recording]:
         "The recordings of the selected clip, loaded once."
         i = self.controls.clip.value
-        if i not in self._loaded: self._loaded[i] = self.clips[i]() if callable(self.clips[i]) else self.clips[i]
+        if i not in self._loaded:
+            tracks = _check_tracks(self.clips[i]() if callable(self.clips[i]) else self.clips[i], f"clips[{i!r}]")
+            paired = (self.history is not None and i in self.history.items) or i in self.truths
+            if paired and not {'input', 'target'} <= set(tracks):   # the agent's and the truth's windows are on these two
+                raise ValueError(f"clips[{i!r}]: expected tracks 'input' and 'target' (its windows are on them), got {list(tracks)}")
+            self._loaded[i] = tracks
         return self._loaded[i]
     def source_windows(self) -> list[Window]:
         "The windows of the selected source on the selected clip (the agent's at the slider's epoch)."

@@ -55,7 +55,11 @@ class WeightedMoments(torch.autograd.Function):
         return gw, gx
 
 def masked_softmax(scores: Tensor, mask: Tensor) -> Tensor:
-    "Softmax of `scores` over the last axis where `mask` is True; rows without any True give zeros."
+    "Softmax of `scores` over the last axis where `mask` (boolean, of the shape of `scores` or broadcasting to it) is True; rows without any True give zeros."
+    if not isinstance(scores, Tensor) or not scores.is_floating_point(): raise TypeError(f"scores: expected a floating-point tensor, got {describe(scores)}")
+    if not isinstance(mask, Tensor) or mask.dtype != torch.bool or mask.ndim > scores.ndim or any(
+            m not in (1, s) for m, s in zip(mask.shape[::-1], scores.shape[::-1])):
+        raise ValueError(f"mask: expected a boolean tensor of the shape of scores {tuple(scores.shape)} (True = counts), got {describe(mask)}")
     s = scores.masked_fill(~mask, float('-inf'))
     m = s.amax(-1, keepdim=True).nan_to_num(0., neginf=0.).detach()   # a row of -inf has no max: use 0
     e = torch.exp(s - m).masked_fill(~mask, 0.)
@@ -122,6 +126,7 @@ def num_windows(length: Tensor, window_size: int, stride: int) -> Tensor:
 def window_starts(length: Tensor, window_size: int, stride: int) -> tuple[Tensor, Tensor]:
     "Start frame `[B, W]` of each window of each sequence, and which windows exist (`[B, W]`, True = real)."
     n = num_windows(length, window_size, stride)
+    if n.ndim != 1: raise ValueError(f"length: expected one frame count per sequence [B], got shape {tuple(n.shape)}")
     length = torch.as_tensor(length, device=n.device)
     W = max(int(n.max()) if n.numel() else 0, 1)
     j = torch.arange(W, device=length.device)
@@ -135,6 +140,7 @@ class SlidingWindowStatsPooling(nn.Module):
                  check_finite: bool = True):
         super().__init__()
         self.window_size, self.stride = check_int('window_size', window_size, min=1), check_int('stride', stride, min=1)
+        if stride > window_size: raise ValueError(f"stride: expected at most window_size={window_size} (a wider stride leaves frames between windows that no window reads), got {stride}")
         self.pool = AttentiveStatisticsPooling(input_dim, hidden_dim, project, check_finite=check_finite)
         self.input_dim = self.pool.input_dim
 

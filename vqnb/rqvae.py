@@ -110,6 +110,8 @@ class DocumentEncoder(nn.Module):
         latent_dim, nhead, dropout = _check_heads(latent_dim, nhead, dropout)
         self.pooling_type = check_choice('pooling_type', pooling_type, ('global', 'sliding_window'))
         self.window_size, self.window_stride = check_int('window_size', window_size, min=1), check_int('window_stride', window_stride, min=1)
+        if window_stride > window_size and pooling_type == 'sliding_window':
+            raise ValueError(f"window_stride: expected at most window_size={window_size} (frames between windows would be read by none), got {window_stride}")
         self.input_proj, self.input_norm = nn.Linear(input_dim, latent_dim), nn.LayerNorm(latent_dim)
         self.register_buffer('positions', sinusoidal(torch.arange(max_seq_len), latent_dim), persistent=False)
         layer = nn.TransformerEncoderLayer(latent_dim, nhead, 4 * latent_dim, dropout, batch_first=True, norm_first=True)
@@ -185,6 +187,16 @@ class RQVAEOutput:
         "What the fit loop logs: reconstruction and VQ losses, and the least-used layer's usage."
         return dict(recon=self.recon_loss.detach(), vq=self.vq_loss.detach(), usage_min=self.usage.min())
 
+def _window_codes(rvq: ResidualVectorQuantizer, z: Tensor, wmask: Tensor) -> Tensor:
+    "Codes `[B, W, L]` of the real windows of `z`, -1 elsewhere; a batch without any real window (empty, all padded) never reaches the quantizer."
+    if not bool(wmask.any()): return torch.full((*wmask.shape, rvq.num_quantizers), -1, dtype=torch.long, device=z.device)
+    return rvq.encode(z, wmask)
+
+def _window_vectors(rvq: ResidualVectorQuantizer, codes: Tensor) -> Tensor:
+    "The quantized windows `[B, W, dim]` of `codes` `[B, W, L]`: zeros where the codes are -1 (all of them, for an empty batch)."
+    if not bool((codes >= 0).any()): return torch.zeros(*codes.shape[:-1], rvq.dim, device=codes.device)
+    return rvq.decode(codes)
+
 def _residual_quantizer(dim, codebook_size, num_quantizers, commitment_weight, decay, threshold_ema_dead_code) -> ResidualVectorQuantizer:
     "The residual VQ of the model, its arguments checked."
     return ResidualVectorQuantizer(dim, check_int('codebook_size', codebook_size, min=1), check_int('num_quantizers', num_quantizers, min=1),
@@ -228,7 +240,7 @@ class DocumentRQVAE(SavedModel, nn.Module):
         "Codes `[B, W, num_quantizers]` (-1 on padded windows) and the window mask `[B, W]`, in eval mode."
         with evaluating(self):
             z, wmask, _, _ = self.encoder(x, mask)
-            return self.rvq.encode(z, wmask), wmask
+            return _window_codes(self.rvq, z, wmask), wmask
 
 # %% ../nbs/30_rqvae.ipynb #f6752177
 def _align_codes(model: DocumentRQVAE, codes: Tensor, lengths) -> tuple[Tensor, Tensor, Tensor, Tensor]:
@@ -236,6 +248,7 @@ def _align_codes(model: DocumentRQVAE, codes: Tensor, lengths) -> tuple[Tensor, 
     L = model.num_quantizers
     if not isinstance(codes, Tensor) or codes.ndim != 3 or codes.shape[-1] != L or codes.is_floating_point() or codes.dtype == torch.bool:
         raise ValueError(f"codes: expected an integer tensor [batch, windows, {L}], got {describe(codes)}")
+    if isinstance(lengths, (list, tuple)) and not lengths: lengths = torch.zeros(0, dtype=torch.long)   # an empty batch
     try: lengths = torch.as_tensor(lengths, device=codes.device)
     except (TypeError, ValueError, RuntimeError): raise TypeError(f"lengths: expected integer frame counts, got {type(lengths).__name__}") from None
     if lengths.ndim != 1 or lengths.shape[0] != codes.shape[0] or lengths.is_floating_point() or lengths.dtype == torch.bool:
@@ -263,33 +276,34 @@ def _align_codes(model: DocumentRQVAE, codes: Tensor, lengths) -> tuple[Tensor, 
 def decode(self: DocumentRQVAE, codes: Tensor, lengths) -> Tensor:
     "Features `[B, max(lengths), input_dim]` from codes `[B, W, num_quantizers]` of documents of `lengths` frames."
     codes, wmask, centers, mask = _align_codes(self, codes, lengths)
-    with evaluating(self): return self.decoder(self.rvq.decode(codes), wmask, centers, mask)
+    with evaluating(self): return self.decoder(_window_vectors(self.rvq, codes), wmask, centers, mask)
 
 # %% ../nbs/30_rqvae.ipynb #336cc0f6
 @patch
 @torch.no_grad()
 def retrieval_codes(self: DocumentRQVAE, x: Tensor, mask: Tensor | None = None, option: str = 'B') -> tuple[Tensor, Tensor]:
-    "Option 'A': codes `[B, W, L]` and window mask; 'B' / 'C': one code tuple `[B, L]` per document and its vector."
+    "Option 'A': codes `[B, W, L]` and window mask; 'B' / 'C': one code tuple `[B, L]` per document and its vector (-1 and zeros for a document without frames)."
     if check_choice('option', option, ('A', 'B', 'C')) == 'A': return self.encode(x, mask)
     with evaluating(self):
         z, wmask, _, _ = self.encoder(x, mask)
-        qw = self.rvq.decode(self.rvq.encode(z, wmask))                        # quantized windows, zeros on padding
+        qw = _window_vectors(self.rvq, _window_codes(self.rvq, z, wmask))     # quantized windows, zeros on padding
         if option == 'B': weights = wmask.float() / wmask.sum(1, keepdim=True).clamp(min=1)
         else:
             query = (qw.sum(1) / wmask.sum(1, keepdim=True).clamp(min=1))[:, None]   # [B, 1, D]
             weights = masked_softmax((query * qw).sum(-1) / math.sqrt(self.latent_dim), wmask)
-        doc = (weights[..., None] * qw).sum(1)
-        return self.rvq.encode(doc), doc
+        doc, real = (weights[..., None] * qw).sum(1), wmask.any(1)
+        return _window_codes(self.rvq, doc[:, None], real[:, None])[:, 0], doc
 
 def document_ids(codes: Tensor) -> tuple[Tensor, float]:
     "IDs `[N, L + 1]`: each code tuple `[N, L]` with a suffix numbering its duplicates; and the collision rate."
-    if not isinstance(codes, Tensor) or codes.ndim != 2 or codes.is_floating_point():
+    if not isinstance(codes, Tensor) or codes.ndim != 2 or codes.is_floating_point() or codes.is_complex() or codes.dtype == torch.bool:
         raise ValueError(f"codes: expected an integer tensor [documents, L], got {describe(codes)}")
-    seen, suffix = {}, []
+    if codes.numel() and int(codes.min()) < 0: raise ValueError(f"codes: expected code indices >= 0 (a document without windows has no ID), got {int(codes.min())}")
+    codes, seen, suffix = codes.long(), {}, []                  # the suffix can pass any small dtype's range (uint8 PQ codes)
     for k in map(tuple, codes.tolist()):
         suffix.append(seen.get(k, 0)); seen[k] = seen.get(k, 0) + 1
     collision_rate = 1 - len(seen) / max(len(codes), 1)
-    return torch.cat([codes, torch.tensor(suffix, dtype=codes.dtype, device=codes.device)[:, None]], 1), collision_rate
+    return torch.cat([codes, torch.tensor(suffix, dtype=torch.long, device=codes.device)[:, None]], 1), collision_rate
 
 # %% ../nbs/30_rqvae.ipynb #ee44ff55
 @torch.no_grad()
@@ -310,10 +324,10 @@ def encode_documents(model: DocumentRQVAE, items: list, batch_size: int = 32) ->
 @torch.no_grad()
 def document_vectors(model: DocumentRQVAE, items: list, batch_size: int = 32) -> Tensor:
     "`[N, latent_dim]`: each document's mean quantized window, decoded from its codes, L2-normalised."
-    batch_size, vecs, dev = check_int('batch_size', batch_size, min=1), [], next(model.parameters()).device
+    batch_size, vecs, dev = check_int('batch_size', batch_size, min=1), [torch.zeros(0, model.latent_dim)], next(model.parameters()).device
     for s in range(0, len(items), batch_size):
         x, mask = pad_batch(items[s:s + batch_size], dtype=torch.float32)
         codes, wmask = model.encode(x.to(dev), mask.to(dev))
-        q = model.rvq.decode(codes)
+        q = _window_vectors(model.rvq, codes)
         vecs.append(((q * wmask[..., None]).sum(1) / wmask.sum(1, keepdim=True).clamp(min=1)).cpu())
     return F.normalize(torch.cat(vecs), dim=-1)

@@ -10,7 +10,7 @@ import base64, io, time
 from pathlib import Path
 import torch
 from torch import Tensor
-from .core import atomic_write_bytes, atomic_write_json, atomic_write_text
+from .core import atomic_write_bytes, atomic_write_json, atomic_write_text, check_int, check_choice
 from .quantize import ResidualVectorQuantizer, ProductQuantizer, OrthogonalProductQuantizer
 from .codebook import (CodebookUsage, fit_codebook, collapse_quantizers, plot_rank_frequency, plot_usage,
                            plot_utilization_history, rank_frequency_figure)
@@ -84,6 +84,8 @@ def _figures(usages: dict[str, CodebookUsage]) -> dict[str, bytes]:
 # %% ../nbs/90_showcase.ipynb #6f2a8c3d
 def quantizer_showcase(run_dir: str | Path, epochs: int = 20, batch_size: int = 512, progress: bool = True) -> dict:
     "Train the quantizers on the digits and write the codebook report into `run_dir`; return the per-model results."
+    epochs, batch_size = check_int('epochs', epochs, min=1), check_int('batch_size', batch_size, min=1)   # before anything is written
+    check_choice('progress', progress, (True, False))
     t0 = time.time()
     data = load_digit_vectors()
     run = Path(run_dir)

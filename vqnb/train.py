@@ -17,7 +17,8 @@ from torch.utils.data import Dataset, DataLoader, DistributedSampler
 from torch.utils.data._utils.collate import default_collate
 from fastcore.basics import patch
 from tqdm.auto import tqdm
-from .core import replace_atomically, atomic_write_json, stale_temporaries, check_int, check_number, check_choice
+from .core import (replace_atomically, atomic_write_json, read_json, stale_temporaries, check_int, check_number, check_choice,
+                       collective_device, describe)
 
 # %% auto #0
 __all__ = ['SCHEDULES', 'select_device', 'seed_everything', 'rng_state', 'set_rng_state', 'TrainConfig', 'CheckpointError',
@@ -62,10 +63,6 @@ def _init_distributed(device: str) -> tuple[int, int, torch.device]:
         if dev.type == 'cuda': dist.init_process_group('nccl', device_id=dev)
         else: dist.init_process_group('gloo')
     return world, (dist.get_rank() if dist.is_initialized() else 0), dev
-
-def _collective_device(backend: str | None, device: torch.device) -> torch.device:
-    "Where a collective's tensors must be: this process's GPU under NCCL, else the CPU."
-    return device if backend == 'nccl' else torch.device('cpu')
 
 # %% ../nbs/20_train.ipynb #5c1c9d85
 SCHEDULES = ('constant', 'cosine')
@@ -140,6 +137,12 @@ class CheckpointStore:
 @patch
 def save(self: CheckpointStore, step: int, state: dict, meta: dict | None = None, run: int = 0) -> Path:
     "Write `state` (tensors, numbers, strings, lists, dicts) as step `step` of run `run`, then its record; prune."
+    own = ('file', 'step', 'run', 'sha256')
+    if meta is not None and not (isinstance(meta, dict) and all(isinstance(k, str) for k in meta)):
+        raise TypeError(f"meta: expected a dict with string keys or None, got {type(meta).__name__}")
+    if clash := [k for k in own if k in (meta or {})]:
+        raise ValueError(f"meta: {clash} are the record's own keys ({', '.join(own)}); give them other names")
+    check_int('run', run, min=0)
     self.folder.mkdir(parents=True, exist_ok=True)
     path = self.folder/f"ckpt-{check_int('step', step, min=0):08d}.pt"
     replace_atomically(path, lambda p: torch.save(state, p))
@@ -234,6 +237,11 @@ class Trainer:
                  callbacks: list[Callback] = (), model_config: dict | None = None, collate_fn: Callable = default_collate):
         self.config = config or TrainConfig()
         if not isinstance(self.config, TrainConfig): raise TypeError(f"config: expected a TrainConfig, got {type(config).__name__}")
+        if not isinstance(model, nn.Module): raise TypeError(f"model: expected a torch nn.Module, got {type(model).__name__}")
+        for k, f in (('step_fn', step_fn), ('collate_fn', collate_fn)):
+            if not callable(f): raise TypeError(f"{k}: expected a function, got {type(f).__name__}")
+        if not all(isinstance(cb, Callback) for cb in callbacks): raise TypeError("callbacks: expected a list of Callback instances")
+        if run_dir is not None and not isinstance(run_dir, (str, Path)): raise TypeError(f"run_dir: expected a folder path or None, got {type(run_dir).__name__}")
         if len(train_data) == 0: raise ValueError("train_data: expected a non-empty dataset, got an empty one")
         if valid_data is not None and len(valid_data) == 0:
             raise ValueError("valid_data: expected a non-empty dataset or None, got an empty one (no validation would run)")
@@ -261,6 +269,7 @@ class Trainer:
 @patch
 def _build_optimizer(self: Trainer):
     params = [p for p in self.model.parameters() if p.requires_grad]
+    if not params: raise ValueError(f"model: expected trainable parameters (requires_grad), got none in {type(self.model).__name__}")
     self.optimizer = torch.optim.AdamW(params, lr=self.config.lr, weight_decay=self.config.weight_decay)
     c, total = self.config, self.total_steps
     def factor(step):
@@ -353,8 +362,7 @@ def validate(self: Trainer) -> dict:
             for key, v in out.items(): sums[key] = sums.get(key, 0.0) + _scalar(v) * k
             n += k
     self.model.train()
-    backend = dist.get_backend() if dist.is_initialized() else None
-    vals = torch.tensor([sums[k] for k in sorted(sums)] + [n], dtype=torch.float64, device=_collective_device(backend, self.device))
+    vals = torch.tensor([sums[k] for k in sorted(sums)] + [n], dtype=torch.float64, device=collective_device())
     if self.world > 1: dist.all_reduce(vals)
     vals = vals.tolist()
     metrics = {f"valid_{k}": v / vals[-1] for k, v in zip(sorted(sums), vals[:-1])}
@@ -403,6 +411,11 @@ def _train_step(self: Trainer, net: nn.Module, batch) -> dict:
     with self._autocast(): out = _check_step(self.step_fn(net, _to_device(batch, self.device)))
     loss = out['loss']
     if not isinstance(loss, torch.Tensor): raise ValueError(f"step_fn: expected 'loss' to be a tensor, got {type(loss).__name__}")
+    if loss.numel() != 1 or not loss.is_floating_point():
+        raise ValueError(f"step_fn: expected 'loss' to be a scalar float tensor (reduce it, e.g. .mean()), got {describe(loss)}")
+    if not loss.requires_grad:
+        raise ValueError("step_fn: expected 'loss' to depend on the model's trainable parameters; it has no gradient "
+                         "(computed under torch.no_grad, or detached)")
     if not torch.isfinite(loss): raise FloatingPointError(f"loss is {loss.item()} at step {self.step}")
     self.optimizer.zero_grad(set_to_none=True)
     loss.backward()
@@ -445,34 +458,62 @@ def fit(self: Trainer, resume: bool = True) -> list[dict]:
     return self.history
 
 # %% ../nbs/20_train.ipynb #b8f4d2f0
+def _saved_config(folder: Path) -> dict:
+    "The `config.json` of a saved-model `folder`, checked to be one (an error naming the file otherwise)."
+    path = folder/'config.json'
+    meta = read_json(path)
+    if not isinstance(meta, dict) or not isinstance(meta.get('cls'), str) or not isinstance(meta.get('config'), dict):
+        raise ValueError(f"{path}: expected the record SavedModel.save writes (cls, config, metadata), got "
+                         f"{sorted(meta) if isinstance(meta, dict) else type(meta).__name__}")
+    if not isinstance(meta.get('metadata', {}), dict): raise ValueError(f"{path}: expected 'metadata' to be a dict, got {type(meta['metadata']).__name__}")
+    if meta.get('sha256') is not None and not (isinstance(meta['sha256'], str) and len(meta['sha256']) == 64):
+        raise ValueError(f"{path}: expected 'sha256' to be a 64-digit hex digest, got {meta['sha256']!r}")
+    return meta
+
+def _nonfinite(state: dict) -> list[str]:
+    "Names of the floating-point tensors of `state` holding NaN or inf."
+    return [k for k, v in state.items() if v.is_floating_point() and not bool(torch.isfinite(v).all())]
+
 class SavedModel:
     "Mixin for a module that keeps its constructor's arguments in `config`: `save` / `load` a folder, no pickle anywhere."
     def save(self, folder: str | Path, **metadata) -> Path:
-        "Write the weights (`model.safetensors`), the constructor's arguments and `metadata` (`config.json`) into `folder`."
+        "Write the weights (`model.safetensors`), the constructor's arguments, the weights' sha256 and `metadata` (`config.json`) into `folder`."
         from safetensors.torch import save_file
         folder = Path(folder); folder.mkdir(parents=True, exist_ok=True)
         state = {k: v.detach().cpu().contiguous() for k, v in self.state_dict().items()}
         replace_atomically(folder/'model.safetensors', lambda p: save_file(state, str(p)))
-        atomic_write_json(folder/'config.json', dict(cls=type(self).__name__, config=self.config, metadata=metadata))
+        atomic_write_json(folder/'config.json', dict(cls=type(self).__name__, config=self.config, metadata=metadata,
+                                                     sha256=_sha256(folder/'model.safetensors')))
         return folder
 
     @classmethod
-    def load(cls, folder: str | Path, device: str = 'cpu'):
-        "The model saved in `folder`, in eval mode."
+    def load(cls, folder: str | Path, device: str = 'cpu', allow_nonfinite: bool = False):
+        "The model saved in `folder`, in eval mode; its weights checked against their recorded sha256, and refused when they hold NaN or inf (unless `allow_nonfinite`)."
         from safetensors.torch import load_file
         folder = Path(folder)
+        check_choice('allow_nonfinite', allow_nonfinite, (True, False))
         for f in ('config.json', 'model.safetensors'):
             if not (folder/f).is_file():
                 raise FileNotFoundError(f"folder: {folder} has no {f} (expected a folder written by {cls.__name__}.save)")
-        meta = json.loads((folder/'config.json').read_text())
-        if meta.get('cls') != cls.__name__:
-            raise ValueError(f"folder: {folder} holds a {meta.get('cls')!r}, not a {cls.__name__}")
-        model = cls(**meta['config'])
-        model.load_state_dict(load_file(str(folder/'model.safetensors'), device=device))
+        meta, weights = _saved_config(folder), folder/'model.safetensors'
+        if meta['cls'] != cls.__name__:
+            raise ValueError(f"folder: {folder} holds a {meta['cls']!r}, not a {cls.__name__}")
+        if meta.get('sha256') is None:
+            warnings.warn(f"{folder/'config.json'}: no sha256 of the weights recorded (saved by an older vqnb); loading unchecked", stacklevel=2)
+        elif _sha256(weights) != meta['sha256']:
+            raise ValueError(f"{weights}: damaged (its sha256 does not match the one recorded in config.json at save)")
+        try: state = load_file(str(weights), device='cpu')
+        except Exception as e: raise ValueError(f"{weights}: unreadable safetensors file ({type(e).__name__}: {e})") from None
+        if (bad := _nonfinite(state)) and not allow_nonfinite:
+            raise ValueError(f"{weights}: NaN or inf in {bad[:5]}{' ...' if len(bad) > 5 else ''} (a diverged run?); "
+                             f"pass allow_nonfinite=True to load them anyway")
+        try: model = cls(**meta['config'])
+        except (TypeError, ValueError) as e: raise ValueError(f"{folder/'config.json'}: its config does not build a {cls.__name__} ({e})") from None
+        try: model.load_state_dict(state)
+        except RuntimeError as e: raise ValueError(f"{weights}: weights do not fit the {cls.__name__} of config.json ({str(e).splitlines()[0]})") from None
         return model.to(device).eval()
 
     @staticmethod
     def saved_metadata(folder: str | Path) -> dict:
         "What `save` was given beside the model (feature statistics, data, ...): `{}` for a folder saved without any."
-        return json.loads((Path(folder)/'config.json').read_text()).get('metadata', {})
-
+        return _saved_config(Path(folder)).get('metadata', {})
