@@ -203,7 +203,7 @@ def fill_missing_num_tokens(latent_dims, num_tokens=None, tokens_per_dim: int = 
     auto = lambda d: int(min(max_tokens, max(min_tokens, 2 ** round(math.log2(tokens_per_dim * d)))))
     return [auto(d) if k is None else check_int(f'num_tokens[{i}]', k, min=2) for i, (d, k) in enumerate(zip(dims, given))]
 
-# %% ../nbs/32_categorical.ipynb #03d4df22
+# %% ../nbs/32_categorical.ipynb #c3e9c2de
 def _log2_tokens(max_tokens: int) -> int:
     per = int(math.log2(check_int('max_tokens', max_tokens, min=2)))
     if 2 ** per != max_tokens: raise ValueError(f"max_tokens: expected a power of 2 >= 2, got {max_tokens}")
@@ -214,7 +214,7 @@ def level_sizes(bits: int, max_tokens: int = 64) -> list[int]:
     full, rest = divmod(check_int('bits', bits, min=0), _log2_tokens(max_tokens))
     return [max_tokens] * full + ([2 ** rest] if rest else [])
 
-# %% ../nbs/32_categorical.ipynb #2d59929c
+# %% ../nbs/32_categorical.ipynb #84d5aa41
 def _category_rows(x, name: str = 'x', min_rows: int = 2) -> np.ndarray:
     X = np.asarray(x, dtype=np.float64)
     if X.ndim != 2 or X.shape[0] < min_rows or X.shape[1] < 1 or not np.isfinite(X).all():
@@ -263,7 +263,7 @@ class WaterFillingDistortion:
             if k == len(lam) or log_theta >= logs[k]: break
         return float(k * math.exp(log_theta) + lam[k:].sum())
 
-# %% ../nbs/32_categorical.ipynb #fa7facfe
+# %% ../nbs/32_categorical.ipynb #70b821fd
 RD_OBJECTIVES = ('total', 'worst')
 
 def allocate_bits(distortion: dict, total_bits: int, columns: dict[str, int] | None = None, min_bits: int = 1,
@@ -291,7 +291,7 @@ def allocate_bits(distortion: dict, total_bits: int, columns: dict[str, int] | N
         bits[pick] += steps[pick][1]
     return bits
 
-# %% ../nbs/32_categorical.ipynb #d9ce74ee
+# %% ../nbs/32_categorical.ipynb #a84a9307
 def plot_rate_distortion(curves: dict, columns: dict[str, int], marks: dict | None = None, ax=None,
                          title: str = 'rate-distortion per category'):
     "Per category: MSE per column against bits from `curves` (category -> D per bit, or [seeds, bits] of them); `marks` name -> category -> bits."
@@ -305,8 +305,9 @@ def plot_rate_distortion(curves: dict, columns: dict[str, int], marks: dict | No
         if len(d) > 1: ax.fill_between(b, d.min(0), d.max(0), color=colour, alpha=0.25, lw=0)
         for j, (name, m) in enumerate((marks or {}).items()):
             if c in m and m[c] < d.shape[1]:
-                ax.plot(m[c], d.mean(0)[m[c]], symbols[j % len(symbols)], color=colour, mec='k', mew=0.6, ms=5,
-                        label=name if i == 0 else None)
+                ax.plot(m[c], d.mean(0)[m[c]], symbols[j % len(symbols)], color=colour, mec='k', mew=0.6, ms=5)
+    for j, name in enumerate(marks or {}):          # one grey legend entry per configuration
+        ax.plot([], [], symbols[j % len(symbols)], color='0.7', mec='k', mew=0.6, ms=5, label=name)
     ax.set_yscale('log'); ax.set_xlabel('bits per row for the category', fontsize=8)
     ax.set_ylabel('MSE per column', fontsize=8); ax.set_title(title, fontsize=9)
     ax.legend(fontsize=6, loc='upper left', bbox_to_anchor=(1.01, 1), frameon=False)
@@ -630,7 +631,7 @@ class CategoricalVQVAE(nn.Module):
         for c, p in parts.items(): out[:, self.columns[c].to(out.device)] = p
         return out
 
-# %% ../nbs/32_categorical.ipynb #8bc9959c
+# %% ../nbs/32_categorical.ipynb #80c3a94a
 @patch
 @torch.no_grad()
 def initialise(self: CategoricalVQVAE, x: Tensor) -> CategoricalVQVAE:
