@@ -1,4 +1,4 @@
-"""Features cleaned and grouped into categories by their correlations; each category compressed through three levels of EMA vector quantization whose latent sizes follow compression ratios: uniform, per category, or computed from each category's statistics ("auto").
+"""Features cleaned and grouped into categories by their correlations; each category compressed through levels of EMA vector quantization whose sizes follow compression ratios (uniform, per category, or computed from each category's statistics: "auto"), or whose bits are allocated by rate-distortion.
 
 Docs: https://vqnb.github.io/vqnb/categorical.html.md"""
 
@@ -14,17 +14,18 @@ import pandas as pd
 import torch, torch.nn as nn
 from torch import Tensor
 from .core import check_choice, check_int, check_number
-from .quantize import VectorQuantizer
+from .quantize import VectorQuantizer, kmeans_codebook, nearest_code
 from .codebook import CodebookUsage
 from .train import CheckpointStore
 from fastcore.basics import patch
 
 # %% auto #0
-__all__ = ['STRATEGIES', 'FeatureCleaner', 'discover_categories', 'category_order', 'plot_category_correlation',
-           'analyze_category_characteristics', 'ratios_from_scores', 'compute_adaptive_compression_ratios',
-           'compute_default_latent_dims', 'fill_missing_num_tokens', 'parse_compression_ratios',
-           'CategoricalVQVAEConfig', 'CategoricalOutput', 'CategoricalVQVAE', 'code_usage', 'save_categorical',
-           'load_categorical', 'plot_category_mse']
+__all__ = ['STRATEGIES', 'RD_OBJECTIVES', 'AUTO_STRATEGIES', 'RD_ESTIMATORS', 'FeatureCleaner', 'discover_categories',
+           'category_order', 'plot_category_correlation', 'analyze_category_characteristics', 'ratios_from_scores',
+           'compute_adaptive_compression_ratios', 'compute_default_latent_dims', 'fill_missing_num_tokens',
+           'level_sizes', 'KMeansDistortion', 'WaterFillingDistortion', 'allocate_bits', 'plot_rate_distortion',
+           'parse_compression_ratios', 'CategoricalVQVAEConfig', 'CategoricalOutput', 'CategoricalVQVAE', 'code_usage',
+           'save_categorical', 'load_categorical', 'plot_category_mse']
 
 # %% ../nbs/32_categorical.ipynb #f8fa2159
 def _as_table(features) -> pd.DataFrame:
@@ -81,9 +82,11 @@ class FeatureCleaner:
     def transform(self, features: pd.DataFrame) -> np.ndarray:
         "The kept columns of `features`, centred, scaled and clipped: float32 `[rows, kept columns]`."
         if self.columns is None: raise RuntimeError("FeatureCleaner: call fit(features) before transform")
-        missing = [c for c in self.columns if c not in features.columns]
+        if not isinstance(features, pd.DataFrame): _as_table(features)
+        by_name = {str(c): c for c in features.columns}    # names are kept as text; the table's own labels may be ints
+        missing = [c for c in self.columns if c not in by_name]
         if missing: raise ValueError(f"features: expected the fitted columns, missing {missing[:5]}")
-        X = _as_table(features[self.columns]).to_numpy(dtype=np.float64)
+        X = _as_table(features[[by_name[c] for c in self.columns]]).to_numpy(dtype=np.float64)
         return np.clip((X - self.center) / self.scale, -self.clip, self.clip).astype(np.float32)
 
     def fit_transform(self, features: pd.DataFrame) -> np.ndarray:
@@ -133,15 +136,18 @@ def analyze_category_characteristics(features) -> dict[str, float]:
     X = np.asarray(features, dtype=np.float64)
     if X.ndim != 2 or X.shape[0] < 2 or X.shape[1] < 1 or not np.isfinite(X).all():
         raise ValueError(f"features: expected a finite [rows >= 2, columns >= 1] array, got shape {X.shape}")
-    n, v = X.shape[1], float(X.var(0).mean())
+    n, magnitude = X.shape[1], float(np.abs(X).max())
+    U = X / magnitude if magnitude > 0 else X               # scale-free scores at unit scale: no overflow
+    with np.errstate(over='ignore', under='ignore'): v = float(U.var(0).mean() * np.float64(magnitude) ** 2)
     if n == 1: information = correlation = 0.0
     else:
-        eig = np.clip(np.linalg.eigvalsh(np.cov(X, rowvar=False)), 0, None)
+        eig = np.clip(np.linalg.eigvalsh(np.cov(U, rowvar=False)), 0, None)
         participation = eig.sum() ** 2 / max((eig ** 2).sum(), 1e-300)
         information = float(np.clip(1 - (participation - 1) / (n - 1), 0, 1)) if eig.sum() > 0 else 0.0
-        corr = np.nan_to_num(np.abs(np.corrcoef(X, rowvar=False)))
+        with np.errstate(invalid='ignore', divide='ignore'): corr = np.nan_to_num(np.abs(np.corrcoef(U, rowvar=False)))
         correlation = float((corr.sum() - np.trace(corr)) / (n * (n - 1)))
-    return dict(variance_score=v / (1 + v), dimensionality_score=min(1.0, math.log1p(n) / math.log(101)),
+    return dict(variance_score=1 / (1 + 1 / v) if v > 0 else 0.0,       # = v / (1 + v), and 1 where v overflowed
+                dimensionality_score=min(1.0, math.log1p(n) / math.log(101)),
                 information_score=information, correlation_score=correlation)
 
 # %% ../nbs/32_categorical.ipynb #963256c8
@@ -168,45 +174,177 @@ def compute_adaptive_compression_ratios(features, strategy: str = 'balanced') ->
     return ratios_from_scores(analyze_category_characteristics(features), strategy)
 
 # %% ../nbs/32_categorical.ipynb #37df92e3
-def _ratio_triple(name: str, value) -> list[float]:
-    "Three positive finite ratios from a 'a:b:c' string or a sequence of 3 numbers, or an error naming `name` and `value`."
+def _ratio_list(name: str, value, count: int | None = 3) -> list[float]:
+    "`count` (None: any number >= 1) positive finite ratios from 'a:b:c' or a sequence, or an error naming `name` and `value`."
     try:
         parts = value.split(':') if isinstance(value, str) else list(value)
         r = [float(p) for p in parts] if not isinstance(value, (bytes, dict)) else None
     except (TypeError, ValueError): r = None
-    if r is None or len(r) != 3 or not all(math.isfinite(x) and x > 0 for x in r) or any(isinstance(p, bool) for p in parts):
-        raise ValueError(f"{name}: expected three positive numbers (L0, L1, L2), as 'a:b:c' or a list, got {value!r}")
+    if r is None or (len(r) != count if count else not r) or not all(math.isfinite(x) and x > 0 for x in r) \
+       or any(isinstance(p, bool) for p in parts):
+        what = 'three positive numbers (L0, L1, L2)' if count == 3 else 'positive numbers, one per level'
+        raise ValueError(f"{name}: expected {what}, as 'a:b:c' or a list, got {value!r}")
     return r
 
 def compute_default_latent_dims(n_features: int, ratios) -> list[int]:
     "Latent size of each level: `n_features * ratio`, rounded to a multiple of 4, at least 4."
     check_int('n_features', n_features, min=1)
-    r = _ratio_triple('ratios', ratios)
-    return [4 * max(1, round(n_features * x / 4)) for x in r]
+    return [4 * max(1, round(n_features * x / 4)) for x in _ratio_list('ratios', ratios, None)]
 
 def fill_missing_num_tokens(latent_dims, num_tokens=None, tokens_per_dim: int = 4, min_tokens: int = 8,
                             max_tokens: int = 256) -> list[int]:
     "Codebook size per level: `num_tokens` where given (an int for all, or a list with None where missing), else the power of 2 nearest `tokens_per_dim * latent_dim`, within [min_tokens, max_tokens]."
+    check_int('tokens_per_dim', tokens_per_dim, min=1); check_int('min_tokens', min_tokens, min=2)
+    if check_int('max_tokens', max_tokens, min=2) < min_tokens:
+        raise ValueError(f"min_tokens, max_tokens: expected min_tokens <= max_tokens, got {min_tokens} > {max_tokens}")
     dims = [check_int(f'latent_dims[{i}]', d, min=1) for i, d in enumerate(latent_dims)]
     given = [num_tokens] * len(dims) if num_tokens is None or isinstance(num_tokens, int) else list(num_tokens)
     if len(given) != len(dims): raise ValueError(f"num_tokens: expected {len(dims)} entries (one per level), got {len(given)}")
     auto = lambda d: int(min(max_tokens, max(min_tokens, 2 ** round(math.log2(tokens_per_dim * d)))))
     return [auto(d) if k is None else check_int(f'num_tokens[{i}]', k, min=2) for i, (d, k) in enumerate(zip(dims, given))]
 
+# %% ../nbs/32_categorical.ipynb #c3e9c2de
+def _log2_tokens(max_tokens: int) -> int:
+    per = int(math.log2(check_int('max_tokens', max_tokens, min=2)))
+    if 2 ** per != max_tokens: raise ValueError(f"max_tokens: expected a power of 2 >= 2, got {max_tokens}")
+    return per
+
+def level_sizes(bits: int, max_tokens: int = 64) -> list[int]:
+    "Codebook sizes that spend `bits` bits: full levels of `max_tokens` codes, then one level of the bits left over."
+    full, rest = divmod(check_int('bits', bits, min=0), _log2_tokens(max_tokens))
+    return [max_tokens] * full + ([2 ** rest] if rest else [])
+
+# %% ../nbs/32_categorical.ipynb #84d5aa41
+def _category_rows(x, name: str = 'x', min_rows: int = 2) -> np.ndarray:
+    X = np.asarray(x, dtype=np.float64)
+    if X.ndim != 2 or X.shape[0] < min_rows or X.shape[1] < 1 or not np.isfinite(X).all():
+        raise ValueError(f"{name}: expected a finite [rows >= {min_rows}, columns >= 1] array, got shape {X.shape}")
+    return X
+
+class KMeansDistortion:
+    "Measured D(b) of one category's rows `x` `[rows, columns]`: held-out squared error per row of residual k-means at b bits."
+    def __init__(self, x, max_tokens: int = 64, holdout: float = 0.25, iters: int = 20, seed: int = 0):
+        X = torch.from_numpy(_category_rows(x, min_rows=8)).float()
+        self.max_tokens, self.iters, self.seed = max_tokens, check_int('iters', iters, min=1), check_int('seed', seed, min=0)
+        _log2_tokens(max_tokens)
+        n_eval = max(1, round(check_number('holdout', holdout, 0, 1, min_open=True, max_open=True) * len(X)))
+        order = torch.randperm(len(X), generator=torch.Generator().manual_seed(seed))
+        fit, held = X[order[n_eval:]], X[order[:n_eval]]
+        self._fit, self._held = fit - fit.mean(0), held - fit.mean(0)    # what the full levels so far leave
+        self.curve = [float(self._held.pow(2).sum(1).mean())]            # 0 bits: every row decoded as the mean
+
+    def __call__(self, bits: int) -> float:
+        while len(self.curve) <= check_int('bits', bits, min=0): self._extend()
+        return self.curve[bits]
+
+    def _extend(self):
+        bits = len(self.curve)
+        k = level_sizes(bits, self.max_tokens)[-1]
+        centres, _ = kmeans_codebook(self._fit, k, self.iters, seed=self.seed * 1000 + bits)
+        held = self._held - centres[nearest_code(self._held, centres)]
+        self.curve.append(float(held.pow(2).sum(1).mean()))
+        if k == self.max_tokens:       # a full level: the next ones quantize what it leaves
+            self._fit, self._held = self._fit - centres[nearest_code(self._fit, centres)], held
+
+class WaterFillingDistortion:
+    "Predicted D(b) of one category's rows `x`: reverse water-filling over its principal variances (Gaussian distortion-rate)."
+    def __init__(self, x):
+        X = _category_rows(x)
+        eig = np.linalg.eigvalsh(np.atleast_2d(np.cov(X, rowvar=False)))[::-1]
+        self.eigenvalues = eig[eig > eig[0] * 1e-12] if eig[0] > 0 else eig[:0]
+        self.total = float(np.clip(eig, 0, None).sum())
+
+    def __call__(self, bits: int) -> float:
+        lam, b = self.eigenvalues, check_int('bits', bits, min=0)
+        if b == 0 or len(lam) == 0: return self.total
+        logs = np.log(lam)
+        for k in range(1, len(lam) + 1):         # water level with the k largest components above it
+            log_theta = (logs[:k].sum() - 2 * b * math.log(2)) / k
+            if k == len(lam) or log_theta >= logs[k]: break
+        return float(k * math.exp(log_theta) + lam[k:].sum())
+
+# %% ../nbs/32_categorical.ipynb #70b821fd
+RD_OBJECTIVES = ('total', 'worst')
+
+def allocate_bits(distortion: dict, total_bits: int, columns: dict[str, int] | None = None, min_bits: int = 1,
+                  max_bits: int = 36, lookahead: int = 6, objective: str = 'total') -> dict[str, int]:
+    "Bits per category (name -> D(b), summed squared error per row) spending `total_bits` by greedy marginal return."
+    if not isinstance(distortion, dict) or not distortion or not all(callable(f) for f in distortion.values()):
+        raise ValueError(f"distortion: expected a non-empty dict category -> D(bits), got {type(distortion).__name__}")
+    check_choice('objective', objective, RD_OBJECTIVES)
+    check_int('min_bits', min_bits, min=0); check_int('max_bits', max_bits, min=max(min_bits, 1)); check_int('lookahead', lookahead, min=1)
+    check_int('total_bits', total_bits, min=min_bits * len(distortion), max=max_bits * len(distortion))
+    width = columns or {c: 1 for c in distortion}
+    if set(width) != set(distortion): raise ValueError("columns: expected one column count per category of distortion")
+    bits = {c: min_bits for c in distortion}
+    while (left := total_bits - sum(bits.values())) > 0:
+        steps = {}                     # category -> (fall per bit, bits to take)
+        for c, D in distortion.items():
+            room = min(left, max_bits - bits[c], lookahead if objective == 'total' else 1)
+            if room <= 0: continue
+            here = D(bits[c])
+            steps[c] = max(((here - D(bits[c] + s)) / s, s) for s in range(1, room + 1))
+        if objective == 'worst':       # the highest MSE per column that a bit still lowers, else the largest fall
+            falling = [c for c in steps if steps[c][0] > 0]
+            pick = max(falling, key=lambda c: distortion[c](bits[c]) / width[c]) if falling else max(steps, key=lambda c: steps[c][0])
+        else: pick = max(steps, key=lambda c: steps[c][0])
+        bits[pick] += steps[pick][1]
+    return bits
+
+# %% ../nbs/32_categorical.ipynb #a84a9307
+def plot_rate_distortion(curves: dict, columns: dict[str, int], marks: dict | None = None, ax=None,
+                         title: str = 'rate-distortion per category'):
+    "Per category: MSE per column against bits from `curves` (category -> D per bit, or [seeds, bits] of them); `marks` name -> category -> bits."
+    import matplotlib.pyplot as plt
+    fig, ax = (ax.figure, ax) if ax is not None else plt.subplots(figsize=(5.6, 3.2))
+    colours, symbols = plt.rcParams['axes.prop_cycle'].by_key()['color'], 'osD^vP*X'
+    for i, (c, d) in enumerate(curves.items()):
+        d = np.atleast_2d(np.asarray(d, dtype=float)) / columns[c]
+        b, colour = np.arange(d.shape[1]), colours[i % len(colours)]
+        ax.plot(b, d.mean(0), color=colour, lw=1.2, label=c)
+        if len(d) > 1: ax.fill_between(b, d.min(0), d.max(0), color=colour, alpha=0.25, lw=0)
+        for j, (name, m) in enumerate((marks or {}).items()):
+            if c in m and m[c] < d.shape[1]:
+                ax.plot(m[c], d.mean(0)[m[c]], symbols[j % len(symbols)], color=colour, mec='k', mew=0.6, ms=5)
+    for j, name in enumerate(marks or {}):          # one grey legend entry per configuration
+        ax.plot([], [], symbols[j % len(symbols)], color='0.7', mec='k', mew=0.6, ms=5, label=name)
+    ax.set_yscale('log'); ax.set_xlabel('bits per row for the category', fontsize=8)
+    ax.set_ylabel('MSE per column', fontsize=8); ax.set_title(title, fontsize=9)
+    ax.legend(fontsize=6, loc='upper left', bbox_to_anchor=(1.01, 1), frameon=False)
+    fig.tight_layout()
+    return fig
+
 # %% ../nbs/32_categorical.ipynb #89d6aebd
-def parse_compression_ratios(value, categories) -> str | dict[str, list[float]]:
-    "'auto', or the ratios of each of `categories` from 'a:b:c', a list of 3, or a dict category -> 'a:b:c' / list."
+def parse_compression_ratios(value, categories, levels: int | None = 3) -> str | dict[str, list[float]]:
+    "'auto', or the ratios of each of `categories` from 'a:b:c', a list of `levels`, or a dict category -> 'a:b:c' / list."
     if isinstance(value, str) and value == 'auto': return 'auto'
     if not isinstance(value, dict):
         if isinstance(value, str) and ':' not in value:
             raise ValueError(f"compression_ratios: expected 'auto', 'L0:L1:L2' (e.g. '0.5:1.0:1.5'), a list of 3 or a dict per category, got {value!r}")
-        r = _ratio_triple('compression_ratios', value)
+        r = _ratio_list('compression_ratios', value, levels)
         return {c: list(r) for c in categories}
     unknown = [k for k in value if k not in categories]
     if unknown: raise ValueError(f"compression_ratios: unknown category {unknown[0]!r} (categories: {', '.join(categories)})")
     missing = [c for c in categories if c not in value]
     if missing: raise ValueError(f"compression_ratios: no ratios for category {missing[0]!r} (a dict needs one entry per category)")
-    return {c: _ratio_triple(f"compression_ratios[{c!r}]", value[c]) for c in categories}
+    return {c: _ratio_list(f"compression_ratios[{c!r}]", value[c], levels) for c in categories}
+
+def _check_allocation(value, categories: list[str]) -> dict[str, list[int]]:
+    "Category -> codebook sizes (one per level, each >= 2), one entry per category."
+    if not isinstance(value, dict) or set(value) != set(categories):
+        raise ValueError(f"compression_allocation: expected a dict with an entry per category ({', '.join(categories)}), got "
+                         f"{sorted(value) if isinstance(value, dict) else type(value).__name__}")
+    out = {}
+    for c in categories:
+        sizes = value[c]
+        if isinstance(sizes, (str, bytes)) or not hasattr(sizes, '__len__') or len(sizes) == 0:
+            raise ValueError(f"compression_allocation[{c!r}]: expected a non-empty list of codebook sizes, got {sizes!r}")
+        out[c] = [check_int(f"compression_allocation[{c!r}][{i}]", k, min=2) for i, k in enumerate(sizes)]
+    return out
+
+def _full_width_ratio(n_columns: int) -> float:
+    "The ratio whose latent keeps every column: `compute_default_latent_dims` gives 4 * ceil(n / 4)."
+    return 4 * math.ceil(n_columns / 4) / n_columns
 
 # %% ../nbs/32_categorical.ipynb #ec06d585
 def _check_categories(categories) -> dict[str, list[int]]:
@@ -226,43 +364,91 @@ def _check_categories(categories) -> dict[str, list[int]]:
     return out
 
 # %% ../nbs/32_categorical.ipynb #92f3dad6
+AUTO_STRATEGIES = STRATEGIES + ('rate_distortion',)
+RD_ESTIMATORS = ('kmeans', 'pca')
+
 @dataclass
 class CategoricalVQVAEConfig:
-    "Everything a `CategoricalVQVAE` is built from; its dimensions all follow from `categories` and the ratios."
+    "Everything a `CategoricalVQVAE` is built from; its dimensions all follow from `categories` and the ratios (or the allocation)."
     categories: dict                                 # category -> column indices of the cleaned table (a partition)
     compression_ratios: str | list | dict = '0.5:1.0:1.5'   # 'auto', 'L0:L1:L2', [L0, L1, L2] or a dict per category
-    auto_compression_strategy: str = 'balanced'      # for 'auto': one of STRATEGIES
+    auto_compression_strategy: str = 'balanced'      # for 'auto': one of AUTO_STRATEGIES
     hidden_dim: int = 64                             # width of each category's encoder and decoder
     num_tokens: int | list | None = None             # codebook size per level (int: all levels; None: from latent dims)
     commitment_weight: float = 0.25
     decay: float = 0.99                              # EMA decay of the codebooks
-    threshold_ema_dead_code: float = 1.0             # revive a code whose EMA count per batch falls below this
-    compression_ratios_computed: dict | None = None  # category -> [L0, L1, L2] the model is built with
-    compression_ratios_metrics: dict | None = None   # category -> the four scores (set by `resolve`)
+    threshold_ema_dead_code: float = 1.0             # revive a code whose EMA count per batch falls below this (0: never)
+    kmeans_init: bool = True                         # codebooks from k-means on the first batch (False: random normal)
+    kmeans_iters: int = 10                           # Lloyd iterations of that k-means (and of `initialise`)
+    total_bits: int | None = None                    # rate_distortion: code bits per row to allocate
+    rate_distortion_estimator: str = 'kmeans'        # rate_distortion: D(b) measured by residual k-means, or 'pca' water-filling
+    rate_distortion_objective: str = 'total'         # rate_distortion: minimise the summed error, or 'worst' category's
+    max_tokens: int = 64                             # rate_distortion: codes of a full level (a power of 2)
+    max_levels: int = 6                              # rate_distortion: levels per category at most
+    compression_ratios_computed: dict | None = None  # category -> ratio per level the model is built with
+    compression_ratios_metrics: dict | None = None   # category -> the four scores (set by `resolve`; + bits, estimated MSE)
+    compression_allocation: dict | None = None       # category -> codebook size per level (rate_distortion; set by `resolve`)
 
     def __post_init__(self):
         self.categories = _check_categories(self.categories)
-        check_choice('auto_compression_strategy', self.auto_compression_strategy, STRATEGIES)
+        check_choice('auto_compression_strategy', self.auto_compression_strategy, AUTO_STRATEGIES)
         check_int('hidden_dim', self.hidden_dim, min=1)
         check_number('commitment_weight', self.commitment_weight, 0)
         check_number('decay', self.decay, 0, 1, min_open=True, max_open=True)
         check_number('threshold_ema_dead_code', self.threshold_ema_dead_code, 0)
+        check_choice('kmeans_init', self.kmeans_init, (True, False)); check_int('kmeans_iters', self.kmeans_iters, min=1)
+        check_choice('rate_distortion_estimator', self.rate_distortion_estimator, RD_ESTIMATORS)
+        check_choice('rate_distortion_objective', self.rate_distortion_objective, RD_OBJECTIVES)
+        _log2_tokens(self.max_tokens); check_int('max_levels', self.max_levels, min=1)
+        if self.total_bits is not None:
+            check_int('total_bits', self.total_bits, min=len(self.categories), max=len(self.categories) * self.max_bits)
         form = parse_compression_ratios(self.compression_ratios, list(self.categories))
-        if self.compression_ratios_computed is not None:     # restored: checked, never recomputed
+        if isinstance(self.compression_ratios_computed, str):
+            raise ValueError(f"compression_ratios_computed: expected the ratios a model was built with (a dict category -> "
+                             f"ratios, or 'a:b:c'), got {self.compression_ratios_computed!r}; 'auto' belongs in compression_ratios")
+        if self.compression_allocation is not None:
+            if not self.rate_distortion:
+                raise ValueError("compression_allocation: expected None unless compression_ratios='auto' with "
+                                 f"auto_compression_strategy='rate_distortion', got {self.compression_allocation!r}")
+            self._set_allocation(_check_allocation(self.compression_allocation, list(self.categories)))
+        elif self.compression_ratios_computed is not None:   # restored: checked, never recomputed
             self.compression_ratios_computed = parse_compression_ratios(self.compression_ratios_computed, list(self.categories))
         elif form != 'auto': self.compression_ratios_computed = form
         for c in self.categories: fill_missing_num_tokens([4, 4, 4], self.num_tokens)
 
-    def resolve(self, features) -> CategoricalVQVAEConfig:
-        "Score each category on the training `features` `[rows, columns]`; for 'auto', compute its ratios from the scores."
+    def _set_allocation(self, allocation: dict[str, list[int]]):
+        self.compression_allocation = allocation
+        self.compression_ratios_computed = {c: [_full_width_ratio(len(cols))] * len(allocation[c])
+                                            for c, cols in self.categories.items()}
+
+    def resolve(self, features, seed: int = 0) -> CategoricalVQVAEConfig:
+        "Score each category on the training `features` `[rows, columns]`; for 'auto', compute its ratios (or its bits) from them."
         X = np.asarray(features, dtype=np.float64)
         if X.ndim != 2 or X.shape[1] != self.n_features:
             raise ValueError(f"features: expected [rows, {self.n_features}] (the categories' columns), got shape {X.shape}")
         self.compression_ratios_metrics = {c: analyze_category_characteristics(X[:, cols]) for c, cols in self.categories.items()}
-        if self.compression_ratios == 'auto':
+        if self.rate_distortion:
+            if self.compression_allocation is None: self._allocate(X, seed)
+        elif self.compression_ratios == 'auto':
             self.compression_ratios_computed = {c: ratios_from_scores(s, self.auto_compression_strategy)
                                                 for c, s in self.compression_ratios_metrics.items()}
         return self
+
+    def _allocate(self, X: np.ndarray, seed: int):
+        if self.total_bits is None:
+            raise ValueError("total_bits: expected the code bits per row to allocate (an integer) with "
+                             "auto_compression_strategy='rate_distortion', got None")
+        estimate = {c: KMeansDistortion(X[:, cols], self.max_tokens, iters=self.kmeans_iters, seed=seed)
+                       if self.rate_distortion_estimator == 'kmeans' else WaterFillingDistortion(X[:, cols])
+                    for c, cols in self.categories.items()}
+        width = {c: len(cols) for c, cols in self.categories.items()}
+        bits = allocate_bits(estimate, self.total_bits, width, max_bits=self.max_bits,
+                             lookahead=_log2_tokens(self.max_tokens), objective=self.rate_distortion_objective)
+        reach = math.ceil(self.total_bits / len(bits))          # every curve reaches at least the even share
+        for c, b in bits.items():
+            curve = [estimate[c](k) / width[c] for k in range(min(self.max_bits, max(b + 1, reach)) + 1)]
+            self.compression_ratios_metrics[c] |= dict(rate_distortion_bits=b, estimated_mse=curve[b], estimated_curve=curve)
+        self._set_allocation({c: level_sizes(b, self.max_tokens) for c, b in bits.items()})
 
 # %% ../nbs/32_categorical.ipynb #baa5ad53
 @patch(as_prop=True)
@@ -271,8 +457,18 @@ def n_features(self: CategoricalVQVAEConfig) -> int:
     return sum(len(c) for c in self.categories.values())
 
 @patch(as_prop=True)
+def rate_distortion(self: CategoricalVQVAEConfig) -> bool:
+    "Whether the bits are allocated (residual levels) rather than the ratios set (parallel levels)."
+    return self.compression_ratios == 'auto' and self.auto_compression_strategy == 'rate_distortion'
+
+@patch(as_prop=True)
+def max_bits(self: CategoricalVQVAEConfig) -> int:
+    "Bits one category can take at most: `max_levels` full levels."
+    return self.max_levels * _log2_tokens(self.max_tokens)
+
+@patch(as_prop=True)
 def ratios(self: CategoricalVQVAEConfig) -> dict[str, list[float]]:
-    "Category -> compression ratios (L0, L1, L2)."
+    "Category -> compression ratio per level (L0, L1, L2 for the note's forms)."
     if self.compression_ratios_computed is None:
         raise ValueError("compression_ratios: 'auto' is computed from the training features; call config.resolve(features) first")
     return self.compression_ratios_computed
@@ -284,13 +480,19 @@ def latent_dims(self: CategoricalVQVAEConfig) -> dict[str, list[int]]:
 
 @patch(as_prop=True)
 def codebook_sizes(self: CategoricalVQVAEConfig) -> dict[str, list[int]]:
-    "Category -> codebook size per level (`fill_missing_num_tokens`)."
-    return {c: fill_missing_num_tokens(d, self.num_tokens) for c, d in self.latent_dims.items()}
+    "Category -> codebook size per level (`fill_missing_num_tokens`; the allocation's sizes where there is one)."
+    given = self.compression_allocation or {c: self.num_tokens for c in self.categories}
+    return {c: fill_missing_num_tokens(d, given[c]) for c, d in self.latent_dims.items()}
+
+@patch(as_prop=True)
+def category_bits(self: CategoricalVQVAEConfig) -> dict[str, float]:
+    "Category -> bits of its codes per row."
+    return {c: float(sum(math.log2(k) for k in ks)) for c, ks in self.codebook_sizes.items()}
 
 @patch(as_prop=True)
 def bits_per_sample(self: CategoricalVQVAEConfig) -> float:
     "Bits of the codes of one row: log2 of every codebook's size, summed."
-    return float(sum(math.log2(k) for ks in self.codebook_sizes.values() for k in ks))
+    return float(sum(self.category_bits.values()))
 
 @patch
 def to_dict(self: CategoricalVQVAEConfig) -> dict:
@@ -304,8 +506,8 @@ class CategoricalOutput:
     loss: Tensor                     # reconstruction MSE + the quantizers' commitment losses
     recon_loss: Tensor               # MSE over all columns
     category_mse: dict               # category -> MSE over its columns
-    codes: dict                      # category -> [B, 3] codes (L0, L1, L2)
-    usage: dict                      # category -> [3] fraction of each level's codebook used by this batch
+    codes: dict                      # category -> [B, levels] codes (L0, L1, ...)
+    usage: dict                      # category -> [levels] fraction of each level's codebook used by this batch
 
     @property
     def metrics(self) -> dict:
@@ -331,29 +533,81 @@ class _CategoryBranch(nn.Module):
     def decode(self, codes: Tensor) -> Tensor:
         return self.decoder(torch.cat([q.decode(codes[:, i]) for i, q in enumerate(self.quantizers)], -1))
 
-def _check_rows(x, n_features: int) -> Tensor:
+class _LinearPlusMLP(nn.Module):
+    "`linear(x) + mlp(x)`, the MLP's last layer at zero: a linear map to start from, learning a correction."
+    def __init__(self, n_in: int, hidden: int, n_out: int):
+        super().__init__()
+        self.linear, self.mlp = nn.Linear(n_in, n_out), nn.Sequential(nn.Linear(n_in, hidden), nn.GELU(), nn.Linear(hidden, n_out))
+        nn.init.zeros_(self.mlp[-1].weight); nn.init.zeros_(self.mlp[-1].bias)
+    def forward(self, x: Tensor) -> Tensor: return self.linear(x) + self.mlp(x)
+
+class _ResidualBranch(nn.Module):
+    "One category: encoder -> one latent -> a residual chain of EMA `VectorQuantizer`s (the allocation's sizes) -> decoder."
+    def __init__(self, n_in: int, hidden: int, dim: int, sizes: list[int], **vq):
+        super().__init__()
+        self.encoder, self.decoder = _LinearPlusMLP(n_in, hidden, dim), _LinearPlusMLP(dim, hidden, n_in)
+        self.quantizers = nn.ModuleList(VectorQuantizer(dim, k, **vq) for k in sizes)
+
+    def forward(self, x: Tensor):
+        z = self.encoder(x)
+        residual, total, outs = z, torch.zeros_like(z), []
+        for q in self.quantizers:
+            out = q(residual)                       # commitment of this level reaches the encoder through `residual`
+            residual, total = residual - out.quantized.detach(), total + out.quantized.detach()
+            outs.append(out)
+        return self.decoder(total + (z - z.detach())), outs      # straight through the whole chain
+
+    def encode(self, x: Tensor) -> Tensor:
+        residual, codes = self.encoder(x), []
+        for q in self.quantizers:
+            codes.append(q.encode(residual)); residual = residual - q.decode(codes[-1])
+        return torch.stack(codes, -1)
+
+    def decode(self, codes: Tensor) -> Tensor:
+        return self.decoder(sum(q.decode(codes[:, i]) for i, q in enumerate(self.quantizers)))
+
+    @torch.no_grad()
+    def initialise(self, x: Tensor):
+        "Encoder: the rotation onto `x`'s principal axes (decoder: its transpose); codebooks: residual k-means of the rotated rows."
+        mean = x.mean(0)
+        _, axes = torch.linalg.eigh(((x - mean).T @ (x - mean)).double() / len(x))
+        rotation = x.new_zeros(self.encoder.linear.out_features, x.shape[1])
+        rotation[:x.shape[1]] = axes.flip(-1).T.float()               # largest variance first; extra latent dims stay 0
+        self.encoder.linear.weight.copy_(rotation); self.encoder.linear.bias.copy_(-rotation @ mean)
+        self.decoder.linear.weight.copy_(rotation.T); self.decoder.linear.bias.copy_(mean)
+        residual = self.encoder(x)
+        for q in self.quantizers:
+            q.codebook.initialise(residual)
+            residual = residual - q.decode(q.encode(residual))
+
+def _check_rows(x, n_features: int, min_rows: int = 0) -> Tensor:
+    "`x` as float32 `[batch >= min_rows, n_features]` of finite values, or a clear error."
     if not isinstance(x, Tensor) or x.ndim != 2 or x.shape[1] != n_features or not x.is_floating_point():
         raise ValueError(f"x: expected a float tensor [batch, {n_features}], got "
                          f"{tuple(x.shape) if isinstance(x, Tensor) else type(x).__name__}")
+    if x.shape[0] < min_rows: raise ValueError(f"x: expected at least {min_rows} row(s), got shape {tuple(x.shape)}")
     if not torch.isfinite(x).all(): raise ValueError("x: expected finite values, got NaN or inf")
-    return x
+    if x.dtype == torch.float64 and x.abs().max() > torch.finfo(torch.float32).max:
+        raise ValueError("x: expected values within float32's range (the model computes in float32), got larger")
+    return x.float()
 
 # %% ../nbs/32_categorical.ipynb #3979ac74
 class CategoricalVQVAE(nn.Module):
-    "Per category of columns: encoder -> three levels of EMA VQ (sizes from the compression ratios) -> decoder."
+    "Per category of columns: encoder -> levels of EMA VQ (sizes from the ratios, or a residual chain from the allocation) -> decoder."
     def __init__(self, config: CategoricalVQVAEConfig):
         super().__init__()
         if not isinstance(config, CategoricalVQVAEConfig):
             raise TypeError(f"config: expected a CategoricalVQVAEConfig, got {type(config).__name__}")
         self.config, dims, sizes = config, config.latent_dims, config.codebook_sizes
         self.columns = {c: torch.tensor(cols) for c, cols in config.categories.items()}
-        vq = dict(commitment_weight=config.commitment_weight, decay=config.decay, kmeans_init=True,
-                  threshold_ema_dead_code=config.threshold_ema_dead_code)
-        self.branches = nn.ModuleDict({c: _CategoryBranch(len(cols), config.hidden_dim, dims[c], sizes[c], **vq)
-                                       for c, cols in config.categories.items()})
+        vq = dict(commitment_weight=config.commitment_weight, decay=config.decay, kmeans_init=config.kmeans_init,
+                  kmeans_iters=config.kmeans_iters, threshold_ema_dead_code=config.threshold_ema_dead_code)
+        branch = lambda c, n: (_ResidualBranch(n, config.hidden_dim, dims[c][0], sizes[c], **vq) if config.rate_distortion
+                               else _CategoryBranch(n, config.hidden_dim, dims[c], sizes[c], **vq))
+        self.branches = nn.ModuleDict({c: branch(c, len(cols)) for c, cols in config.categories.items()})
 
     def forward(self, x: Tensor) -> CategoricalOutput:
-        x, mse, codes, usage, vq_loss = _check_rows(x, self.config.n_features), {}, {}, {}, 0.
+        x, mse, codes, usage, vq_loss = _check_rows(x, self.config.n_features, min_rows=1), {}, {}, {}, 0.
         recon = x.new_zeros(x.shape)
         for c, branch in self.branches.items():
             xc = x[:, self.columns[c]]
@@ -365,17 +619,29 @@ class CategoricalVQVAE(nn.Module):
         return CategoricalOutput(recon, recon_loss + vq_loss, recon_loss, mse, codes, usage)
 
     def encode(self, x: Tensor) -> dict[str, Tensor]:
-        "Category -> codes `[B, 3]` of the rows of `x`."
+        "Category -> codes `[B, levels]` of the rows of `x`."
         x = _check_rows(x, self.config.n_features)
         return {c: b.encode(x[:, self.columns[c]]) for c, b in self.branches.items()}
 
     def decode(self, codes: dict[str, Tensor]) -> Tensor:
-        "The reconstruction `[B, D]` of each category's codes `[B, 3]`."
+        "The reconstruction `[B, D]` of each category's codes `[B, levels]`."
         parts = {c: b.decode(codes[c]) for c, b in self.branches.items()}
         first = next(iter(parts.values()))
         out = first.new_zeros(len(first), self.config.n_features)
         for c, p in parts.items(): out[:, self.columns[c].to(out.device)] = p
         return out
+
+# %% ../nbs/32_categorical.ipynb #80c3a94a
+@patch
+@torch.no_grad()
+def initialise(self: CategoricalVQVAE, x: Tensor) -> CategoricalVQVAE:
+    "Start every residual branch at residual k-means of the training rows `x` `[rows, D]` (principal-axes encoder, its transpose as decoder)."
+    if not self.config.rate_distortion:
+        raise ValueError("initialise: expected a rate-distortion model (residual levels); the note's parallel levels "
+                         "initialise by k-means on their first training batch")
+    x = _check_rows(x, self.config.n_features, min_rows=2)
+    for c, branch in self.branches.items(): branch.initialise(x[:, self.columns[c].to(x.device)])
+    return self
 
 # %% ../nbs/32_categorical.ipynb #b894f7f3
 @torch.no_grad()
@@ -401,16 +667,26 @@ def load_categorical(folder: str | Path, map_location='cpu') -> CategoricalVQVAE
     return model.eval()
 
 # %% ../nbs/32_categorical.ipynb #5d482df8
-def plot_category_mse(results: dict[str, dict[str, float]], ax=None, title: str = 'held-out MSE per category'):
-    "Grouped bars: for each configuration of `results` (name -> category -> MSE), the MSE of each category (log scale)."
+def plot_category_mse(results: dict[str, dict[str, float]], ax=None, title: str = 'held-out MSE per category',
+                      spread: dict | None = None, bits: dict | None = None):
+    "Bars: each configuration's (name -> category -> MSE) MSE per category, log scale; `spread` error bars, worst marked, `bits` dots."
     import matplotlib.pyplot as plt
     names = list(results); cats = list(next(iter(results.values())))
-    fig, ax = (ax.figure, ax) if ax is not None else plt.subplots(figsize=(max(4.5, 0.6 * len(cats) * max(1, len(names) / 2)), 2.8))
-    width = 0.8 / len(names)
+    fig, ax = (ax.figure, ax) if ax is not None else plt.subplots(figsize=(max(5.2, 0.6 * len(cats) * max(1, len(names) / 2)), 2.8))
+    width, twin = 0.8 / len(names), ax.twinx() if bits else None
     for i, n in enumerate(names):
-        ax.bar(np.arange(len(cats)) + (i - (len(names) - 1) / 2) * width, [results[n][c] for c in cats], width, label=n)
+        at = np.arange(len(cats)) + (i - (len(names) - 1) / 2) * width
+        v = np.array([results[n][c] for c in cats])
+        err = np.array([spread[n][c] for c in cats]) if spread and n in spread else None
+        bar = ax.bar(at, v, width, label=n, yerr=err, error_kw=dict(lw=0.6, capsize=1.5))
+        w = int(v.argmax())
+        ax.plot(at[w], v[w] * 1.35 + (err[w] if err is not None else 0), 'v', color=bar.patches[0].get_facecolor(),
+                mec='k', mew=0.6, ms=5)
+        if bits and n in bits: twin.plot(at, [bits[n][c] for c in cats], 'o', color=bar.patches[0].get_facecolor(), mec='k', mew=0.5, ms=3.5)
     ax.set_xticks(np.arange(len(cats)), cats, fontsize=7, rotation=30)
-    ax.set_yscale('log'); ax.set_ylabel('MSE (scaled features)', fontsize=8); ax.set_title(title, fontsize=9)
-    ax.legend(fontsize=6, loc='upper left', bbox_to_anchor=(1.01, 1), frameon=False)
+    ax.set_yscale('log'); ax.set_ylabel('MSE (scaled features)', fontsize=8)
+    ax.set_title(f"{title}\n(triangle: worst category{'; dots: its bits per row, right axis' if bits else ''})", fontsize=8)
+    if twin is not None: twin.set_ylabel('bits per row', fontsize=8); twin.set_ylim(0, None); twin.tick_params(labelsize=7)
+    ax.legend(fontsize=6, loc='upper left', bbox_to_anchor=(1.08 if bits else 1.01, 1), frameon=False)
     fig.tight_layout()
     return fig
