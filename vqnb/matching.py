@@ -32,7 +32,9 @@ def dtw_candidates(x_in: Tensor, x_tgt: Tensor, length: int, k: int = 1, rolls=(
     length, k, hop = check_int('length', length, min=2), check_int('k', k, min=1), check_int('hop', hop, min=1)
     query_step, rolls = check_int('query_step', query_step, min=1), check_rolls(rolls)
     lo, hi = (check_number('ratio_range', v, min=0, min_open=True) for v in ratio_range)
-    Q = check_int('length / hop', round(length / hop), min=2)                    # the query, in pooled frames
+    # the query: the input span a window covers at the middle ratio (in pooled frames), so that the pair's windows
+    # cover what was matched (a shorter query matched inside the pattern leaves the faster input window running past it)
+    Q = check_int('length / hop', round(length * (lo + hi) / 2 / hop), min=2)
     if max_start(x_in.shape[1], length, hi) < 0 or x_tgt.shape[1] < length:
         raise ValueError(f"length: a window of {length} frames at ratio {hi} does not fit clips of {x_in.shape[1]} and {x_tgt.shape[1]} frames")
     tgt, c = _pooled_unit(x_tgt, hop), (hop - 1) / 2                            # a pooled frame sits at the centre of its frames
