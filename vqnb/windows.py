@@ -109,6 +109,13 @@ def encode_windows(w: dict, frames_input: int, frames_target: int, length: int, 
     return torch.stack([s_in, s_tgt, fr_in, fr_tgt, frac(w['tonality'])], -1).float()
 
 # %% ../nbs/33_windows.ipynb #324b8cc1
+def _check_clips(name: str, x, channels: int, frames: int, frame_rate: float) -> Tensor:
+    "`x` if it is a `[B, channels, frames]` batch of finite floats, else an error naming `name`."
+    check_features(name, x, 3)
+    if x.shape[1:] != (channels, frames):
+        raise ValueError(f"{name}: expected [B, {channels}, {frames}] ({frames / frame_rate:g} s at {frame_rate:g} frames/s), got {tuple(x.shape)}")
+    return x
+
 class WindowSelector(nn.Module):
     "The note's selector: pool input and target to `pooled` steps, MLP, `num_pairs` x 5 legal window parameters."
     def __init__(self, channels: int = 128, num_pairs: int = 3, clip_s: float = 24.0, window_s: float = 16.0,
@@ -142,11 +149,7 @@ class WindowSelector(nn.Module):
 
     def check(self, name: str, x: Tensor) -> Tensor:
         "`x` if it is a `[B, channels, frames]` batch of finite floats, else an error naming `name`."
-        check_features(name, x, 3)
-        if x.shape[1:] != (self.channels, self.frames):
-            raise ValueError(f"{name}: expected [B, {self.channels}, {self.frames}] ({self.frames / self.frame_rate:g} s at "
-                             f"{self.frame_rate:g} frames/s), got {tuple(x.shape)}")
-        return x
+        return _check_clips(name, x, self.channels, self.frames, self.frame_rate)
 
     def forward(self, x_in: Tensor, x_tgt: Tensor) -> dict:
         "Window parameters, each `[B, num_pairs]` (starts in frames)."
@@ -479,11 +482,7 @@ class MatchSelector(nn.Module):
 
     def check(self, name: str, x: Tensor) -> Tensor:
         "`x` if it is a `[B, channels, frames]` batch of finite floats, else an error naming `name`."
-        check_features(name, x, 3)
-        if x.shape[1:] != (self.channels, self.frames):
-            raise ValueError(f"{name}: expected [B, {self.channels}, {self.frames}] ({self.frames / self.frame_rate:g} s at "
-                             f"{self.frame_rate:g} frames/s), got {tuple(x.shape)}")
-        return x.to(self.log_scale.dtype)
+        return _check_clips(name, x, self.channels, self.frames, self.frame_rate).to(self.log_scale.dtype)
 
     def forward(self, x_in: Tensor, x_tgt: Tensor, rolls=None) -> Tensor:
         "`[B, R, K, I, J]`: the score of every candidate (ratio, roll, input start, target start); -inf where a window leaves its clip."
