@@ -12,14 +12,15 @@ from torch import Tensor
 from .core import check_int, check_number
 
 # %% auto #0
-__all__ = ['RATIO_RANGE', 'WINDOW_KEYS', 'max_start', 'window_positions', 'extract_window', 'decode_windows', 'encode_windows',
-           'WindowSelector', 'TemporalCompressor', 'TonalityReducer', 'window_mismatch', 'WindowMatcher',
-           'pair_overlap', 'AdaptiveWindowCreativeAgent', 'plant_pattern', 'random_plant', 'window_errors',
-           'closest_pair', 'grid_candidates', 'grid_search_windows', 'smooth_time', 'refine_windows',
-           'refine_candidates']
+__all__ = ['RATIO_RANGE', 'WINDOW_KEYS', 'check_features', 'max_start', 'window_positions', 'extract_window', 'decode_windows',
+           'encode_windows', 'WindowSelector', 'TemporalCompressor', 'TonalityReducer', 'window_mismatch',
+           'WindowMatcher', 'pairs_overlap', 'pair_overlap', 'AdaptiveWindowCreativeAgent', 'plant_pattern',
+           'random_plant', 'window_errors', 'closest_pair', 'keep_distinct', 'check_rolls', 'grid_candidates',
+           'grid_search_windows', 'smooth_time', 'refine_windows', 'refine_candidates', 'MatchSelector']
 
 # %% ../nbs/33_windows.ipynb #6200d487
-def _check_tensor(name: str, x, ndim: int) -> Tensor:
+def check_features(name: str, x, ndim: int) -> Tensor:
+    "`x` if it is a tensor of `ndim` dimensions of finite floats, else an error naming `name`."
     if not isinstance(x, Tensor): raise TypeError(f"{name}: expected a torch.Tensor, got {type(x).__name__}")
     if x.ndim != ndim: raise ValueError(f"{name}: expected {ndim} dimensions, got shape {tuple(x.shape)}")
     if not x.is_floating_point(): raise TypeError(f"{name}: expected a floating-point tensor, got {x.dtype}")
@@ -38,12 +39,12 @@ def window_positions(start: Tensor, ratio: Tensor, length: int) -> Tensor:
 # %% ../nbs/33_windows.ipynb #80ec50f6
 def extract_window(x: Tensor, start: Tensor, ratio: Tensor, length: int) -> Tensor:
     "`[B, C, length]`: `length` frames of `x [B, C, T]` read at `start + k * ratio` by linear interpolation."
-    _check_tensor('x', x, 3)
+    check_features('x', x, 3)
     B, C, T = x.shape
     length = check_int('length', length, min=1)
     if T < 2: raise ValueError(f"x: expected at least 2 frames, got {T}")
     for name, v in (('start', start), ('ratio', ratio)):
-        _check_tensor(name, v, 1)
+        check_features(name, v, 1)
         if len(v) != B: raise ValueError(f"{name}: expected {B} values (one per row of x), got {len(v)}")
     if bool((ratio <= 0).any()): raise ValueError(f"ratio: expected positive values, got {ratio.min().item():.4g}")
     tol = 16 * torch.finfo(x.dtype).eps * T
@@ -65,6 +66,20 @@ def _sample_window(x: Tensor, start: Tensor, ratio: Tensor, length: int) -> Tens
 RATIO_RANGE = (1.0, 1.5)
 WINDOW_KEYS = ('start_input', 'start_target', 'ratio_input', 'ratio_target', 'tonality')
 
+def _check_ratio_range(ratio_range) -> tuple[float, float]:
+    "`ratio_range` as `(lo, hi)` if it is two finite numbers with 0 < lo < hi, else an error naming it."
+    try: lo, hi = ratio_range
+    except (TypeError, ValueError): raise ValueError(f"ratio_range: expected two numbers (lo, hi), got {ratio_range!r}") from None
+    lo, hi = (check_number('ratio_range', v, min=0, min_open=True) for v in (lo, hi))
+    if not lo < hi: raise ValueError(f"ratio_range: expected (lo, hi) with lo < hi, got {tuple(ratio_range)!r}")
+    return lo, hi
+
+def _window_frames(window_s: float, frame_rate: float) -> int:
+    "Frames of a window of `window_s` seconds at `frame_rate` (at least 2: a window of 0 or 1 frame spans nothing)."
+    length = round(check_number('window_s', window_s, min=0, min_open=True) * frame_rate)
+    if length < 2: raise ValueError(f"window_s: expected a window of at least 2 frames, got {window_s:g} s = {length} frames at {frame_rate:g} frames/s")
+    return length
+
 def _check_fits(frames: int, length: int, ratio_range) -> None:
     if max_start(frames, length, ratio_range[1]) < 0:
         raise ValueError(f"length: a window of {length} frames at ratio {ratio_range[1]} needs "
@@ -72,8 +87,8 @@ def _check_fits(frames: int, length: int, ratio_range) -> None:
 
 def decode_windows(raw: Tensor, frames_input: int, frames_target: int, length: int, ratio_range=RATIO_RANGE) -> dict:
     "Window parameters (dict of `WINDOW_KEYS`, each `raw.shape[:-1]`) from raw outputs `[..., 5]`."
+    lo, hi = ratio_range = _check_ratio_range(ratio_range)
     for f in (frames_input, frames_target): _check_fits(f, length, ratio_range)
-    lo, hi = ratio_range
     u = torch.sigmoid(raw)
     r_in, r_tgt = lo + (hi - lo) * u[..., 2], lo + (hi - lo) * u[..., 3]
     return dict(start_input=u[..., 0] * max_start(frames_input, length, r_in),
@@ -83,7 +98,7 @@ def decode_windows(raw: Tensor, frames_input: int, frames_target: int, length: i
 def encode_windows(w: dict, frames_input: int, frames_target: int, length: int, ratio_range=RATIO_RANGE,
                    margin: float = 0.01) -> Tensor:
     "Raw outputs `[..., 5]` that `decode_windows` maps to `w` (values at a bound moved `margin` of the range inside)."
-    lo, hi = ratio_range
+    lo, hi = _check_ratio_range(ratio_range)
     frac = lambda v: torch.logit(torch.as_tensor(v, dtype=torch.float64).clamp(margin, 1 - margin))
     r_in = torch.as_tensor(w['ratio_input'], dtype=torch.float64).clamp(lo, hi)
     r_tgt = torch.as_tensor(w['ratio_target'], dtype=torch.float64).clamp(lo, hi)
@@ -94,6 +109,13 @@ def encode_windows(w: dict, frames_input: int, frames_target: int, length: int, 
     return torch.stack([s_in, s_tgt, fr_in, fr_tgt, frac(w['tonality'])], -1).float()
 
 # %% ../nbs/33_windows.ipynb #324b8cc1
+def _check_clips(name: str, x, channels: int, frames: int, frame_rate: float) -> Tensor:
+    "`x` if it is a `[B, channels, frames]` batch of finite floats, else an error naming `name`."
+    check_features(name, x, 3)
+    if x.shape[1:] != (channels, frames):
+        raise ValueError(f"{name}: expected [B, {channels}, {frames}] ({frames / frame_rate:g} s at {frame_rate:g} frames/s), got {tuple(x.shape)}")
+    return x
+
 class WindowSelector(nn.Module):
     "The note's selector: pool input and target to `pooled` steps, MLP, `num_pairs` x 5 legal window parameters."
     def __init__(self, channels: int = 128, num_pairs: int = 3, clip_s: float = 24.0, window_s: float = 16.0,
@@ -103,14 +125,23 @@ class WindowSelector(nn.Module):
         self.channels, self.num_pairs = check_int('channels', channels, min=1), check_int('num_pairs', num_pairs, min=1)
         self.frame_rate = check_number('frame_rate', frame_rate, min=0, min_open=True)
         self.frames = round(check_number('clip_s', clip_s, min=0, min_open=True) * frame_rate)
-        self.length = round(check_number('window_s', window_s, min=0, min_open=True) * frame_rate)
-        self.pooled, self.ratio_range = check_int('pooled', pooled, min=1), tuple(ratio_range)
+        self.length = _window_frames(window_s, frame_rate)
+        self.pooled, self.ratio_range = check_int('pooled', pooled, min=1), _check_ratio_range(ratio_range)
         _check_fits(self.frames, self.length, self.ratio_range)
+        # a layer of width 0 would cut the input off: the windows would be the bias, whatever the clips
+        hidden = [check_int('hidden', h, min=1) for h in hidden]
         layers, d = [], 2 * channels * pooled
         for h in hidden: layers += [nn.Linear(d, h), nn.ReLU()]; d = h
         self.mlp, self.head = nn.Sequential(*layers), nn.Linear(d, num_pairs * 5)
-        starts = torch.tensor(init_starts_s if init_starts_s is not None else [4.0 * i for i in range(num_pairs)]) * frame_rate
+        # initial values outside their ranges would be clamped silently by encode_windows: refuse them instead
+        check_number('init_ratio', init_ratio, min=self.ratio_range[0], max=self.ratio_range[1])
+        check_number('init_tonality', init_tonality, min=0, max=1)
+        starts = torch.tensor(init_starts_s if init_starts_s is not None else [4.0 * i for i in range(num_pairs)], dtype=torch.float64)
         if len(starts) != num_pairs: raise ValueError(f"init_starts_s: expected {num_pairs} starts, got {len(starts)}")
+        last_s = max_start(self.frames, self.length, init_ratio) / frame_rate
+        if bool((starts < 0).any()) or bool((starts > last_s).any()):
+            raise ValueError(f"init_starts_s: expected starts in [0, {last_s:g}] s (windows of {window_s:g} s at ratio {init_ratio:g}), got {starts.tolist()}")
+        starts = starts * frame_rate
         init = dict(start_input=starts, start_target=starts, ratio_input=torch.full((num_pairs,), float(init_ratio)),
                     ratio_target=torch.full((num_pairs,), float(init_ratio)), tonality=torch.full((num_pairs,), float(init_tonality)))
         nn.init.normal_(self.head.weight, std=init_scale)
@@ -118,15 +149,12 @@ class WindowSelector(nn.Module):
 
     def check(self, name: str, x: Tensor) -> Tensor:
         "`x` if it is a `[B, channels, frames]` batch of finite floats, else an error naming `name`."
-        _check_tensor(name, x, 3)
-        if x.shape[1:] != (self.channels, self.frames):
-            raise ValueError(f"{name}: expected [B, {self.channels}, {self.frames}] ({self.frames / self.frame_rate:g} s at "
-                             f"{self.frame_rate:g} frames/s), got {tuple(x.shape)}")
-        return x
+        return _check_clips(name, x, self.channels, self.frames, self.frame_rate)
 
     def forward(self, x_in: Tensor, x_tgt: Tensor) -> dict:
         "Window parameters, each `[B, num_pairs]` (starts in frames)."
-        self.check('x_in', x_in); self.check('x_tgt', x_tgt)
+        # any floating dtype in (float64 features from numpy): computed in the module's dtype
+        x_in, x_tgt = (self.check(n, x).to(self.head.weight.dtype) for n, x in (('x_in', x_in), ('x_tgt', x_tgt)))
         if len(x_in) != len(x_tgt): raise ValueError(f"x_tgt: expected {len(x_in)} rows like x_in, got {len(x_tgt)}")
         z = torch.cat([F.adaptive_avg_pool1d(x, self.pooled).flatten(1) for x in (x_in, x_tgt)], 1)
         raw = self.head(self.mlp(z)).view(len(z), self.num_pairs, 5)
@@ -150,14 +178,19 @@ class TonalityReducer(nn.Module):
 
     def forward(self, x: Tensor, strength: Tensor) -> Tensor:
         "`x [B, C, T]` mixed with its transform by `strength [B]` in [0, 1]."
-        _check_tensor('x', x, 3); _check_tensor('strength', strength, 1)
+        check_features('x', x, 3); check_features('strength', strength, 1)
         if len(strength) != len(x): raise ValueError(f"strength: expected {len(x)} values, got {len(strength)}")
+        if bool(((strength < 0) | (strength > 1)).any()):
+            raise ValueError(f"strength: expected values in [0, 1], got {strength.min().item():.4g}..{strength.max().item():.4g}")
         delta = self.norm(self.pointwise(self.depthwise(x)).transpose(1, 2)).transpose(1, 2)
         return x + strength[:, None, None] * delta
 
 # %% ../nbs/33_windows.ipynb #b21630c5
 def window_mismatch(a: Tensor, b: Tensor) -> Tensor:
-    "`[B]`: 1 - Pearson correlation of each row of `a` and `b` (`[B, ...]`), over all its values."
+    "`[B]`: 1 - Pearson correlation of each row of `a` and `b` (`[B, ...]`, the same shape), over all its values."
+    for name, v in (('a', a), ('b', b)):
+        if not isinstance(v, Tensor) or v.ndim < 2: raise ValueError(f"{name}: expected a tensor [B, ...] of at least 2 dimensions, got {getattr(v, 'shape', type(v).__name__)}")
+    if a.shape != b.shape: raise ValueError(f"b: expected the shape of a {tuple(a.shape)} (rows are not broadcast), got {tuple(b.shape)}")
     a, b = a.flatten(1), b.flatten(1)
     a, b = a - a.mean(1, keepdim=True), b - b.mean(1, keepdim=True)
     return 1 - (a * b).sum(1) / (a.norm(dim=1) * b.norm(dim=1)).clamp_min(torch.finfo(a.dtype).tiny)
@@ -172,20 +205,28 @@ class WindowMatcher(nn.Module):
     def forward(self, x: Tensor) -> Tensor: return x + self.out(F.gelu(self.inp(x)))
 
 # %% ../nbs/33_windows.ipynb #cba78776
-def _overlap_1d(start: Tensor, ratio: Tensor, length: int) -> Tensor:
-    "`[B, P, P]`: shared span of each two windows over the shorter one's span."
-    end = start + (length - 1) * ratio
-    inter = (torch.minimum(end[:, :, None], end[:, None]) - torch.maximum(start[:, :, None], start[:, None])).relu()
-    span = end - start
-    return inter / torch.minimum(span[:, :, None], span[:, None])
+def _span_share(s0, r0, s1, r1, length: int):
+    "Shared span of windows `(s0, r0)` and `(s1, r1)` over the shorter one's span (numbers, or tensors that broadcast)."
+    e0, e1 = s0 + (length - 1) * r0, s1 + (length - 1) * r1
+    if not any(isinstance(v, Tensor) for v in (s0, r0, s1, r1)):       # plain numbers: no tensor overhead (called per candidate)
+        return max(0.0, min(e0, e1) - max(s0, s1)) / ((length - 1) * min(r0, r1))
+    s0, r0, s1, r1, e0, e1 = torch.broadcast_tensors(*(torch.as_tensor(v) for v in (s0, r0, s1, r1, e0, e1)))
+    return (torch.minimum(e0, e1) - torch.maximum(s0, s1)).clamp_min(0) / ((length - 1) * torch.minimum(r0, r1))
+
+def pairs_overlap(a: dict, b: dict, length: int):
+    "The share of window pairs `a` and `b`'s (input x target) rectangles that coincides: starts in frames, numbers or tensors that broadcast."
+    return (_span_share(a['start_input'], a['ratio_input'], b['start_input'], b['ratio_input'], length)
+            * _span_share(a['start_target'], a['ratio_target'], b['start_target'], b['ratio_target'], length))
 
 def pair_overlap(w: dict, length: int) -> Tensor:
-    "`[B]`: mean over pairs of pairs of the share of their (input x target) rectangles that coincides."
+    "`[B]`: mean over pairs of pairs (windows `w`, each `[B, P]`) of `pairs_overlap`."
     P = w['start_input'].shape[1]
     if P < 2: return w['start_input'].new_zeros(len(w['start_input']))
-    ov = _overlap_1d(w['start_input'], w['ratio_input'], length) * _overlap_1d(w['start_target'], w['ratio_target'], length)
+    keys = WINDOW_KEYS[:4]
+    ov = pairs_overlap({k: w[k][:, :, None] for k in keys}, {k: w[k][:, None] for k in keys}, length)
     i, j = torch.triu_indices(P, P, 1)
     return ov[:, i, j].mean(1)
+
 
 # %% ../nbs/33_windows.ipynb #d95d5756
 class AdaptiveWindowCreativeAgent(nn.Module):
@@ -225,7 +266,7 @@ class AdaptiveWindowCreativeAgent(nn.Module):
 def plant_pattern(source: Tensor, target: Tensor, src_start: int, pattern: int, ratio: float, dst_start: int,
                   mix: float = 1.0, frame_rate: float = 50.0) -> tuple[Tensor, dict]:
     "`target [C, T]` with `source`'s frames `[src_start, src_start + pattern)` played `ratio` x faster at `dst_start`; the truth."
-    _check_tensor('source', source, 2); _check_tensor('target', target, 2)
+    check_features('source', source, 2); check_features('target', target, 2)
     check_number('ratio', ratio, min=RATIO_RANGE[0], max=RATIO_RANGE[1]); check_number('mix', mix, min=0, max=1)
     n = int(round(pattern / ratio))
     check_int('src_start', src_start, min=0, max=source.shape[1] - pattern)
@@ -277,31 +318,36 @@ def _standardise(v: Tensor) -> Tensor:
     v = v - v.mean(1, keepdim=True)
     return v / v.norm(dim=1, keepdim=True).clamp_min(torch.finfo(v.dtype).tiny)
 
-def _share(s0, r0, s1, r1, length):
-    "Shared span of two windows over the shorter one's span."
-    e0, e1 = s0 + (length - 1) * r0, s1 + (length - 1) * r1
-    return max(0.0, min(e0, e1) - max(s0, s1)) / ((length - 1) * min(r0, r1))
-
-def _pairs_overlap(a: dict, b: dict, length: int) -> float:
-    "The share of two window pairs' (input x target) rectangles that coincides (`pair_overlap` for two pairs in frames)."
-    return (_share(a['start_input'], a['ratio_input'], b['start_input'], b['ratio_input'], length)
-            * _share(a['start_target'], a['ratio_target'], b['start_target'], b['ratio_target'], length))
-
-def _keep_distinct(cands: list[dict], k: int, length: int, max_overlap: float) -> list[dict]:
-    "The best `k` of `cands` (by `score`, descending) that overlap earlier kept ones at most `max_overlap`."
+def keep_distinct(cands: list[dict], k: int, length: int, max_overlap: float = 0.5) -> list[dict]:
+    "The best `k` of window pairs `cands` (frames; by `score`, descending) that overlap earlier kept ones at most `max_overlap` (`pairs_overlap`)."
+    k = check_int('k', k, min=1); check_number('max_overlap', max_overlap, min=0, max=1)
     out = []
     for c in sorted(cands, key=lambda c: -c['score']):
         if len(out) == k: break
-        if all(_pairs_overlap(c, o, length) <= max_overlap for o in out): out.append(c)
+        if all(pairs_overlap(c, o, length) <= max_overlap for o in out): out.append(c)
     return out
 
 # %% ../nbs/33_windows.ipynb #d4b8e0c1
+def check_rolls(rolls) -> list[int]:
+    "`rolls` as a list of integers (channel shifts); at least one."
+    rolls = [check_int('rolls', r) for r in rolls]
+    if not rolls: raise ValueError("rolls: expected at least one roll (0: the channels as they are), got none")
+    return rolls
+
+def _check_ratios(ratios) -> Tensor:
+    "`ratios` as a float32 tensor of at least one positive, finite ratio (a ratio <= 0 would read a window backwards or not at all)."
+    r = torch.as_tensor(ratios, dtype=torch.float32).flatten()
+    if len(r) == 0: raise ValueError("ratios: expected at least one ratio, got none")
+    if not bool(torch.isfinite(r).all()) or bool((r <= 0).any()): raise ValueError(f"ratios: expected positive finite ratios, got {r.tolist()}")
+    return r
+
 @torch.no_grad()
 def grid_candidates(x_in: Tensor, x_tgt: Tensor, length: int, ratios=None, stride: int = 5, rolls=(0,), k: int = 1,
                     max_overlap: float = 0.5) -> list[dict]:
     "The `k` best distinct window pairs over a grid of starts (every `stride` frames), input ratios (target 1) and channel `rolls`."
-    _check_tensor('x_in', x_in, 2); _check_tensor('x_tgt', x_tgt, 2); check_int('k', k, min=1)
-    ratios = torch.linspace(1.0, 1.5, 21) if ratios is None else torch.as_tensor(ratios, dtype=torch.float32)
+    check_features('x_in', x_in, 2); check_features('x_tgt', x_tgt, 2); check_int('k', k, min=1)
+    stride, rolls = check_int('stride', stride, min=1), check_rolls(rolls)
+    ratios = torch.linspace(1.0, 1.5, 21) if ratios is None else _check_ratios(ratios)
     _check_fits(x_in.shape[1], length, (1.0, float(ratios.max()))); _check_fits(x_tgt.shape[1], length, (1.0, 1.0))
     t_starts = torch.arange(0, max_start(x_tgt.shape[1], length, 1.0) + 1, stride, dtype=torch.float32)
     tw = _standardise(_windows_1clip(x_tgt, window_positions(t_starts, torch.ones_like(t_starts), length)))
@@ -315,7 +361,7 @@ def grid_candidates(x_in: Tensor, x_tgt: Tensor, length: int, ratios=None, strid
             top = sc.topk(min(len(sc), 8 * k))
             cands += [dict(score=s, start_input=float(i_starts[j // len(t_starts)]), start_target=float(t_starts[j % len(t_starts)]),
                            ratio_input=r, ratio_target=1.0, roll=int(roll)) for s, j in zip(top.values.tolist(), top.indices.tolist())]
-    return _keep_distinct(cands, k, length, max_overlap)
+    return keep_distinct(cands, k, length, max_overlap)
 
 def grid_search_windows(x_in: Tensor, x_tgt: Tensor, length: int, ratios=None, stride: int = 5, rolls=(0,)) -> dict:
     "The best window pair over a grid of starts (every `stride` frames), input ratios (target ratio 1) and channel `rolls`."
@@ -324,7 +370,7 @@ def grid_search_windows(x_in: Tensor, x_tgt: Tensor, length: int, ratios=None, s
 # %% ../nbs/33_windows.ipynb #4c39821a
 def smooth_time(x: Tensor, sigma: float) -> Tensor:
     "`x [B, C, T]` smoothed along time by a Gaussian of `sigma` frames (reflected at the ends); `x` itself for sigma 0."
-    _check_tensor('x', x, 3); check_number('sigma', sigma, min=0)
+    check_features('x', x, 3); check_number('sigma', sigma, min=0)
     if sigma == 0: return x
     r = min(int(math.ceil(3 * sigma)), x.shape[-1] - 1)
     k = torch.exp(-0.5 * (torch.arange(-r, r + 1, dtype=x.dtype, device=x.device) / sigma) ** 2)
@@ -334,7 +380,12 @@ def smooth_time(x: Tensor, sigma: float) -> Tensor:
 def refine_windows(x_in: Tensor, x_tgt: Tensor, windows: dict, length: int, steps: int = 120, lr: float = 0.01,
                    sigmas=(8.0, 4.0, 2.0, 0.0), ratio_range=RATIO_RANGE) -> tuple[dict, list]:
     "Windows (`[B, P]` each) after `steps` Adam steps on starts and ratios, coarse-to-fine over `sigmas`; the loss per step."
-    _check_tensor('x_in', x_in, 3); _check_tensor('x_tgt', x_tgt, 3)
+    check_features('x_in', x_in, 3); check_features('x_tgt', x_tgt, 3)
+    sigmas = [check_number('sigmas', s, min=0) for s in sigmas]
+    if not sigmas: raise ValueError("sigmas: expected at least one smoothing stage (0: none), got none")
+    # each stage takes steps // len(sigmas) steps: fewer steps than stages would return the windows unrefined
+    steps, lr = check_int('steps', steps, min=len(sigmas)), check_number('lr', lr, min=0, min_open=True)
+    ratio_range = _check_ratio_range(ratio_range)
     T_in, T_tgt = x_in.shape[-1], x_tgt.shape[-1]
     w0 = {k: v.detach() for k, v in windows.items()}
     raw = nn.Parameter(encode_windows(w0, T_in, T_tgt, length, ratio_range, margin=0.01))   # off a saturated sigmoid
@@ -355,7 +406,8 @@ def refine_windows(x_in: Tensor, x_tgt: Tensor, windows: dict, length: int, step
 def refine_candidates(x_in: Tensor, x_tgt: Tensor, candidates: list[list[dict]], length: int, keep: int = 3,
                       max_overlap: float = 0.5, **refine_kwargs) -> list[list[dict]]:
     "Per clip pair `b` (`x_in[b]`, `x_tgt[b]`), its `candidates[b]` (frames; optional `roll`) refined; the `keep` best distinct."
-    _check_tensor('x_in', x_in, 3); _check_tensor('x_tgt', x_tgt, 3)
+    check_features('x_in', x_in, 3); check_features('x_tgt', x_tgt, 3)
+    keep, max_overlap = check_int('keep', keep, min=1), check_number('max_overlap', max_overlap, min=0, max=1)
     if len(candidates) != len(x_in): raise ValueError(f"candidates: expected {len(x_in)} lists (one per clip pair), got {len(candidates)}")
     rows = [(b, c) for b, cs in enumerate(candidates) for c in cs]
     if not rows: raise ValueError("candidates: expected at least one candidate, got none")
@@ -369,4 +421,151 @@ def refine_candidates(x_in: Tensor, x_tgt: Tensor, candidates: list[list[dict]],
     done = [[] for _ in candidates]
     for n, (b, c) in enumerate(rows):
         done[b].append({k: float(w[k][n, 0]) for k in WINDOW_KEYS} | dict(roll=int(c.get('roll', 0)), score=float(score[n])))
-    return [_keep_distinct(d, keep, length, max_overlap) for d in done]
+    return [keep_distinct(d, keep, length, max_overlap) for d in done]
+
+# %% ../nbs/33_windows.ipynb #c20a0002
+def _resample_time(e: Tensor, ratio: float) -> Tensor:
+    "`[..., U]`: `e [..., T]` read at positions `0, ratio, 2 ratio, ...` (linear interpolation; differentiable in `e`)."
+    T = e.shape[-1]
+    pos = torch.arange(int((T - 1) / ratio + 1e-6) + 1, dtype=e.dtype, device=e.device) * ratio
+    lo = pos.floor().long().clamp(0, T - 2)
+    f = pos - lo
+    return e[..., lo] * (1 - f) + e[..., lo + 1] * f
+
+def _diagonal_means(sim: Tensor, span: int) -> Tensor:
+    "`[..., U - span + 1, V - span + 1]`: means of `sim [..., U, V]` along the diagonals, over `span` steps (a window pair's score)."
+    I, J = sim.shape[-2] - span + 1, sim.shape[-1] - span + 1
+    out = sim[..., :I, :J]
+    for k in range(1, span): out = out + sim[..., k:k + I, k:k + J]
+    return out / span
+
+class MatchSelector(nn.Module):
+    "A selector that learns to match: scores every candidate window pair (ratio x roll x input start x target start) at once, picks the best distinct ones."
+    def __init__(self, channels: int, clip_s: float = 24.0, window_s: float = 3.0, frame_rate: float = 50.0, num_pairs: int = 3,
+                 ratios=None, rolls=(0,), hop: int = 10, dim: int = 32, hidden: int = 64, kernel_size: int = 5,
+                 max_overlap: float = 0.5, init_scale: float = 10.0):
+        super().__init__()
+        self.channels, self.num_pairs = check_int('channels', channels, min=1), check_int('num_pairs', num_pairs, min=1)
+        self.frame_rate = check_number('frame_rate', frame_rate, min=0, min_open=True)
+        self.frames, self.length = round(check_number('clip_s', clip_s, min=0, min_open=True) * frame_rate), _window_frames(window_s, frame_rate)
+        self.hop, self.rolls = check_int('hop', hop, min=1), tuple(check_rolls(rolls))
+        self.span = check_int('window_s / hop', round(self.length / hop), min=2)            # the window in embedding frames
+        self.register_buffer('ratios', torch.linspace(1.0, 1.5, 11) if ratios is None else _check_ratios(ratios).sort().values)
+        _check_fits(self.frames, self.length, (float(self.ratios[0]), float(self.ratios[-1])))
+        self.max_overlap = check_number('max_overlap', max_overlap, min=0, max=1)
+        check_int('kernel_size', kernel_size, min=1); check_int('dim', dim, min=1); check_int('hidden', hidden, min=1)
+        if kernel_size % 2 == 0: raise ValueError(f"kernel_size: expected an odd size, got {kernel_size}")
+        p = kernel_size // 2
+        self.encoder = nn.Sequential(nn.Conv1d(channels, hidden, kernel_size, padding=p), nn.GELU(),
+                                     nn.Conv1d(hidden, hidden, kernel_size, padding=2 * p, dilation=2), nn.GELU(),
+                                     nn.Conv1d(hidden, dim, 1))
+        self.log_scale = nn.Parameter(torch.tensor(math.log(check_number('init_scale', init_scale, min=0, min_open=True))))
+
+    def embed(self, x: Tensor) -> Tensor:
+        "`[..., dim, T / hop]`: unit-length per-frame embeddings of `x [..., channels, T]` (pooled by `hop` frames, then encoded)."
+        lead = x.shape[:-2]
+        z = F.avg_pool1d(x.reshape(-1, *x.shape[-2:]), self.hop, self.hop)
+        return F.normalize(self.encoder(z), dim=1).reshape(*lead, -1, z.shape[-1])
+
+    def positions(self) -> dict:
+        "Every candidate's window in clip frames: `start_input [R, I]`, `start_target [J]`, `ratio [R]`, and `valid [R, I, J]` (legal windows)."
+        T, c = self.frames, (self.hop - 1) / 2                   # an embedding frame sits at the centre of the frames it pools
+        Te = T // self.hop
+        I, J = int((Te - 1) / float(self.ratios[0]) + 1e-6) + 2 - self.span, Te - self.span + 1
+        i, j = torch.arange(I, dtype=torch.float32), torch.arange(J, dtype=torch.float32)
+        s_in = i[None] * self.ratios[:, None] * self.hop + c
+        s_tgt = j * self.hop + c
+        valid = ((s_in + (self.length - 1) * self.ratios[:, None] <= T - 1)[:, :, None]
+                 & (s_tgt + self.length - 1 <= T - 1)[None, None])
+        valid &= (i[None] <= (((Te - 1) / self.ratios + 1e-6).floor() + 1 - self.span)[:, None])[:, :, None]
+        return dict(start_input=s_in, start_target=s_tgt, ratio=self.ratios, valid=valid)
+
+    def check(self, name: str, x: Tensor) -> Tensor:
+        "`x` if it is a `[B, channels, frames]` batch of finite floats, else an error naming `name`."
+        return _check_clips(name, x, self.channels, self.frames, self.frame_rate).to(self.log_scale.dtype)
+
+    def forward(self, x_in: Tensor, x_tgt: Tensor, rolls=None) -> Tensor:
+        "`[B, R, K, I, J]`: the score of every candidate (ratio, roll, input start, target start); -inf where a window leaves its clip."
+        x_in, x_tgt = self.check('x_in', x_in), self.check('x_tgt', x_tgt)
+        if len(x_in) != len(x_tgt): raise ValueError(f"x_tgt: expected {len(x_in)} rows like x_in, got {len(x_tgt)}")
+        rolls = self.rolls if rolls is None else check_rolls(rolls)
+        e_in = self.embed(torch.stack([x_in.roll(r, 1) for r in rolls], 1))           # [B, K, D, Te]: one encoding per transposition
+        e_tgt = self.embed(x_tgt)                                                       # [B, D, Te]
+        pos = self.positions()
+        I, J = pos['valid'].shape[1:]
+        out = []
+        for r in self.ratios.tolist():
+            sim = torch.einsum('bkdu,bdv->bkuv', _resample_time(e_in, r), e_tgt)        # one matmul per ratio (all rolls)
+            sc = _diagonal_means(sim, self.span)[..., :I, :J]
+            out.append(F.pad(sc, (0, J - sc.shape[-1], 0, I - sc.shape[-2])))     # padding is masked below (a -inf here would make 0 * inf = NaN in the gradient)
+        scores = torch.stack(out, 1) * self.log_scale.exp()
+        return scores.masked_fill(~pos['valid'][:, None], -math.inf)
+
+    def candidate_errors(self, truth: dict) -> dict:
+        "Errors (s, s, ratio; each `[R, I, J]`) of every candidate against `truth` (as `window_errors`, target ratio 1)."
+        pos, fr, L = self.positions(), self.frame_rate, self.length
+        rho, span = truth['ratio'], truth['input_end_s'] - truth['input_start_s']
+        r = pos['ratio'][:, None, None]
+        b = pos['start_target'][None, None] / fr - truth['target_start_s']
+        d_max = (span - (L / fr) * torch.clamp(r, min=rho)).clamp_min(0)
+        best = None
+        for s0 in truth.get('input_starts_s') or [truth['input_start_s']]:
+            a = pos['start_input'][:, :, None] / fr - s0
+            d = torch.minimum(((a + b / rho) / (1 + 1 / rho ** 2)).clamp_min(0), d_max)
+            e = dict(input_start_s=(a - d).abs(), target_start_s=(b - d / rho).abs())
+            if best is None: best = e
+            else:
+                closer = e['input_start_s'] + e['target_start_s'] < best['input_start_s'] + best['target_start_s']
+                best = {k: torch.where(closer, e[k], best[k]) for k in e}
+        return best | dict(ratio=(r - rho).abs().expand_as(best['input_start_s']))
+
+    def loss(self, scores: Tensor, truths: list[dict], rolls=None, start_tol_s: float = 0.3, ratio_tol: float = 0.03) -> Tensor:
+        "Mean over rows of `-log P(a correct candidate)`: softmax over all candidates; correct: the truth's `roll` (default 0) and within the tolerances."
+        rolls = list(self.rolls if rolls is None else rolls)
+        if len(truths) != len(scores): raise ValueError(f"truths: expected {len(scores)} records (one per row of scores), got {len(truths)}")
+        losses = []
+        for sc, t in zip(scores, truths):
+            e = self.candidate_errors(t)
+            ok = (e['input_start_s'] <= start_tol_s) & (e['target_start_s'] <= start_tol_s) & (e['ratio'] <= ratio_tol)
+            k = rolls.index(t.get('roll', 0)) if t.get('roll', 0) in rolls else None
+            if k is None or not bool(ok.any()): continue
+            pos_scores = sc[:, k][ok & torch.isfinite(sc[:, k])]
+            if len(pos_scores): losses.append(torch.logsumexp(sc.flatten(), 0) - torch.logsumexp(pos_scores, 0))
+        if not losses: raise ValueError("truths: no row has a correct candidate among the scored ones (its roll scored? its pattern longer than the window?)")
+        return torch.stack(losses).mean()
+
+    @torch.no_grad()
+    def pick(self, scores: Tensor, k: int | None = None, rolls=None, neighbourhood: int = 2) -> list[list[dict]]:
+        "Per row, the `k` best distinct pairs (frames; `roll`, `score`), each at the expected start and ratio of a softmax over its neighbourhood."
+        k, rolls = check_int('k', k or self.num_pairs, min=1), list(self.rolls if rolls is None else rolls)
+        pos, n = self.positions(), check_int('neighbourhood', neighbourhood, min=0)
+        R, K, I, J = scores.shape[1:]
+        s_in = pos['start_input'][:, :, None].expand(R, I, J); s_tgt = pos['start_target'].expand(R, I, J)
+        ratio = pos['ratio'][:, None, None].expand(R, I, J)
+        s_in_l, s_tgt_l, ratio_l = pos['start_input'].tolist(), pos['start_target'].tolist(), pos['ratio'].tolist()
+        out = []
+        for sc in scores:
+            flat, m = sc.flatten(), 64 * k
+            n_valid = int(torch.isfinite(flat).sum())
+            while True:                          # the best candidates crowd around one peak: widen until k distinct ones are in
+                top = flat.topk(min(n_valid, m))
+                cands = []
+                for v, idx in zip(top.values.tolist(), top.indices.tolist()):
+                    r, rest = divmod(idx, K * I * J); kk, rest = divmod(rest, I * J); i, j = divmod(rest, J)
+                    cands.append(dict(score=v, start_input=s_in_l[r][i], start_target=s_tgt_l[j], ratio_input=ratio_l[r],
+                                      ratio_target=1.0, roll=int(rolls[kk]), index=(r, kk, i, j)))
+                kept = keep_distinct(cands, k, self.length, self.max_overlap)
+                if len(kept) == k or m >= n_valid: break
+                m *= 8
+            done = []
+            for c in kept:                       # sub-grid: the softmax-weighted mean over the peak's neighbourhood (same roll)
+                r, kk, i, j = c.pop('index')
+                box = (slice(max(r - n, 0), r + n + 1), slice(max(i - n, 0), i + n + 1), slice(max(j - n, 0), j + n + 1))
+                p = torch.softmax(sc[:, kk][box].flatten(), 0)
+                moved = dict(c, start_input=float(p @ s_in[box].flatten()), start_target=float(p @ s_tgt[box].flatten()),
+                             ratio_input=float(p @ ratio[box].flatten()))
+                # a move that brings it onto a better pair is undone: the pairs stay distinct
+                done.append(moved if all(pairs_overlap(moved, o, self.length) <= self.max_overlap for o in done) else c)
+            out.append(done)
+        return out
+
