@@ -1,6 +1,6 @@
 """`make bench`: trie-constrained against unconstrained beam search in vqnb.retrieval, at the same beam width.
 
-The UnitY model of the generative_retrieval experiment at its default size (d_model 64, 2 encoder layers, 1 layer
+The UnitY model of the generative_retrieval experiment at its default size (d_model 64, 2 encoder layers, stride 4, 1 layer
 per decoder), 64 queries of 3 s (150 log-mel frames), 500 document IDs of 4 codes of 256 + a dedup suffix, 10 beams,
 2 threads. Two measurements: the whole `generate` call (encoder, semantic decoder, document search) and the document
 search alone on precomputed memory, where the trie's share is largest. Contenders interleaved, medians and minima of
@@ -22,7 +22,7 @@ def main():
     g = torch.Generator().manual_seed(0)
     doc, sem = random_ids(N, 256, 4, seed=0), semantic_ids(torch.randn(N, 16, generator=g), 8, 2)
     torch.manual_seed(0)
-    model = UnitySpeechModel(UnityConfig.for_tables(sem, doc, d_model=64, encoder_layers=2, decoder_layers=1, dropout=0.0, max_frames=300))
+    model = UnitySpeechModel(UnityConfig.for_tables(sem, doc, d_model=64, encoder_layers=2, decoder_layers=1, dropout=0.0, max_frames=300, stride=4))
     x, mask = torch.randn(Q, FRAMES, 80, generator=g), torch.ones(Q, FRAMES, dtype=torch.bool)
     trie, sem_trie = Trie.from_table(doc), Trie.from_table(sem)
     d2 = model.doc_decoder

@@ -6,7 +6,8 @@ Docs: https://vqnb.github.io/vqnb/retrieval.html.md"""
 
 # %% ../nbs/35_retrieval.ipynb #e2c78449
 from __future__ import annotations
-import math
+import math, numbers
+import numpy as np
 from dataclasses import dataclass, asdict
 from typing import Callable
 import torch, torch.nn as nn, torch.nn.functional as F
@@ -17,9 +18,10 @@ from .rqvae import DecoderBlock, document_ids, sinusoidal
 from .evaluation import pad_batch
 
 # %% auto #0
-__all__ = ['IdTable', 'id_table', 'random_ids', 'semantic_ids', 'Trie', 'TrieLogitsProcessor', 'beam_search', 'UnityConfig',
-           'SpeechEncoder', 'IdDecoderBlock', 'IdDecoder', 'UnityOutput', 'UnitySpeechModel', 'generate',
-           'DualTaskDataset', 'DualTaskCollator', 'unity_step', 'RetrievalResult', 'retrieve']
+__all__ = ['IdTable', 'id_table', 'random_ids', 'atomic_ids', 'semantic_ids', 'Trie', 'TrieLogitsProcessor', 'beam_search',
+           'UnityConfig', 'SpeechEncoder', 'IdDecoderBlock', 'IdDecoder', 'UnityOutput', 'check_features',
+           'UnitySpeechModel', 'generate', 'DualTaskDataset', 'DualTaskCollator', 'unity_step', 'RetrievalResult',
+           'retrieve', 'DualEncoderOutput', 'DualEncoder', 'dual_encoder_step', 'embed_items']
 
 # %% ../nbs/35_retrieval.ipynb #bb2bff19
 @dataclass
@@ -33,6 +35,7 @@ class IdTable:
         if not isinstance(self.ids, Tensor) or self.ids.ndim != 2 or self.ids.is_floating_point() or self.ids.dtype == torch.bool or 0 in self.ids.shape:
             raise ValueError(f"ids: expected a non-empty integer tensor [documents, length], got {describe(self.ids)}")
         if int(self.ids.min()) < 0: raise ValueError(f"ids: expected non-negative tokens, got a minimum of {int(self.ids.min())}")
+        self.collision_rate = check_number('collision_rate', self.collision_rate, min=0, max=1)
         self.ids = self.ids.long().cpu()
         self._rows = {tuple(r): i for i, r in enumerate(self.ids.tolist())}
         if len(self._rows) != len(self.ids): raise ValueError(f"ids: expected unique rows, got {len(self.ids) - len(self._rows)} duplicates")
@@ -51,7 +54,9 @@ class IdTable:
 # %% ../nbs/35_retrieval.ipynb #500ef02e
 def id_table(codes: Tensor, kind: str = 'rqvae') -> IdTable:
     "The table of code tuples `codes` `[N, L]` with a dedup suffix (`[N, L + 1]`) and their collision rate."
-    ids, rate = document_ids(codes)
+    if not isinstance(codes, Tensor) or codes.is_floating_point() or codes.dtype == torch.bool:
+        raise ValueError(f"codes: expected an integer tensor [documents, L], got {describe(codes)}")
+    ids, rate = document_ids(codes.long())       # int64 first: the suffix counts up to N - 1 (uint8 codes would wrap)
     return IdTable(ids, rate, kind)
 
 def random_ids(n: int, codebook_size: int, num_codes: int, seed: int = 0) -> IdTable:
@@ -60,26 +65,24 @@ def random_ids(n: int, codebook_size: int, num_codes: int, seed: int = 0) -> IdT
     g = torch.Generator().manual_seed(check_int('seed', seed, min=0))
     return id_table(torch.randint(0, k, (n, L), generator=g), 'random')
 
-# %% ../nbs/35_retrieval.ipynb #ebe9407a
-def _kmeans(x: Tensor, k: int, generator: torch.Generator, iters: int = 25) -> Tensor:
-    "Cluster index `[N]` of each row of `x` `[N, D]` into `k` clusters (k-means++ seeding, Lloyd iterations)."
-    c = x[torch.randint(len(x), (1,), generator=generator)]
-    for _ in range(1, k):
-        d = (x[:, None] - c[None]).pow(2).sum(-1).min(1).values
-        c = torch.cat([c, x[torch.multinomial(d + 1e-12, 1, generator=generator)]])
-    for _ in range(iters):
-        a = (x[:, None] - c[None]).pow(2).sum(-1).argmin(1)
-        c = torch.stack([x[a == j].mean(0) if (a == j).any() else c[j] for j in range(k)])
-    return (x[:, None] - c[None]).pow(2).sum(-1).argmin(1)
+def atomic_ids(n: int) -> IdTable:
+    "Atomic IDs: document `i` is the single token `i` (DSI's unstructured IDs; decoder 2 becomes an `n`-way classifier)."
+    return IdTable(torch.arange(check_int('n', n, min=1))[:, None], 0., 'atomic')
 
-def _paths(x: Tensor, idx: Tensor, k: int, depth: int, g: torch.Generator, out: Tensor, level: int = 0):
+# %% ../nbs/35_retrieval.ipynb #ebe9407a
+def _kmeans(x: np.ndarray, k: int, seed: int) -> np.ndarray:
+    "Cluster index `[N]` of each row of `x` `[N, D]` among `k` clusters (scikit-learn's k-means, k-means++ seeding)."
+    from sklearn.cluster import KMeans
+    return KMeans(k, init='k-means++', n_init=3, random_state=seed).fit_predict(x)
+
+def _paths(x: np.ndarray, idx: np.ndarray, k: int, depth: int, seed: int, out: np.ndarray, level: int = 0):
     "Write the k-means path of the rows `idx` of `x` from `level` on into `out` `[N, depth]`."
     if level == depth: return
-    if len(idx) <= k: out[idx, level] = torch.arange(len(idx)); return           # DSI: a small cluster numbers its members
-    a = _kmeans(x[idx], k, g)
+    if len(idx) <= k: out[idx, level] = np.arange(len(idx)); return              # DSI: a small cluster numbers its members
+    a = _kmeans(x[idx], k, seed)
     out[idx, level] = a
     for j in range(k):
-        if (a == j).any(): _paths(x, idx[a == j], k, depth, g, out, level + 1)
+        if (a == j).any(): _paths(x, idx[a == j], k, depth, seed, out, level + 1)
 
 def semantic_ids(embeddings, branching: int = 8, depth: int = 2, seed: int = 0) -> IdTable:
     "DSI's semantic IDs: hierarchical k-means paths `[N, depth]` of the rows of `embeddings`, plus a dedup suffix."
@@ -87,11 +90,15 @@ def semantic_ids(embeddings, branching: int = 8, depth: int = 2, seed: int = 0) 
     if x.ndim != 2 or 0 in x.shape or not torch.isfinite(x).all():
         raise ValueError(f"embeddings: expected a non-empty finite [documents, dim] matrix, got {describe(x)}")
     k, depth = check_int('branching', branching, min=2), check_int('depth', depth, min=1)
-    out = torch.zeros(len(x), depth, dtype=torch.long)
-    _paths(x, torch.arange(len(x)), k, depth, torch.Generator().manual_seed(check_int('seed', seed, min=0)), out)
-    return IdTable(*document_ids(out), 'semantic')
+    out = np.zeros((len(x), depth), dtype=np.int64)
+    _paths(x.numpy(), np.arange(len(x)), k, depth, check_int('seed', seed, min=0), out)
+    return IdTable(*document_ids(torch.from_numpy(out)), 'semantic')
 
 # %% ../nbs/35_retrieval.ipynb #8e50d6c4
+def _token_list(sequence) -> list:
+    "A tensor's or array's elements as Python numbers, else the items of `sequence`."
+    return sequence.tolist() if isinstance(sequence, (Tensor, np.ndarray)) else list(sequence)
+
 class Trie:
     "Prefix tree of token sequences: `add(sequence)`, `get_children(prefix)`, `in`, `len`."
     _END = -1                                  # key marking the end of a sequence (tokens are >= 0)
@@ -107,9 +114,10 @@ class Trie:
 
     def add(self, sequence) -> 'Trie':
         "Insert `sequence` (non-negative integer tokens)."
-        seq = sequence.tolist() if isinstance(sequence, Tensor) else list(sequence)
-        if not seq or not all(isinstance(t, int) and not isinstance(t, bool) and t >= 0 for t in seq):
+        seq = _token_list(sequence)
+        if not seq or not all(isinstance(t, numbers.Integral) and not isinstance(t, (bool, np.bool_)) and t >= 0 for t in seq):
             raise ValueError(f"sequence: expected a non-empty sequence of non-negative integer tokens, got {sequence!r}")
+        seq = [int(t) for t in seq]                # numpy and torch integers as Python ints: one key per token
         node = self.root
         for t in seq: node = node.setdefault(t, {})
         if self._END not in node: node[self._END], self.n = True, self.n + 1
@@ -123,11 +131,11 @@ class Trie:
 
     def get_children(self, prefix=()) -> list[int]:
         "Tokens that may follow `prefix`, in increasing order; `[]` after a complete ID or a prefix of no ID."
-        node = self._node(prefix.tolist() if isinstance(prefix, Tensor) else prefix)
+        node = self._node(_token_list(prefix))
         return [] if node is None else sorted(t for t in node if t != self._END)
 
     def __contains__(self, sequence) -> bool:
-        node = self._node(sequence.tolist() if isinstance(sequence, Tensor) else sequence)
+        node = self._node(_token_list(sequence))
         return node is not None and self._END in node
 
     def __len__(self): return self.n
@@ -150,6 +158,8 @@ class TrieLogitsProcessor:
         "Boolean `[vocab]`: the tokens allowed after `prefix` (cached per prefix, vocabulary and device)."
         if (key := (prefix, vocab, device)) not in self._rows:
             kids = self.allowed(prefix)
+            if self.eos_token_id is not None and kids == [self.eos_token_id] and self.eos_token_id >= vocab:
+                raise ValueError(f"eos_token_id: {self.eos_token_id} is beyond the vocabulary of {vocab} scores")
             if kids and max(kids) >= vocab: raise ValueError(f"scores: the trie has token {max(kids)}, beyond the vocabulary of {vocab} scores")
             row = torch.zeros(vocab, dtype=torch.bool); row[kids] = True
             self._rows[key] = row.to(device)
@@ -178,6 +188,8 @@ def beam_search(step: Callable[[Tensor], Tensor], batch_size: int, length: int, 
         k, t = tokens.shape[1], tokens.shape[2]
         flat = tokens.reshape(B * k, t)
         scores = step(flat).float().log_softmax(-1)
+        if torch.isnan(scores).any():          # NaN would make every hypothesis look dead: say so instead
+            raise ValueError(f"step: returned NaN scores for {int(torch.isnan(scores).any(-1).sum())} of {len(flat)} rows")
         if processor is not None: scores = processor(flat, scores)
         V = scores.shape[-1]
         cand = (logp[..., None] + scores.reshape(B, k, V)).masked_fill(~alive[..., None], float('-inf')).reshape(B, k * V)
@@ -207,10 +219,11 @@ class UnityConfig:
     fusion: bool = True             # decoder 2 attends to [encoder states; decoder 1 states], else encoder states only
     doc_loss_weight: float = 1.0    # lambda in CE(decoder 1) + lambda CE(decoder 2)
     max_frames: int = 1024
+    stride: int = 2                 # the encoder's convolution stride: states per log-mel frame 1 / stride
 
     def __post_init__(self):
         for k in ('n_mels', 'd_model', 'nhead', 'encoder_layers', 'decoder_layers', 'semantic_vocab', 'semantic_length',
-                  'doc_vocab', 'doc_length', 'max_frames'): check_int(k, getattr(self, k), min=1)
+                  'doc_vocab', 'doc_length', 'max_frames', 'stride'): check_int(k, getattr(self, k), min=1)
         if self.d_model % self.nhead: raise ValueError(f"d_model: expected a multiple of nhead={self.nhead}, got {self.d_model}")
         check_number('dropout', self.dropout, min=0, max=1, max_open=True); check_number('doc_loss_weight', self.doc_loss_weight, min=0)
         check_choice('fusion', self.fusion, (True, False))
@@ -225,13 +238,14 @@ class UnityConfig:
 def _key_padding(mask: Tensor) -> Tensor: return ~mask           # torch: True = ignore; vqnb: True = real
 
 class SpeechEncoder(nn.Module):
-    "Log-mel `[B, T, n_mels]` and mask `[B, T]` -> states `[B, ceil(T/2), d_model]` and their mask."
+    "Log-mel `[B, T, n_mels]` and mask `[B, T]` -> states `[B, ceil(T/stride), d_model]` and their mask."
     def __init__(self, config: UnityConfig):
         super().__init__()
-        c = config
-        self.conv = nn.Conv1d(c.n_mels, c.d_model, kernel_size=3, stride=2, padding=1)
+        c, self.stride = config, config.stride
+        # kernel 2 (s // 2) + 1, padding s // 2: ceil(T / s) outputs, output j centred on input frame s j
+        self.conv = nn.Conv1d(c.n_mels, c.d_model, kernel_size=2 * (c.stride // 2) + 1, stride=c.stride, padding=c.stride // 2)
         self.norm = nn.LayerNorm(c.d_model)
-        self.register_buffer('positions', sinusoidal(torch.arange((c.max_frames + 1) // 2), c.d_model), persistent=False)
+        self.register_buffer('positions', sinusoidal(torch.arange(-(-c.max_frames // c.stride)), c.d_model), persistent=False)
         layer = nn.TransformerEncoderLayer(c.d_model, c.nhead, 4 * c.d_model, c.dropout, batch_first=True, norm_first=True)
         self.transformer = nn.TransformerEncoder(layer, c.encoder_layers, enable_nested_tensor=False)
         self.out_norm = nn.LayerNorm(c.d_model)
@@ -239,7 +253,7 @@ class SpeechEncoder(nn.Module):
     def forward(self, x: Tensor, mask: Tensor) -> tuple[Tensor, Tensor]:
         x = x.masked_fill(~mask[..., None], 0.)
         h = self.norm(self.conv(x.transpose(1, 2)).transpose(1, 2))
-        m = mask[:, ::2]
+        m = mask[:, ::self.stride]
         h = self.transformer(h + self.positions[:h.shape[1]], src_key_padding_mask=_key_padding(m))
         return self.out_norm(h).masked_fill(~m[..., None], 0.), m
 
@@ -296,6 +310,20 @@ class UnityOutput:
         "What the fit loop logs: the two cross-entropies."
         return dict(semantic_ce=self.semantic_loss.detach(), doc_ce=self.doc_loss.detach())
 
+def check_features(x: Tensor, mask: Tensor | None, config: UnityConfig, dtype=torch.float32) -> tuple[Tensor, Tensor]:
+    "Log-mel `x` `[B, T, n_mels]` in the model's `dtype` and its mask (all real if None), or a `ValueError` naming the argument."
+    c = config
+    if not isinstance(x, Tensor) or x.ndim != 3 or x.shape[-1] != c.n_mels or not x.is_floating_point() or 0 in x.shape[:2]:
+        raise ValueError(f"x: expected float log-mel features [batch, frames, {c.n_mels}], got {describe(x)}")
+    if x.shape[1] > c.max_frames: raise ValueError(f"x: {x.shape[1]} frames is more than max_frames={c.max_frames}")
+    mask = torch.ones(x.shape[:2], dtype=torch.bool, device=x.device) if mask is None else mask
+    if not isinstance(mask, Tensor) or mask.dtype != torch.bool or mask.shape != x.shape[:2] or not mask[:, 0].all():
+        raise ValueError(f"mask: expected a boolean tensor of shape {tuple(x.shape[:2])}, True on each item's frames (at least one), got {describe(mask)}")
+    mask = mask.to(x.device)
+    if not torch.isfinite(x[mask]).all():      # padding may hold anything (it is selected away); real frames may not
+        raise ValueError(f"x: expected finite values at the real frames (mask True), got {int((~torch.isfinite(x[mask])).any(-1).sum())} frames with NaN or inf")
+    return x.to(dtype), mask                   # float64 (numpy's default) or float16 input: the model's dtype at the boundary
+
 def _check_ids(name: str, ids, B: int, L: int, V: int) -> Tensor:
     if not isinstance(ids, Tensor) or ids.ndim != 2 or tuple(ids.shape) != (B, L) or ids.is_floating_point() or ids.dtype == torch.bool:
         raise ValueError(f"{name}: expected an integer tensor [{B}, {L}], got {describe(ids)}")
@@ -314,15 +342,8 @@ class UnitySpeechModel(nn.Module):
         self.doc_decoder = IdDecoder(config.doc_vocab, config.doc_length, config)
 
     def encode(self, x: Tensor, mask: Tensor | None = None) -> tuple[Tensor, Tensor]:
-        "Encoder states `[B, ceil(T/2), d_model]` and their mask of log-mel `x` `[B, T, n_mels]` (mask: True = real)."
-        c = self.config
-        if not isinstance(x, Tensor) or x.ndim != 3 or x.shape[-1] != c.n_mels or not x.is_floating_point() or 0 in x.shape[:2]:
-            raise ValueError(f"x: expected float log-mel features [batch, frames, {c.n_mels}], got {describe(x)}")
-        if x.shape[1] > c.max_frames: raise ValueError(f"x: {x.shape[1]} frames is more than max_frames={c.max_frames}")
-        mask = torch.ones(x.shape[:2], dtype=torch.bool, device=x.device) if mask is None else mask
-        if not isinstance(mask, Tensor) or mask.dtype != torch.bool or mask.shape != x.shape[:2] or not mask[:, 0].all():
-            raise ValueError(f"mask: expected a boolean tensor of shape {tuple(x.shape[:2])}, True on each item's frames (at least one), got {describe(mask)}")
-        return self.encoder(x, mask.to(x.device))
+        "Encoder states `[B, ceil(T/stride), d_model]` and their mask of log-mel `x` `[B, T, n_mels]` (mask: True = real)."
+        return self.encoder(*check_features(x, mask, self.config, next(self.parameters()).dtype))
 
     def memory(self, states: Tensor, mask: Tensor, semantic_hidden: Tensor) -> tuple[Tensor, Tensor]:
         "Decoder 2's memory and mask: `[states; semantic_hidden]` with fusion, else `states`."
@@ -362,9 +383,9 @@ def generate(model: UnitySpeechModel, x: Tensor, mask: Tensor | None = None, num
 
 # %% ../nbs/35_retrieval.ipynb #45eac44f
 class DualTaskDataset(Dataset):
-    "Whole documents (indexing) or random crops (retrieval) of `features`, with their document and semantic IDs."
+    "Whole documents (indexing) or random crops (retrieval) of `features` or of their `renditions`, with their document and semantic IDs."
     def __init__(self, features: list, doc_ids: IdTable, semantic_ids: IdTable, crop_frames: int = 150, p_index: float = 0.5,
-                 avoid: list | None = None, min_shift: int | None = None):
+                 avoid: list | None = None, min_shift: int | None = None, renditions: list | None = None):
         if not isinstance(features, (list, tuple)) or not features: raise ValueError(f"features: expected a non-empty list of [frames, n_mels] tensors, got {describe(features)}")
         for name, t in (('doc_ids', doc_ids), ('semantic_ids', semantic_ids)):
             if not isinstance(t, IdTable) or len(t) != len(features): raise ValueError(f"{name}: expected an IdTable of {len(features)} rows (one per document), got {describe(t)}")
@@ -372,6 +393,9 @@ class DualTaskDataset(Dataset):
         self.features, self.doc_ids, self.semantic_ids = [torch.as_tensor(f, dtype=torch.float32) for f in features], doc_ids, semantic_ids
         self.crop_frames, self.p_index = check_int('crop_frames', crop_frames, min=1), check_number('p_index', p_index, min=0, max=1)
         self.avoid, self.min_shift = avoid, crop_frames if min_shift is None else check_int('min_shift', min_shift, min=0)
+        if renditions is not None and (not isinstance(renditions, (list, tuple)) or len(renditions) != len(features)):
+            raise ValueError(f"renditions: expected {len(features)} lists (one per document) of [frames, n_mels] recordings, got {describe(renditions)}")
+        self.renditions = None if renditions is None else [[torch.as_tensor(r, dtype=torch.float32) for r in rs] for rs in renditions]
 
     def __len__(self): return len(self.features)
 
@@ -382,18 +406,27 @@ class DualTaskDataset(Dataset):
         return starts
 
     def __getitem__(self, i: int) -> dict:
-        f, starts = self.features[i], self.crop_starts(i)
-        index = bool(torch.rand(()) < self.p_index) or len(starts) == 0
+        f, index, source = self.features[i], bool(torch.rand(()) < self.p_index), 0
+        if not index and self.renditions and self.renditions[i]:     # pseudo-queries: the document or one of its renditions
+            source = int(torch.randint(len(self.renditions[i]) + 1, ()))
+        if source: f = self.renditions[i][source - 1]; starts = torch.arange(max(len(f) - self.crop_frames, 0) + 1)
+        else: starts = self.crop_starts(i)
+        index = index or len(starts) == 0
         if not index: s = int(starts[torch.randint(len(starts), ())]); f = f[s:s + self.crop_frames]
-        return dict(x=f, doc_ids=self.doc_ids.ids[i], semantic_ids=self.semantic_ids.ids[i], task=int(not index), doc=i)
+        return dict(x=f, doc_ids=self.doc_ids.ids[i], semantic_ids=self.semantic_ids.ids[i], task=int(not index), doc=i, source=source)
 
 # %% ../nbs/35_retrieval.ipynb #62ce9f61
 class DualTaskCollator:
-    "Batch of `DualTaskDataset` items: `x` `[B, T, D]` padded with zeros, `mask` `[B, T]` (True = real), IDs, task, doc."
+    "Batch of `DualTaskDataset` items: `x` `[B, T, D]` padded with zeros, `mask` `[B, T]` (True = real), IDs, task, doc; with `documents`, also each item's whole document `doc_x`, `doc_mask`."
+    def __init__(self, documents: list | None = None): self.documents = documents
+
     def __call__(self, items: list[dict]) -> dict:
         x, mask = pad_batch([it['x'] for it in items], dtype=torch.float32)
         stack = lambda k: torch.stack([torch.as_tensor(it[k]) for it in items])
-        return dict(x=x, mask=mask, doc_ids=stack('doc_ids'), semantic_ids=stack('semantic_ids'), task=stack('task'), doc=stack('doc'))
+        out = dict(x=x, mask=mask, doc_ids=stack('doc_ids'), semantic_ids=stack('semantic_ids'), task=stack('task'), doc=stack('doc'))
+        if self.documents is not None:
+            out['doc_x'], out['doc_mask'] = pad_batch([self.documents[it['doc']] for it in items], dtype=torch.float32)
+        return out
 
 def unity_step(model: UnitySpeechModel, batch: dict) -> dict:
     "The `vqnb.train.Trainer` step: the loss, both cross-entropies and the share of retrieval items in the batch."
@@ -424,3 +457,52 @@ def retrieve(model: UnitySpeechModel, queries: list, table: IdTable, num_beams: 
     dup = sum(len(row) - len(set(row)) for row in (q[(q >= 0)].tolist() for q in r))
     n = max(int(made.sum()), 1)
     return RetrievalResult(r.clamp(min=-1), float((r == -1).sum()) / n, dup / n, float((~made).double().mean()))
+
+# %% ../nbs/35_retrieval.ipynb #de5a1c01
+@dataclass
+class DualEncoderOutput:
+    loss: Tensor          # InfoNCE, symmetric: query -> document and document -> query, in-batch negatives
+    logits: Tensor        # [B, B] cosine / temperature; row i's positive is column i
+
+    @property
+    def metrics(self) -> dict:
+        "What the fit loop logs: the share of queries whose own document scores highest in the batch."
+        return dict(batch_accuracy=(self.logits.argmax(1) == torch.arange(len(self.logits), device=self.logits.device)).float().mean().detach())
+
+class DualEncoder(nn.Module):
+    "Dense retrieval with UnitY's speech encoder: masked mean of its states, projected to unit vectors; one tower for queries and documents."
+    def __init__(self, config: UnityConfig, temperature: float = 0.05):
+        super().__init__()
+        if not isinstance(config, UnityConfig): raise TypeError(f"config: expected a UnityConfig, got {type(config).__name__}")
+        self.config, self.temperature = config, check_number('temperature', temperature, min=0, min_open=True)
+        self.encoder, self.proj = SpeechEncoder(config), nn.Linear(config.d_model, config.d_model)
+
+    def embed(self, x: Tensor, mask: Tensor | None = None) -> Tensor:
+        "Unit vectors `[B, d_model]` of log-mel `x` `[B, T, n_mels]` (mask: True = real)."
+        h, m = self.encoder(*check_features(x, mask, self.config, next(self.parameters()).dtype))
+        pooled = (h * m[..., None]).sum(1) / m.sum(1, keepdim=True)             # padded states are zero; count the real ones
+        return F.normalize(self.proj(pooled), dim=-1)
+
+    def forward(self, x: Tensor, mask: Tensor | None, doc_x: Tensor, doc_mask: Tensor | None, doc: Tensor | None = None) -> DualEncoderOutput:
+        "InfoNCE between query crops `x` and their documents `doc_x` (row i with row i); `doc` `[B]`: rows of one document are not each other's negatives."
+        q, d = self.embed(x, mask), self.embed(doc_x, doc_mask)
+        if len(q) != len(d): raise ValueError(f"doc_x: expected {len(q)} documents (one per query), got {len(d)}")
+        logits = (q @ d.T).float() / self.temperature
+        if doc is not None:                       # a document twice in a batch: its other rows are no negatives
+            doc = torch.as_tensor(doc, device=logits.device)
+            logits = logits.masked_fill((doc[:, None] == doc[None]) & ~torch.eye(len(q), dtype=torch.bool, device=logits.device), float('-inf'))
+        target = torch.arange(len(q), device=logits.device)
+        return DualEncoderOutput((F.cross_entropy(logits, target) + F.cross_entropy(logits.T, target)) / 2, logits)
+
+def dual_encoder_step(model: DualEncoder, batch: dict) -> dict:
+    "The `vqnb.train.Trainer` step on a `DualTaskCollator(documents=...)` batch: InfoNCE loss and in-batch accuracy."
+    out = model(batch['x'], batch['mask'], batch['doc_x'], batch['doc_mask'], batch['doc'])
+    return dict(loss=out.loss, **out.metrics)
+
+@torch.no_grad()
+def embed_items(model: DualEncoder, items: list, batch_size: int = 64) -> Tensor:
+    "Unit vectors `[n, d_model]` of the log-mel items `[frames, n_mels]`, in batches (eval mode)."
+    batch_size, device = check_int('batch_size', batch_size, min=1), next(model.parameters()).device
+    with evaluating(model):
+        return torch.cat([model.embed(*(t.to(device) for t in pad_batch(list(items[s:s + batch_size]), dtype=torch.float32))).cpu()
+                          for s in range(0, len(items), batch_size)])

@@ -7,17 +7,19 @@ Docs: https://vqnb.github.io/vqnb/speech.html.md"""
 # %% ../nbs/13_speech.ipynb #77c47baa
 from __future__ import annotations
 import subprocess, tempfile, time
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 import numpy as np
 from .audio import AudioError, SPEECH_MEL, load_audio, save_audio, log_mel
-from .core import check_choice, replace_atomically, require_command, versions
+from .core import check_choice, check_int, replace_atomically, require_command, versions
 from .text import select_texts
 from .corpus import CorpusStore, SIZES, build_items, read_arrays, read_manifest, corpus_dir
 
 # %% auto #0
-__all__ = ['VOICES', 'SPEECH_SIZES', 'QUERY_SECONDS', 'QUERIES_PER_DOC', 'speak', 'render_document', 'render_respoken',
-           'SpeechCorpus', 'build_speech', 'load_speech']
+__all__ = ['VOICES', 'SPEECH_SIZES', 'QUERY_SECONDS', 'QUERIES_PER_DOC', 'PSEUDO_VOICES', 'HELD_OUT_VOICE', 'speak',
+           'render_document', 'render_respoken', 'SpeechCorpus', 'build_speech', 'load_speech', 'first_words',
+           'render_renditions', 'PseudoQueries', 'build_pseudo_queries']
 
 # %% ../nbs/13_speech.ipynb #5e09890e
 VOICES = ('en-us', 'en-gb', 'en-gb-scotland', 'en-gb-x-rp', 'en-029', 'en-us+f2', 'en-gb+f3', 'en-us+m3')
@@ -142,3 +144,79 @@ def load_speech(size: str = 'small', seed: int = 0, root: str | Path | None = No
     rd, rm = read_manifest('speech-respoken', size, seed, root)
     rec = {r['id']: r for r in rm['items']}
     return SpeechCorpus(d, m['items'], m, [rec.get(doc['id']) for doc in m['items']], rd)
+
+# %% ../nbs/13_speech.ipynb #ca7e0a01
+PSEUDO_VOICES = VOICES + ('en-us-nyc', 'en-gb-x-gbcwmd', 'en-us+f1', 'en-gb+m4', 'en-029+f4', 'en-gb-scotland+m2',
+                          'en-us-nyc+f5', 'en-gb-x-rp+m6')
+HELD_OUT_VOICE = 'en-gb-x-gbclan'          # an accent no document, pseudo-query or re-spoken query uses
+
+def first_words(text: str, max_words: int | None) -> str:
+    "The first `max_words` words of `text` (all of it if None)."
+    return text if max_words is None else ' '.join(text.split()[:check_int('max_words', max_words, min=1)])
+
+def render_renditions(doc: dict, index: int, seed: int, count: int, voices=PSEUDO_VOICES, avoid: str | None = None,
+                      max_words: int | None = None, workers: int = 2) -> tuple[dict, dict]:
+    "Speak document record `doc`'s text `count` times in voices of `voices` other than `avoid`; record and arrays `r0`, `r1`, ..."
+    pool = [v for v in voices if v != avoid]
+    if not pool: raise ValueError(f"voices: expected a voice other than {avoid!r}, got {voices!r}")
+    rng = np.random.default_rng([seed, index, 2])
+    order = rng.permutation(len(pool))
+    draws = [(pool[order[j % len(pool)]], int(rng.integers(130, 191)), int(rng.integers(30, 71))) for j in range(count)]
+    text = first_words(doc['text'], max_words)
+    def one(draw):
+        voice, speed, pitch = draw
+        with tempfile.TemporaryDirectory() as tmp:
+            try:
+                wave, sr = load_audio(speak(text, Path(tmp)/'raw.wav', voice, speed, pitch), sample_rate=SPEECH_MEL.sample_rate)
+                return log_mel(wave, sr, SPEECH_MEL).numpy().astype(np.float32)
+            except AudioError as e: raise AudioError(f"rendition of document {doc['id']} (voice {voice}): {e}") from e
+    with ThreadPoolExecutor(check_int('workers', workers, min=1)) as pool_:
+        feats = list(pool_.map(one, draws))
+    meta = dict(id=doc['id'], words=len(text.split()), renditions=[dict(voice=v, speed_wpm=s, pitch=p, n_frames=len(f))
+                                                                   for (v, s, p), f in zip(draws, feats)])
+    return meta, {f"r{j}": f for j, f in enumerate(feats)}
+
+# %% ../nbs/13_speech.ipynb #ca7e0a02
+@dataclass
+class PseudoQueries:
+    "Renditions of each document of a spoken corpus (records from the manifest), read on demand."
+    dir: Path
+    records: list                  # per document of the corpus: id, words, renditions (voice, speed_wpm, pitch, n_frames), or None
+    count: int
+
+    def __len__(self): return len(self.records)
+    def __repr__(self): return f"PseudoQueries({len(self)} documents x {self.count} renditions, {self.dir})"
+
+    def renditions(self, i: int, count: int | None = None) -> list[np.ndarray]:
+        "The first `count` (default: all) renditions of document `i`, log-mel `[frames, 80]` each."
+        count = self.count if count is None else check_int('count', count, min=0, max=self.count)
+        if self.records[i] is None: raise FileNotFoundError(f"i: document {i} has no renditions in {self.dir}")
+        arrays = read_arrays(self.dir/'items'/f"{self.records[i]['id']}.npz")
+        return [arrays[f"r{j}"] for j in range(count)]
+
+def build_pseudo_queries(speech: SpeechCorpus, count: int, voices=PSEUDO_VOICES, avoid_respoken: bool = True,
+                         max_words: int | None = None, name: str = 'speech-pseudo', root: str | Path | None = None,
+                         progress: bool = True, workers: int = 2) -> PseudoQueries:
+    "Build (or load) `count` renditions of every document of `speech` (in `root`, by default the corpus's folder's)."
+    if not isinstance(speech, SpeechCorpus): raise TypeError(f"speech: expected a SpeechCorpus, got {type(speech).__name__}")
+    count, m = check_int('count', count, min=1), speech.manifest
+    if avoid_respoken and speech.respoken is None: raise ValueError("speech: avoid_respoken needs the re-spoken queries; build_speech builds them")
+    if max_words is not None: check_int('max_words', max_words, min=1)
+    root = speech.dir.parent if root is None else root
+    params = dict(of=speech.dir.name, speech_params=m['params'], count=count, voices=list(voices), avoid_respoken=avoid_respoken,
+                  max_words=max_words, mel=SPEECH_MEL.__dict__)
+    store, t0 = CorpusStore(f"{name}{count}", m['size'], m['seed'], params, root), time.time()
+    position = {k: i for i, k in enumerate(m['params'].get('doc_ids') or [])}          # a custom corpus: its own order
+    index = {d['id']: position.get(d['id'], i) for i, d in enumerate(speech.docs)}    # as the documents were seeded
+    by_id = {d['id']: (d, r) for d, r in zip(speech.docs, speech.respoken or [None] * len(speech))}
+    def make(key):
+        doc, r = by_id[key]
+        return render_renditions(doc, index[key], m['seed'], count, voices, r['voice'] if avoid_respoken and r else None,
+                                 max_words, workers)
+    keys = [d['id'] for d in speech.docs]
+    if build_items(store, keys, make, progress, desc=f"{name}{count} ({m['size']})", recoverable=(AudioError,)) or not store.complete:
+        store.finish(keys, sources=dict(texts='the speech corpus', synthesiser='espeak-ng'), versions=versions('espeak-ng'),
+                     build_seconds=round(time.time() - t0, 1))
+    _, pm = read_manifest(f"{name}{count}", m['size'], m['seed'], root)
+    rec = {r['id']: r for r in pm['items']}
+    return PseudoQueries(store.dir, [rec.get(d['id']) for d in speech.docs], count)
