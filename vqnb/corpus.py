@@ -207,13 +207,15 @@ def complete(self: CorpusStore) -> bool:
 @patch
 def finish(self: CorpusStore, keys: list[str], **extra) -> dict:
     "Write `manifest.json` over `keys` (in order): records, failures, each item's files, parameters, `extra`."
-    items, item_keys, files, failures = [], [], {}, []
+    items, item_keys, files, chunks, failures = [], [], {}, {}, []
     for k in keys:
         rec = _read_json(self._path(k))
-        if _is_record(rec): items.append(rec['meta']); item_keys.append(k); files[k] = rec['files']
+        if _is_record(rec):
+            items.append(rec['meta']); item_keys.append(k); files[k] = rec['files']
+            if rec.get('chunks'): chunks[k] = rec['chunks']
         else: failures.append(json.loads(self._path(k, 'failed.json').read_text()))
     manifest = dict(name=self.name, size=self.size, seed=self.seed, params=self.params, **extra, n_items=len(items),
-                    failures=failures, item_keys=item_keys, files=files, items=items)
+                    failures=failures, item_keys=item_keys, files=files, **(dict(chunks=chunks) if chunks else {}), items=items)
     atomic_write_json(self.dir/'manifest.json', manifest)
     return manifest
 
