@@ -476,7 +476,7 @@ def _summary(name: str, kind: str, origin: str, d: Path) -> dict:
         p = m.get('params', {})
         out['hours'] = _hours(p.get('seconds', 0) * (p.get('clips', 0) + 2 * p.get('pairs', 0)))
     if kind in ('text', 'table'):
-        out['rows'] = m.get('rows') or sum(i.get('n_segments', 0) or len(i.get('texts', ())) or 1 for i in items)
+        out['rows'] = out['items'] = m.get('rows') or sum(i.get('n_segments', 0) or len(i.get('texts', ())) or 1 for i in items)
     return out
 
 def list_corpora(root: str | Path | None = None) -> list[dict]:
