@@ -80,6 +80,7 @@ bench: sysdeps $(VENV)/.installed-bench
 	$(BIN)/python bench/pooling.py
 	$(BIN)/python bench/pqvae.py
 	$(BIN)/python bench/retrieval.py
+	$(BIN)/python bench/import.py
 
 clean-venv:
 	rm -rf $(VENV)

@@ -138,6 +138,10 @@ class MelConfig:
         if self.sample_rate % self.frame_rate:
             raise ValueError(f"frame_rate: {self.frame_rate} frames/s is not a whole number of samples at {self.sample_rate} Hz")
         if self.win_length > self.n_fft: raise ValueError(f"win_length: expected <= n_fft={self.n_fft}, got {self.win_length}")
+        nyquist = self.sample_rate / 2
+        if self.f_max is not None and not self.f_min < self.f_max <= nyquist:
+            raise ValueError(f"f_max: expected a frequency in ({self.f_min}, {nyquist}] Hz (Nyquist at {self.sample_rate} Hz), got {self.f_max}")
+        if not 0 <= self.f_min < nyquist: raise ValueError(f"f_min: expected a frequency in [0, {nyquist}) Hz, got {self.f_min}")
 
     @property
     def hop_length(self) -> int: return self.sample_rate // self.frame_rate

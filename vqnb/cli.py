@@ -10,7 +10,7 @@ import argparse, os, sys
 from pathlib import Path
 
 # %% auto #0
-__all__ = ['CORPORA', 'UsageError', 'parser', 'run_experiments', 'build_corpora', 'verify_corpora', 'main']
+__all__ = ['CORPORA', 'UsageError', 'parser', 'run_experiments', 'build_corpora', 'verify_corpora', 'import_corpus', 'main']
 
 # %% ../nbs/99_cli.ipynb #31152507
 class UsageError(ValueError): "A bad command line: names the argument and what was expected."
@@ -47,14 +47,42 @@ def _data_parsers(sub):
     dsub = d.add_subparsers(dest='data_command', required=True, parser_class=_Parser)
     b = dsub.add_parser('build', help='build corpora (deterministic, cached, resumable)')
     v = dsub.add_parser('verify', help="check the corpora's files against their recorded sizes and sha256")
+    b.add_argument('name', nargs='?', default='all', choices=('all', *CORPORA), help='corpus (default: all)')
+    v.add_argument('name', nargs='?', default='all', help="corpus: all, one of text, speech, music, descriptors, or an import's name")
     for p in (b, v):
-        p.add_argument('name', nargs='?', default='all', choices=('all', *CORPORA), help='corpus (default: all)')
         p.add_argument('--size', default='default', choices=('small', 'default', 'large'), help='corpus size (default: default)')
         p.add_argument('--seed', type=_non_negative_int, default=0, help='seed (default: 0)')
         p.add_argument('--root', default=None, help='cache folder (default: $VQNB_DATA_DIR or data/cache)')
     b.add_argument('--encodec', default='auto', choices=('auto', 'pretrained', 'untrained', 'none'),
                    help='EnCodec latents for music and descriptors (default: auto, i.e. if a checkpoint is configured)')
     b.add_argument('--no-progress', action='store_true', help='hide progress bars')
+    ls = dsub.add_parser('list', help='list the built and imported corpora: kind, items, hours or rows, size on disk')
+    ls.add_argument('--root', default=None, help='cache folder (default: $VQNB_DATA_DIR or data/cache)')
+    _import_parsers(dsub)
+
+def _import_parsers(dsub):
+    i = dsub.add_parser('import', help="import your own data as a corpus (resumable; `vqnb data verify NAME` checks it)")
+    isub = i.add_subparsers(dest='kind', required=True, parser_class=_Parser)
+    sp = isub.add_parser('speech', help='a LibriSpeech folder (--librispeech) or a folder of audio (--folder)')
+    sp.add_argument('--librispeech', metavar='ROOT', help='SPEAKER/CHAPTER/*.flac with *.trans.txt (the subset folder, or its parent with --subset)')
+    sp.add_argument('--subset', help='the subset folder inside ROOT, e.g. train-clean-100')
+    sp.add_argument('--folder', metavar='DIR', help='every audio file soundfile reads; transcripts as same-stem .txt, transcripts.tsv or .jsonl')
+    mu = isub.add_parser('music', help='a folder of clips, optionally a CSV of pairs (input, target, planted truth)')
+    mu.add_argument('--folder', metavar='DIR', required=True, help='the clips (every audio file soundfile reads)')
+    mu.add_argument('--pairs', metavar='CSV', help='columns input, target (files in DIR) and, where known, ' + ', '.join(('input_start_s', 'input_end_s', 'target_start_s', 'target_end_s', 'ratio', 'transpose')))
+    tx = isub.add_parser('text', help='sentence embeddings (.npy [N, D] or .parquet), with texts; or texts alone, embedded here')
+    tx.add_argument('--embeddings', metavar='FILE', help='.npy [N, D] floats, or .parquet with a list column')
+    tx.add_argument('--texts', metavar='FILE', help='one text a line, or .jsonl with id / text / category')
+    tx.add_argument('--column', help="the parquet file's embeddings column (if it has several list columns)")
+    tb = isub.add_parser('table', help='a CSV or parquet table of numeric features')
+    tb.add_argument('--csv', metavar='FILE'); tb.add_argument('--parquet', metavar='FILE')
+    tb.add_argument('--id-column', help='the column naming each row (default: the row number)')
+    tb.add_argument('--group-column', help='rows of one group (e.g. one recording) stay on one side of every split')
+    for p in (sp, mu, tx, tb):
+        p.add_argument('name', help='the name the corpus gets (experiments: -p corpus=NAME)')
+        p.add_argument('--force', action='store_true', help='replace a different import of the same name')
+        p.add_argument('--root', default=None, help='cache folder (default: $VQNB_DATA_DIR or data/cache)')
+        p.add_argument('--no-progress', action='store_true', help='hide progress bars')
 
 def parser() -> argparse.ArgumentParser:
     "The `vqnb` argument parser."
@@ -101,8 +129,18 @@ def build_corpora(name: str = 'all', size: str = 'default', seed: int = 0, root:
     return built
 
 def verify_corpora(name: str = 'all', size: str = 'default', seed: int = 0, root: str | None = None) -> int:
-    "Check the files of corpus `name` (or all) against their records; print one line each; 1 if any is damaged."
-    from vqnb.corpus import verify_corpus
+    "Check the files of corpus `name` (or all, or an import) against their records; print one line each; 1 if any is damaged."
+    from vqnb.corpus import verify_corpus, imports_dir
+    if name not in ('all', *CORPORA):
+        if not (imports_dir(root)/name/'spec.json').exists():
+            raise UsageError(f"vqnb data verify: {name!r} is neither a built corpus ({', '.join(CORPORA)}) nor an import in {imports_dir(root)}")
+        from vqnb.imports import verify_import
+        r = verify_import(name, root)
+        if r['ok']: print(f"{name}: ok ({r['checked']} files and chunks checked)"); return 0
+        bad = r['damaged']
+        print(f"{name}: DAMAGED, {len(bad)} problem(s): {'; '.join(map(str, bad[:3]))}{' ...' if len(bad) > 3 else ''} "
+              f"(run its `vqnb data import` again to remake the damaged items)")
+        return 1
     damaged = 0
     for n, store in [(n, s) for n in (CORPORA if name == 'all' else (name,)) for s in _STORES.get(n, (n,))]:
         r = verify_corpus(store, size=size, seed=seed, root=root)
@@ -114,6 +152,18 @@ def verify_corpora(name: str = 'all', size: str = 'default', seed: int = 0, root
               f"{' ...' if len(bad) > 3 else ''} (rebuild with `vqnb data build {n} --size {size} --seed {seed}`)")
     return 1 if damaged else 0
 
+# %% ../nbs/99_cli.ipynb #3d51991c
+def import_corpus(args):
+    "`vqnb data import KIND NAME ...`: the corpus object of the import."
+    import vqnb.imports as imp
+    common = dict(force=args.force, progress=not args.no_progress, root=args.root)
+    if args.kind == 'speech': c = imp.import_speech(args.name, librispeech=args.librispeech, subset=args.subset, folder=args.folder, **common)
+    elif args.kind == 'music': c = imp.import_music(args.name, args.folder, pairs=args.pairs, **common)
+    elif args.kind == 'text': c = imp.import_text(args.name, embeddings=args.embeddings, texts=args.texts, column=args.column, **common)
+    else: c = imp.import_table(args.name, csv=args.csv, parquet=args.parquet, id_column=args.id_column, group_column=args.group_column, **common)
+    print(f"{args.name}: {c!r}; experiments read it with -p corpus={args.name}")
+    return c
+
 # %% ../nbs/99_cli.ipynb #5cd435a2
 def _one_line(e: BaseException) -> str | None:
     "The message for an error the user can fix, or None for a bug (which keeps its traceback)."
@@ -122,7 +172,8 @@ def _one_line(e: BaseException) -> str | None:
     from vqnb.train import CheckpointError
     if isinstance(e, KeyboardInterrupt): return "interrupted; `vqnb run ... --resume` continues an interrupted run"
     if isinstance(e, NotADirectoryError): return f"{e.filename}: a file is in the way of a folder; give a folder path"
-    if isinstance(e, (FileNotFoundError, PermissionError, FileExistsError, IsADirectoryError)): return f"{e.filename}: {e.strerror}"
+    if isinstance(e, (FileNotFoundError, PermissionError, FileExistsError, IsADirectoryError)):
+        return f"{e.filename}: {e.strerror}" if e.filename is not None else str(e)
     if isinstance(e, (UsageError, ExperimentError, CheckpointError, ToolMissing, ValueError)): return str(e)
     return None
 
@@ -135,6 +186,10 @@ def main(argv: list[str] | None = None) -> int:
             from vqnb.runner import list_runs, format_runs
             print(format_runs(list_runs(args.runs))); return 0
         if args.data_command == 'verify': return verify_corpora(args.name, args.size, args.seed, args.root)
+        if args.data_command == 'list':
+            from vqnb.corpus import list_corpora, format_corpora
+            print(format_corpora(list_corpora(args.root))); return 0
+        if args.data_command == 'import': import_corpus(args); return 0
         build_corpora(args.name, args.size, args.seed, args.root, args.encodec, not args.no_progress); return 0
     except (Exception, KeyboardInterrupt) as e:
         msg = _one_line(e)

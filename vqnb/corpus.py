@@ -6,7 +6,8 @@ Docs: https://vqnb.github.io/vqnb/corpus.html.md"""
 
 # %% ../nbs/11_corpus.ipynb #70d5bb75
 from __future__ import annotations
-import hashlib, io, json, os, re, sys, zipfile
+import hashlib, importlib, io, json, os, re, shutil, sys, zipfile
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable
 import numpy as np
@@ -15,8 +16,10 @@ from tqdm.auto import tqdm
 from .core import data_root, atomic_write_bytes, atomic_write_json, check_choice, check_int, stale_temporaries
 
 # %% auto #0
-__all__ = ['SIZES', 'FILE_FIELDS', 'ItemError', 'CorpusDamaged', 'corpus_dir', 'built_spec', 'CorpusStore', 'read_arrays',
-           'read_manifest', 'build_items', 'verify_corpus']
+__all__ = ['SIZES', 'FILE_FIELDS', 'BUILT_CORPORA', 'CORPUS_KINDS', 'IMPORTED_LOADER', 'ItemError', 'CorpusDamaged', 'corpus_dir',
+           'built_spec', 'CorpusStore', 'read_arrays', 'read_manifest', 'build_items', 'verify_corpus', 'verify_folder',
+           'FeatureStore', 'FeatureDataset', 'feature_stats', 'is_built_name', 'imports_dir', 'Corpus', 'open_corpus',
+           'load_corpus', 'resolve_corpus', 'corpus_record', 'corpus_line', 'list_corpora', 'format_corpora']
 
 # %% ../nbs/11_corpus.ipynb #c9b71080
 SIZES = ('small', 'default', 'large')
@@ -75,6 +78,27 @@ def _record_damage(folder: Path, key: str, full: bool = True) -> str | None:
     if not _is_record(rec): return f"{rec_path}: written without checksums (a build adds them)"
     for rel, entry in rec['files'].items():
         if why := _file_damage(folder, rel, entry, full): return why
+        if full and rel.endswith('.npz') and (why := _unreadable(folder/rel)): return why
+    for chunk in rec.get('chunks', ()):
+        if why := _chunk_damage(folder, chunk, full): return why
+    return None
+
+def _unreadable(path: Path) -> str | None:
+    "Why the arrays of `path` cannot be read back, or None."
+    try:
+        with np.load(path) as z: [z[k] for k in z.files]
+    except (OSError, ValueError, EOFError, zipfile.BadZipFile) as e: return f"{path}: arrays unreadable ({type(e).__name__}: {e})"
+    return None
+
+def _chunk_damage(folder: Path, chunk: dict, full: bool = True) -> str | None:
+    "Why the bytes `chunk` names (`file`, `offset`, `bytes`, `sha256`) are not in `folder/file`, or None."
+    p, end = folder/chunk['file'], chunk['offset'] + chunk['bytes']
+    if not p.is_file(): return f"{p}: missing"
+    if (n := p.stat().st_size) < end: return f"{p}: {n} bytes, its records need {end} (truncated)"
+    if full:
+        with open(p, 'rb') as f: f.seek(chunk['offset']); data = f.read(chunk['bytes'])
+        if hashlib.sha256(data).hexdigest() != chunk['sha256']:
+            return f"{p}: bytes {chunk['offset']}-{end} differ from their record (changed)"
     return None
 
 def _adopted(folder: Path, key: str, meta: dict) -> dict | None:
@@ -110,9 +134,10 @@ def built_spec(name: str, size: str, seed: int = 0, root: str | Path | None = No
 # %% ../nbs/11_corpus.ipynb #01f492fd
 class CorpusStore:
     "A corpus folder built one item at a time: each item's files written atomically, then its record with their checksums."
-    def __init__(self, name: str, size: str, seed: int, params: dict, root: str | Path | None = None):
+    def __init__(self, name: str, size: str, seed: int, params: dict, root: str | Path | None = None,
+                 folder: str | Path | None = None):
         self.name, self.size, self.seed, self.params = name, size, seed, params
-        self.dir = corpus_dir(name, size, seed, root)
+        self.dir = Path(folder) if folder is not None else corpus_dir(name, size, seed, root)      # `folder`: an import's
         self.items_dir = self.dir/'items'
         self.items_dir.mkdir(parents=True, exist_ok=True)
         _pin_spec(self.dir, dict(name=name, size=size, seed=seed, params=params))
@@ -121,13 +146,18 @@ class CorpusStore:
     def has(self, key: str) -> bool:
         "Is item `key` done (made, or recorded as failed)?"
         return self._path(key).exists() or self._path(key, 'failed.json').exists()
-    def put(self, key: str, meta: dict, **arrays: np.ndarray):
-        "Store item `key`: its arrays, then its record naming each of its files with size and sha256."
+    def put(self, key: str, meta: dict, chunks: list[dict] = (), **arrays: np.ndarray):
+        "Store item `key`: its arrays, then its record naming each of its files (and `FeatureStore` chunks) with size and sha256."
+        for k, a in arrays.items():       # an object array would be pickled, and np.load refuses pickles: never readable
+            if not isinstance(a, np.ndarray) or a.dtype.kind not in 'biufcU':
+                raise ItemError(f"{key}: array {k!r} is not a numeric or string array (got {type(a).__name__} "
+                                f"{getattr(a, 'dtype', '')}); it could not be read back")
         if arrays:
             buf = io.BytesIO(); np.savez(buf, **arrays)
             atomic_write_bytes(self._path(key, 'npz'), buf.getvalue())
         files = ([f"items/{key}.npz"] if arrays else []) + _named_files(meta)
-        atomic_write_json(self._path(key), dict(meta=meta, files={f: _file_entry(self.dir/f) for f in files}))
+        rec = dict(meta=meta, files={f: _file_entry(self.dir/f) for f in files})
+        atomic_write_json(self._path(key), rec | (dict(chunks=list(chunks)) if chunks else {}))
     def fail(self, key: str, error: Exception):
         "Record that item `key` could not be made, and why."
         atomic_write_json(self._path(key, 'failed.json'), dict(key=key, error=f"{type(error).__name__}: {error}"))
@@ -146,8 +176,23 @@ class CorpusStore:
     def arrays(self, key: str) -> dict[str, np.ndarray]: return read_arrays(self._path(key, 'npz'))
 
 # %% ../nbs/11_corpus.ipynb #0a58bc98
+_VERIFIED: set = set()        # (path, size, mtime) of the item files whose sha256 this process has checked
+
+def _check_recorded_hash(path: Path):
+    "On the first read of an item's `.npz`, compare its sha256 with the one its record (`KEY.json` beside it) holds."
+    try: st = path.stat()
+    except OSError: return
+    if (stamp := (str(path), st.st_size, st.st_mtime_ns)) in _VERIFIED: return
+    rec = _read_json(path.with_suffix('.json'))
+    entry = rec['files'].get(f"items/{path.name}") if _is_record(rec) else None
+    if entry and _file_entry(path)['sha256'] != entry['sha256']:
+        raise CorpusDamaged(f"{path}: sha256 differs from its record (changed, or swapped with another file); "
+                            f"build the corpus again to remake it")
+    _VERIFIED.add(stamp)
+
 def read_arrays(path: str | Path) -> dict[str, np.ndarray]:
-    "The arrays of the `.npz` file `path`; `CorpusDamaged` naming it if it is missing or unreadable."
+    "The arrays of the `.npz` file `path`; `CorpusDamaged` naming it if it is missing, unreadable or not what its record says."
+    _check_recorded_hash(Path(path))
     try:
         with np.load(path) as z: return {k: z[k] for k in z.files}
     except (OSError, ValueError, EOFError, zipfile.BadZipFile) as e:
@@ -162,13 +207,15 @@ def complete(self: CorpusStore) -> bool:
 @patch
 def finish(self: CorpusStore, keys: list[str], **extra) -> dict:
     "Write `manifest.json` over `keys` (in order): records, failures, each item's files, parameters, `extra`."
-    items, item_keys, files, failures = [], [], {}, []
+    items, item_keys, files, chunks, failures = [], [], {}, {}, []
     for k in keys:
         rec = _read_json(self._path(k))
-        if _is_record(rec): items.append(rec['meta']); item_keys.append(k); files[k] = rec['files']
+        if _is_record(rec):
+            items.append(rec['meta']); item_keys.append(k); files[k] = rec['files']
+            if rec.get('chunks'): chunks[k] = rec['chunks']
         else: failures.append(json.loads(self._path(k, 'failed.json').read_text()))
     manifest = dict(name=self.name, size=self.size, seed=self.seed, params=self.params, **extra, n_items=len(items),
-                    failures=failures, item_keys=item_keys, files=files, items=items)
+                    failures=failures, item_keys=item_keys, files=files, **(dict(chunks=chunks) if chunks else {}), items=items)
     atomic_write_json(self.dir/'manifest.json', manifest)
     return manifest
 
@@ -209,15 +256,15 @@ def _check_items(store: CorpusStore, keys: list[str]) -> int:
 # %% ../nbs/11_corpus.ipynb #3f82c449
 def build_items(store: CorpusStore, keys: list[str], make: Callable[[str], tuple[dict, dict]], progress: bool = True,
                 desc: str | None = None, recoverable: tuple[type[Exception], ...] = (ItemError,)) -> int:
-    "Make each missing or damaged item of `keys` with `make(key) -> (meta, arrays)`; return how many records changed."
+    "Make each missing or damaged item of `keys` with `make(key) -> (meta, arrays[, chunks])`; return how many records changed."
     _remove_stale(store.dir)
     changed = _check_items(store, keys)
     todo = [k for k in keys if not store.has(k)]
     for k in tqdm(todo, desc=desc or f"{store.name} ({store.size})", disable=not progress or not todo):
-        try: meta, arrays = make(k)
+        try: made = make(k)          # (meta, arrays), or (meta, arrays, chunks) for items in a FeatureStore
         except recoverable as e:
             store.fail(k, e); continue
-        store.put(k, meta, **arrays)
+        store.put(k, made[0], chunks=made[2] if len(made) > 2 else (), **made[1])
     return changed + len(todo)
 
 # %% ../nbs/11_corpus.ipynb #40f98af5
@@ -232,11 +279,221 @@ def verify_corpus(name: str, size: str = 'default', seed: int = 0, root: str | P
     out = dict(name=name, size=size, dir=str(d), built=(d/'manifest.json').exists(), ok=False, checked=0, damaged=[])
     if not d.is_dir():
         out['damaged'].append(f"{d}: no {name} corpus here; `vqnb data build {name} --size {size}` builds it"); return out
+    return verify_folder(d, out)
+
+def verify_folder(d: Path, out: dict | None = None) -> dict:
+    "Check every item of the corpus folder `d` (its files and chunks, sizes and sha256); `ok`, files `checked`, `damaged`."
+    out = dict(dir=str(d), built=(d/'manifest.json').exists(), ok=False, checked=0, damaged=[]) if out is None else out
     m = _read_json(d/'manifest.json')
     if not isinstance(m, dict): out['damaged'].append(f"{d/'manifest.json'}: missing or unreadable (an unfinished build?)")
     for k in _listed_keys(d, m):
         rec = _read_json(d/'items'/f"{k}.json")
-        out['checked'] += len(rec['files']) if _is_record(rec) else 0
+        out['checked'] += len(rec['files']) + len(rec.get('chunks', ())) if _is_record(rec) else 0
         if why := _record_damage(d, k): out['damaged'].append(why)
     out['ok'] = not out['damaged']
     return out
+
+# %% ../nbs/11_corpus.ipynb #df54c837
+class FeatureStore:
+    "Float16 feature rows `[rows, dim]` of many items in one file: appended item by item, read back memory-mapped."
+    def __init__(self, path: str | Path, dim: int):
+        self.path, self.dim = Path(path), check_int('dim', dim, min=1)
+        self._map, self._checked = None, set()
+    def __repr__(self): return f"FeatureStore({self.path}, dim={self.dim}, {self.path.stat().st_size if self.path.exists() else 0} bytes)"
+
+    def append(self, x: np.ndarray) -> dict:
+        "Append the rows of `x` `[rows, dim]` (stored as float16); the chunk record that finds them again."
+        x = np.asarray(x)
+        if x.ndim != 2 or x.shape[1] != self.dim or len(x) == 0:
+            raise ValueError(f"x: expected [rows >= 1, {self.dim}] features, got shape {x.shape}")
+        data = np.ascontiguousarray(x, dtype=np.float16)
+        if not np.isfinite(data).all(): raise ValueError("x: NaN, inf, or values beyond float16's range (|x| > 65504)")
+        raw = data.tobytes()
+        with open(self.path, 'ab') as f:
+            offset = f.seek(0, os.SEEK_END); f.write(raw); f.flush(); os.fsync(f.fileno())
+        self._map = None
+        return dict(file=self.path.name, offset=offset, rows=len(data), bytes=len(raw), sha256=hashlib.sha256(raw).hexdigest())
+
+    def truncate(self, end: int):
+        "Cut the bytes after `end` (a killed writer's, which no record names)."
+        if self.path.exists() and self.path.stat().st_size > end: os.truncate(self.path, end); self._map = None
+
+    def read(self, chunk: dict) -> np.ndarray:
+        "The rows of `chunk` as a read-only float16 view `[rows, dim]`; `CorpusDamaged` if they are missing or changed."
+        end = chunk['offset'] + chunk['bytes']
+        if self._map is None or self._map.nbytes < end:
+            size = self.path.stat().st_size if self.path.exists() else 0
+            if size < end: raise CorpusDamaged(f"{self.path}: {size} bytes, its records need {end} (truncated or missing)")
+            self._map = np.memmap(self.path, dtype=np.float16, mode='r')
+        rows = self._map[chunk['offset'] // 2:end // 2]
+        if chunk['offset'] not in self._checked:
+            if hashlib.sha256(rows.tobytes()).hexdigest() != chunk['sha256']:
+                raise CorpusDamaged(f"{self.path}: bytes {chunk['offset']}-{end} differ from their record (changed); "
+                                    f"import or build the corpus again to remake the item")
+            self._checked.add(chunk['offset'])
+        return rows.reshape(chunk['rows'], self.dim)
+
+# %% ../nbs/11_corpus.ipynb #d60e4ecc
+import torch
+from torch.utils.data import Dataset
+
+class FeatureDataset(Dataset):
+    "Items `indices` of a corpus, each read by `read(i)` as `[frames, dim]`, cropped to `max_frames`, standardised: float32 tensors."
+    def __init__(self, read: Callable[[int], np.ndarray], indices, max_frames: int | None = None, mean=None, std=None):
+        self.read, self.indices, self.max_frames = read, list(indices), max_frames
+        self.mean = None if mean is None else torch.as_tensor(mean, dtype=torch.float32)
+        self.std = None if std is None else torch.as_tensor(std, dtype=torch.float32)
+    def __len__(self): return len(self.indices)
+    def __getitem__(self, i):
+        x = torch.tensor(np.asarray(self.read(self.indices[i])[:self.max_frames], dtype=np.float32))
+        return x if self.mean is None else (x - self.mean) / self.std
+
+def feature_stats(read: Callable[[int], np.ndarray], indices, max_frames: int | None = None, eps: float = 1e-5):
+    "Mean and standard deviation `[dim]` per channel over the rows of items `indices` (cropped to `max_frames`), streamed."
+    n, s, ss = 0, 0., 0.
+    for i in indices:
+        x = np.asarray(read(i)[:max_frames], dtype=np.float64)
+        n, s, ss = n + len(x), s + x.sum(0), ss + (x ** 2).sum(0)
+    if n < 2: raise ValueError(f"indices: expected items with at least 2 frames in all, got {n}")
+    mean = s / n
+    return torch.tensor(mean, dtype=torch.float32), torch.tensor(np.sqrt(np.maximum(ss / n - mean ** 2, 0) * n / (n - 1)) + eps, dtype=torch.float32)
+
+# %% ../nbs/11_corpus.ipynb #7709def3
+BUILT_CORPORA = dict(speech=('speech', 'vqnb.speech', 'load_speech'), music=('music', 'vqnb.music', 'load_music'),
+                     text=('text', 'vqnb.text', 'load_text'), descriptors=('table', 'vqnb.descriptors', 'load_descriptors'),
+                     segments=('table', 'vqnb.descriptors', 'load_segments'))       # name -> (kind, module, loader)
+CORPUS_KINDS = ('speech', 'music', 'text', 'table')
+IMPORTED_LOADER = ('vqnb.imports', 'load_imported')
+_BUILT_NAME = re.compile(rf"^({'|'.join(BUILT_CORPORA)})(?:-({'|'.join(SIZES)}))?(?:-seed(\d+))?$")
+
+def is_built_name(name: str) -> bool:
+    "Does `name` name a built corpus ('speech', 'music-small', 'text-default-seed1', ...)?"
+    return bool(_BUILT_NAME.match(name))
+
+def imports_dir(root: str | Path | None = None) -> Path:
+    "The folder of the imported corpora, under `data_root(root)`."
+    return data_root(root)/'imports'
+
+@dataclass(frozen=True)
+class Corpus:
+    "A corpus resolved from its name: folder, kind, origin ('built' or 'imported'), and for built ones size and seed."
+    name: str
+    kind: str
+    dir: Path
+    origin: str
+    size: str | None = None
+    seed: int | None = None
+    def load(self):
+        "The corpus object the experiments use, with this handle as its `.handle`."
+        if self.origin == 'built':
+            _, module, fn = BUILT_CORPORA[self.name.split('-')[0]]
+            obj = getattr(importlib.import_module(module), fn)(self.size, self.seed, self.dir.parent)
+        else: obj = getattr(importlib.import_module(IMPORTED_LOADER[0]), IMPORTED_LOADER[1])(self.dir)
+        obj.handle = self
+        return obj
+    @property
+    def spec(self) -> dict: return _read_json(self.dir/'spec.json') or {}
+    @property
+    def manifest(self) -> dict: return _read_json(self.dir/'manifest.json') or {}
+
+# %% ../nbs/11_corpus.ipynb #a555edd7
+def _known_names(root) -> str:
+    built = sorted(p.name for p in data_root(root).glob('*-seed*') if (p/'manifest.json').exists())
+    imported = sorted(p.name for p in imports_dir(root).glob('*') if (p/'spec.json').exists())
+    return f"built: {', '.join(built) or 'none'}; imported: {', '.join(imported) or 'none'} (`vqnb data list`)"
+
+def open_corpus(name: str | Corpus, root: str | Path | None = None) -> Corpus:
+    "Resolve the corpus `name` (built, e.g. 'speech' or 'speech-small-seed0', or imported) to its handle."
+    if isinstance(name, Corpus): return name
+    if not isinstance(name, str) or not name: raise ValueError(f"corpus: expected a corpus name, got {name!r}")
+    if m := _BUILT_NAME.match(name):
+        base, size, seed = m.group(1), m.group(2) or 'default', int(m.group(3) or 0)
+        d = corpus_dir(base, size, seed, root)
+        if not (d/'manifest.json').exists():
+            hint = 'speech' if base == 'speech' else 'descriptors' if base == 'segments' else base
+            raise FileNotFoundError(f"corpus: {name!r} is not built ({d}); `vqnb data build {hint} --size {size} --seed {seed}` builds it")
+        return Corpus(f"{base}-{size}-seed{seed}", BUILT_CORPORA[base][0], d, 'built', size, seed)
+    d = imports_dir(root)/name
+    spec = _read_json(d/'spec.json')
+    if not isinstance(spec, dict): raise FileNotFoundError(f"corpus: no corpus named {name!r}; {_known_names(root)}")
+    if not (d/'manifest.json').exists():
+        raise CorpusDamaged(f"corpus: the import {name!r} ({d}) did not finish; run its `vqnb data import` again to continue it")
+    return Corpus(name, spec['params']['kind'], d, 'imported')
+
+def load_corpus(name: str | Corpus, root: str | Path | None = None):
+    "The corpus object (the class the experiments use) of the built or imported corpus `name`."
+    return open_corpus(name, root).load()
+
+# %% ../nbs/11_corpus.ipynb #249e761f
+def resolve_corpus(corpus: str | None, kind: str, default: Callable[[], object], root: str | Path | None = None):
+    "What an experiment reads: `default()` (its built-in corpus) if `corpus` is empty, else the corpus named `corpus`, of `kind`."
+    check_choice('kind', kind, CORPUS_KINDS)
+    if not corpus:
+        obj = default()
+        if getattr(obj, 'handle', None) is None:
+            d = Path(obj.dir); base, size, seed = re.match(r'^(.*)-(\w+)-seed(\d+)$', d.name).groups()
+            obj.handle = Corpus(d.name, kind, d, 'built', size, int(seed))
+        return obj
+    handle = open_corpus(corpus, root)
+    if handle.kind != kind:
+        raise ValueError(f"corpus: {corpus!r} is a {handle.kind} corpus; this experiment needs a {kind} corpus")
+    return handle.load()
+
+def _hours(seconds: float) -> float: return round(seconds / 3600, 4)
+
+def corpus_record(obj) -> dict:
+    "`name`, `kind`, `origin`, `items`, and `hours` (audio) or `rows` (texts, tables) of a loaded corpus."
+    h = obj.handle
+    out = dict(name=h.name, kind=h.kind, origin=h.origin, dir=str(h.dir))
+    if h.kind == 'speech':
+        out |= dict(items=len(obj.docs), hours=_hours(sum(d['duration_s'] for d in obj.docs)))
+    elif h.kind == 'music':
+        clip_s = lambda c: c.get('duration_s', obj.manifest.get('params', {}).get('seconds', 0))
+        out |= dict(items=len(obj.clips) + len(obj.pairs), clips=len(obj.clips), pairs=len(obj.pairs),
+                    hours=_hours(sum(clip_s(c) for c in obj.clips)))
+    elif h.kind == 'text': out |= dict(items=len(obj.texts), rows=len(obj.texts))
+    else: out |= dict(items=len(obj.frame), rows=len(obj.frame))
+    return out
+
+def corpus_line(obj) -> str:
+    "One line for the top of a report: which corpus, how big."
+    r = corpus_record(obj)
+    size = f"{r['hours']:.2f} h" if 'hours' in r else f"{r['rows']} rows"
+    return f"Corpus: **{r['name']}** ({r['origin']} {r['kind']} corpus, {r['items']} items, {size})"
+
+# %% ../nbs/11_corpus.ipynb #f97972c7
+def _disk_bytes(d: Path) -> int: return sum(p.stat().st_size for p in d.rglob('*') if p.is_file())
+
+def _summary(name: str, kind: str, origin: str, d: Path) -> dict:
+    m = _read_json(d/'manifest.json')
+    out = dict(name=name, kind=kind, origin=origin, items=None, hours=None, rows=None, bytes=_disk_bytes(d), dir=str(d),
+               complete=isinstance(m, dict))
+    if not isinstance(m, dict): return out
+    items, out['items'] = m.get('items', []), m.get('n_items')
+    if 'hours' in m: out['hours'] = m['hours']
+    elif kind == 'speech': out['hours'] = _hours(sum(i.get('duration_s', 0) for i in items))
+    elif kind == 'music':
+        p = m.get('params', {})
+        out['hours'] = _hours(p.get('seconds', 0) * (p.get('clips', 0) + 2 * p.get('pairs', 0)))
+    if kind in ('text', 'table'):
+        out['rows'] = out['items'] = m.get('rows') or sum(i.get('n_segments', 0) or len(i.get('texts', ())) or 1 for i in items)
+    return out
+
+def list_corpora(root: str | Path | None = None) -> list[dict]:
+    "Every built and imported corpus under `data_root(root)`: name, kind, origin, items, hours, rows, bytes on disk."
+    out = []
+    for d in sorted(data_root(root).glob('*-seed*')):
+        if (m := _BUILT_NAME.match(d.name)) and d.is_dir(): out.append(_summary(d.name, BUILT_CORPORA[m.group(1)][0], 'built', d))
+    for d in sorted(imports_dir(root).glob('*')):
+        if isinstance(spec := _read_json(d/'spec.json'), dict): out.append(_summary(d.name, spec['params']['kind'], 'imported', d))
+    return out
+
+def format_corpora(rows: list[dict]) -> str:
+    "`list_corpora` as a plain-text table."
+    if not rows: return 'no corpora yet: `vqnb data build` or `vqnb data import`'
+    lines = [f"{'name':28} {'kind':7} {'origin':9} {'items':>7} {'hours/rows':>11} {'on disk':>9}"]
+    for r in rows:
+        amount = f"{r['hours']:.2f} h" if r['hours'] is not None else f"{r['rows']} rows" if r['rows'] is not None else '-'
+        lines.append(f"{r['name']:28} {r['kind']:7} {r['origin']:9} {r['items'] if r['items'] is not None else '-':>7} "
+                     f"{amount:>11} {r['bytes'] / 1e6:>7.1f} MB" + ('' if r['complete'] else '  (unfinished)'))
+    return '\n'.join(lines)

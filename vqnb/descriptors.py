@@ -112,6 +112,7 @@ SEGMENT_SECONDS, SEGMENT_STEP = 1.0, 0.5
 
 def segment_starts(n_frames: int, width: int, step: int) -> np.ndarray:
     "First frame of each window of `width` frames every `step` frames, plus one ending at the last frame if the tail is left."
+    check_int('n_frames', n_frames, min=1); check_int('width', width, min=1); check_int('step', step, min=1)
     if n_frames <= width: return np.zeros(1, dtype=int)
     starts = np.arange(0, n_frames - width + 1, step)
     return starts if starts[-1] == n_frames - width else np.append(starts, n_frames - width)

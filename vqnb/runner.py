@@ -14,7 +14,7 @@ from .core import project_root, atomic_write_bytes, atomic_write_json, atomic_wr
 # %% auto #0
 __all__ = ['SCALES', 'ExperimentError', 'experiments_dir', 'runs_dir', 'list_experiments', 'experiment_path',
            'experiment_parameters', 'parse_parameters', 'read_status', 'widget_js_dir', 'offline_html_exporter',
-           'run_experiment', 'list_runs', 'format_runs']
+           'run_experiment', 'list_runs', 'format_runs', 'RunInfo', 'open_run']
 
 # %% ../nbs/21_runner.ipynb #558869d1
 class ExperimentError(RuntimeError): "An experiment that cannot be run, or that failed."
@@ -67,25 +67,37 @@ def _parse(key: str, text: str, kind: str):
     value = _literal(text)
     if kind == 'None': return value
     ok = dict(int=lambda v: isinstance(v, int) and not isinstance(v, bool), bool=lambda v: isinstance(v, bool),
-              float=lambda v: isinstance(v, (int, float)) and not isinstance(v, bool))
+              float=lambda v: isinstance(v, (int, float)) and not isinstance(v, bool), list=lambda v: isinstance(v, list),
+              tuple=lambda v: isinstance(v, (list, tuple)), dict=lambda v: isinstance(v, dict))
     if kind in ok and not ok[kind](value):
         raise ExperimentError(f"parameter {key}: expected {kind}, got {text!r}")
     return float(value) if kind == 'float' else value
 
 # %% ../nbs/21_runner.ipynb #f1da09ec
+def _typed(key: str, value, kind: str):
+    "A value given as Python (a dict of parameters, a resumed run's status.json) checked against the parameter's type."
+    ok = dict(int=lambda v: isinstance(v, int) and not isinstance(v, bool), bool=lambda v: isinstance(v, bool),
+              float=lambda v: isinstance(v, (int, float)) and not isinstance(v, bool), str=lambda v: isinstance(v, str),
+              list=lambda v: isinstance(v, list), tuple=lambda v: isinstance(v, (list, tuple)), dict=lambda v: isinstance(v, dict))
+    if kind in ok and not ok[kind](value): raise ExperimentError(f"parameter {key}: expected {kind}, got {value!r}")
+    return float(value) if kind == 'float' else value
+
 def parse_parameters(name: str, pairs: list[str] | dict, known: dict | None = None) -> dict:
     "Check `key=value` pairs (or a dict) against experiment `name`'s parameters (`known`, read if None); return them typed."
     known = known or experiment_parameters(name)
     items = pairs.items() if isinstance(pairs, dict) else [p.split('=', 1) if '=' in p else (p, None) for p in pairs]
-    out = {}
+    out, seen = {}, set()
     for key, text in items:
         if text is None: raise ExperimentError(f"parameter {key!r}: expected key=value")
+        if key in seen: raise ExperimentError(f"parameter {key!r}: given twice; give each parameter once")
+        seen.add(key)
         if key == 'run_dir':
             raise ExperimentError("parameter 'run_dir': set by the runner (a new folder per run); to continue a run, use --resume [RUN_DIR]")
         if key not in known:
             raise ExperimentError(f"parameter {key!r}: unknown for experiment {name}; known: "
                                   f"{', '.join(k for k in known if k != 'run_dir') or 'none'}")
-        out[key] = text if not isinstance(text, str) else _parse(key, text, known[key]['type'].split(' ')[0])
+        kind = known[key]['type'].split(' ')[0]
+        out[key] = _parse(key, text, kind) if isinstance(text, str) else _typed(key, text, kind)
         if key == 'scale':
             try: check_choice('scale', out[key], SCALES)
             except ValueError as e: raise ExperimentError(f"parameter {e}") from None
@@ -239,7 +251,10 @@ def _given_run(name: str, run: Path, params, scale) -> tuple[dict, dict]:
     if s['status'] == 'damaged': raise ExperimentError(f"--resume {run}: cannot continue it, {s['problem']}")
     if s.get('experiment') != name: raise ExperimentError(f"--resume {run}: a run of {s.get('experiment')!r}, not of {name!r}")
     if params or scale is not None: raise ExperimentError(f"--resume {run}: the run keeps its own parameters; leave out -p and --scale")
-    return {k: v for k, v in s['parameters'].items() if k != 'run_dir'}, s
+    kept = {k: v for k, v in s['parameters'].items() if k != 'run_dir'}
+    try: checked = parse_parameters(name, kept)
+    except ExperimentError as e: raise ExperimentError(f"--resume {run}: its status.json holds a bad {e}") from None
+    return checked, s
 
 # %% ../nbs/21_runner.ipynb #6f48afe1
 def run_experiment(name: str, params: list[str] | dict = (), scale: str | None = None, runs: str | Path | None = None,
@@ -264,7 +279,7 @@ def run_experiment(name: str, params: list[str] | dict = (), scale: str | None =
 def list_runs(runs: str | Path | None = None) -> list[dict]:
     "Every run under `runs` (default: the runs folder), oldest first."
     out, root = [], Path(runs or runs_dir())
-    for run in sorted(p for p in root.glob('*/*') if p.is_dir()):
+    for run in sorted(p for p in root.glob('*/*') if p.is_dir() and (p/'status.json').exists()):   # other folders are not runs
         s, summary = read_status(run), {}
         problem = s.get('problem')
         if (run/'metrics.json').exists():
@@ -284,3 +299,31 @@ def format_runs(runs: list[dict]) -> str:
         summ = r['problem'] or ', '.join(f"{k}={v:.4g}" if isinstance(v, float) else f"{k}={v}" for k, v in list(r['summary'].items())[:6])
         lines.append(f"{r['experiment']:24} {r['run']:26} {r['status']:11} {r['seconds']:>8}  {summ}")
     return '\n'.join(lines)
+
+# %% ../nbs/21_runner.ipynb #97403d7c
+from dataclasses import dataclass
+
+@dataclass
+class RunInfo:
+    "A run folder read back: experiment, parameters, status, metrics and saved models (relative path -> folder)."
+    dir: Path
+    experiment: str | None
+    parameters: dict
+    status: dict
+    metrics: dict | None
+    models: dict
+    def __repr__(self):
+        return (f"RunInfo({self.experiment}, {self.status.get('status')}, {len(self.parameters)} parameters, "
+                f"models: {', '.join(self.models) or 'none'}, {self.dir})")
+
+def open_run(path: str | Path) -> RunInfo:
+    "Parameters, metrics, status and saved models of the run folder `path`."
+    run = Path(path)
+    if not (run/'status.json').exists(): raise FileNotFoundError(f"path: {run} is not a run folder (no status.json)")
+    s = read_status(run)
+    if s['status'] == 'damaged': raise ExperimentError(f"path: {run}: {s['problem']}")
+    try: metrics = json.loads((run/'metrics.json').read_text()) if (run/'metrics.json').exists() else None
+    except (OSError, UnicodeDecodeError, ValueError) as e: raise ExperimentError(f"path: {run}/metrics.json unreadable ({type(e).__name__})") from None
+    models = {p.parent.relative_to(run).as_posix(): p.parent for p in sorted(run.rglob('config.json'))
+              if p.parent != run and 'checkpoints' not in p.parts}
+    return RunInfo(run, s.get('experiment'), {k: v for k, v in s.get('parameters', {}).items() if k != 'run_dir'}, s, metrics, models)
