@@ -16,7 +16,7 @@ from torch import Tensor
 from .core import check_choice, check_int, check_number
 from .quantize import VectorQuantizer, kmeans_codebook, nearest_code
 from .codebook import CodebookUsage
-from .train import CheckpointStore
+from .train import SavedModel
 from fastcore.basics import patch
 
 # %% auto #0
@@ -25,7 +25,7 @@ __all__ = ['STRATEGIES', 'RD_OBJECTIVES', 'AUTO_STRATEGIES', 'RD_ESTIMATORS', 'F
            'compute_adaptive_compression_ratios', 'compute_default_latent_dims', 'fill_missing_num_tokens',
            'level_sizes', 'KMeansDistortion', 'WaterFillingDistortion', 'allocate_bits', 'plot_rate_distortion',
            'parse_compression_ratios', 'CategoricalVQVAEConfig', 'CategoricalOutput', 'CategoricalVQVAE', 'code_usage',
-           'save_categorical', 'load_categorical', 'plot_category_mse']
+           'plot_category_mse']
 
 # %% ../nbs/32_categorical.ipynb #f8fa2159
 def _as_table(features) -> pd.DataFrame:
@@ -592,10 +592,12 @@ def _check_rows(x, n_features: int, min_rows: int = 0) -> Tensor:
     return x.float()
 
 # %% ../nbs/32_categorical.ipynb #3979ac74
-class CategoricalVQVAE(nn.Module):
+class CategoricalVQVAE(SavedModel, nn.Module):
     "Per category of columns: encoder -> levels of EMA VQ (sizes from the ratios, or a residual chain from the allocation) -> decoder."
-    def __init__(self, config: CategoricalVQVAEConfig):
+    def __init__(self, config: CategoricalVQVAEConfig | None = None, **fields):
         super().__init__()
+        if config is None and fields: config = CategoricalVQVAEConfig(**fields)    # how `SavedModel.load` rebuilds it
+        elif fields: raise TypeError(f"config: expected a CategoricalVQVAEConfig or its fields, not both (got {sorted(fields)} too)")
         if not isinstance(config, CategoricalVQVAEConfig):
             raise TypeError(f"config: expected a CategoricalVQVAEConfig, got {type(config).__name__}")
         self.config, dims, sizes = config, config.latent_dims, config.codebook_sizes
@@ -617,6 +619,18 @@ class CategoricalVQVAE(nn.Module):
             usage[c], vq_loss = torch.stack([o.usage for o in outs]), vq_loss + sum(o.loss for o in outs)
         recon_loss = (recon - x).pow(2).mean()
         return CategoricalOutput(recon, recon_loss + vq_loss, recon_loss, mse, codes, usage)
+
+    def training_step(self, batch) -> dict:
+        "What `Trainer` minimises on `batch` (rows `[B, D]`, or a `TensorDataset`'s 1-tuple of them): `loss`, with `recon` and `mse_<category>`."
+        out = self(batch[0] if isinstance(batch, (list, tuple)) else batch)
+        return dict(loss=out.loss, **out.metrics)
+
+    def save(self, folder: str | Path, **metadata) -> Path:
+        "`SavedModel.save`: weights (safetensors, sha256) and the config's fields as JSON, from which `load` rebuilds it (nothing recomputed)."
+        config = self.config
+        self.config = config.to_dict()           # SavedModel writes `self.config` as the constructor's keyword arguments
+        try: return super().save(folder, **metadata)
+        finally: self.config = config
 
     def encode(self, x: Tensor) -> dict[str, Tensor]:
         "Category -> codes `[B, levels]` of the rows of `x`."
@@ -654,17 +668,6 @@ def code_usage(model: CategoricalVQVAE, x: Tensor, batch_size: int = 4096) -> di
         for c, codes in model.encode(x[i:i + batch_size]).items():
             for level in range(codes.shape[1]): counters[f"{c} L{level}"].update(codes[:, level])
     return counters
-
-def save_categorical(model: CategoricalVQVAE, folder: str | Path, step: int = 0) -> Path:
-    "Save the weights with the config (ratio form and strategy, computed ratios, scores) in its record; the checkpoint's path."
-    return CheckpointStore(folder).save(step, dict(model=model.state_dict()), meta=dict(config=model.config.to_dict()))
-
-def load_categorical(folder: str | Path, map_location='cpu') -> CategoricalVQVAE:
-    "The model saved in `folder`, built from its recorded config (no ratio is recomputed), in eval mode."
-    state, rec = CheckpointStore(folder).load(map_location)
-    model = CategoricalVQVAE(CategoricalVQVAEConfig(**rec['config']))
-    model.load_state_dict(state['model'])
-    return model.eval()
 
 # %% ../nbs/32_categorical.ipynb #5d482df8
 def plot_category_mse(results: dict[str, dict[str, float]], ax=None, title: str = 'held-out MSE per category',

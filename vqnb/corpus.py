@@ -295,10 +295,10 @@ def verify_folder(d: Path, out: dict | None = None) -> dict:
 
 # %% ../nbs/11_corpus.ipynb #df54c837
 class FeatureStore:
-    "Float16 feature rows `[rows, dim]` of many items in one file: appended item by item, read back memory-mapped."
+    "Float16 feature rows `[rows, dim]` of many items in one file: appended item by item, read back one chunk at a time."
     def __init__(self, path: str | Path, dim: int):
         self.path, self.dim = Path(path), check_int('dim', dim, min=1)
-        self._map, self._checked = None, set()
+        self._checked = set()
     def __repr__(self): return f"FeatureStore({self.path}, dim={self.dim}, {self.path.stat().st_size if self.path.exists() else 0} bytes)"
 
     def append(self, x: np.ndarray) -> dict:
@@ -311,27 +311,33 @@ class FeatureStore:
         raw = data.tobytes()
         with open(self.path, 'ab') as f:
             offset = f.seek(0, os.SEEK_END); f.write(raw); f.flush(); os.fsync(f.fileno())
-        self._map = None
         return dict(file=self.path.name, offset=offset, rows=len(data), bytes=len(raw), sha256=hashlib.sha256(raw).hexdigest())
 
     def truncate(self, end: int):
         "Cut the bytes after `end` (a killed writer's, which no record names)."
-        if self.path.exists() and self.path.stat().st_size > end: os.truncate(self.path, end); self._map = None
+        if self.path.exists() and self.path.stat().st_size > end: os.truncate(self.path, end)
 
     def read(self, chunk: dict) -> np.ndarray:
-        "The rows of `chunk` as a read-only float16 view `[rows, dim]`; `CorpusDamaged` if they are missing or changed."
-        end = chunk['offset'] + chunk['bytes']
-        if self._map is None or self._map.nbytes < end:
+        "The rows of `chunk` as a read-only float16 array `[rows, dim]`, read by offset; `CorpusDamaged` if they are missing or changed."
+        try: offset, nbytes, rows, digest = int(chunk['offset']), int(chunk['bytes']), int(chunk['rows']), str(chunk['sha256'])
+        except (KeyError, TypeError, ValueError):
+            raise ValueError(f"chunk: expected the record append returns (offset, bytes, rows, sha256), got {chunk!r}") from None
+        if offset < 0 or rows < 1 or nbytes != 2 * rows * self.dim:
+            raise CorpusDamaged(f"{self.path}: a record names {rows} rows of {self.dim} in {nbytes} bytes at offset {offset}; "
+                                f"expected {2 * rows * self.dim} bytes (a changed record, or a store of another width)")
+        end = offset + nbytes
+        try:
+            with open(self.path, 'rb') as f: raw = os.pread(f.fileno(), nbytes, offset)
+        except FileNotFoundError: raw = b''
+        if len(raw) < nbytes:
             size = self.path.stat().st_size if self.path.exists() else 0
-            if size < end: raise CorpusDamaged(f"{self.path}: {size} bytes, its records need {end} (truncated or missing)")
-            self._map = np.memmap(self.path, dtype=np.float16, mode='r')
-        rows = self._map[chunk['offset'] // 2:end // 2]
-        if chunk['offset'] not in self._checked:
-            if hashlib.sha256(rows.tobytes()).hexdigest() != chunk['sha256']:
-                raise CorpusDamaged(f"{self.path}: bytes {chunk['offset']}-{end} differ from their record (changed); "
+            raise CorpusDamaged(f"{self.path}: {size} bytes, its records need {end} (truncated or missing)")
+        if offset not in self._checked:
+            if hashlib.sha256(raw).hexdigest() != digest:
+                raise CorpusDamaged(f"{self.path}: bytes {offset}-{end} differ from their record (changed); "
                                     f"import or build the corpus again to remake the item")
-            self._checked.add(chunk['offset'])
-        return rows.reshape(chunk['rows'], self.dim)
+            self._checked.add(offset)
+        return np.frombuffer(raw, dtype=np.float16).reshape(rows, self.dim)
 
 # %% ../nbs/11_corpus.ipynb #d60e4ecc
 import torch
@@ -491,9 +497,10 @@ def list_corpora(root: str | Path | None = None) -> list[dict]:
 def format_corpora(rows: list[dict]) -> str:
     "`list_corpora` as a plain-text table."
     if not rows: return 'no corpora yet: `vqnb data build` or `vqnb data import`'
-    lines = [f"{'name':28} {'kind':7} {'origin':9} {'items':>7} {'hours/rows':>11} {'on disk':>9}"]
-    for r in rows:
-        amount = f"{r['hours']:.2f} h" if r['hours'] is not None else f"{r['rows']} rows" if r['rows'] is not None else '-'
-        lines.append(f"{r['name']:28} {r['kind']:7} {r['origin']:9} {r['items'] if r['items'] is not None else '-':>7} "
-                     f"{amount:>11} {r['bytes'] / 1e6:>7.1f} MB" + ('' if r['complete'] else '  (unfinished)'))
-    return '\n'.join(lines)
+    amount = lambda r: f"{r['hours']:.2f} h" if r['hours'] is not None else f"{r['rows']} rows" if r['rows'] is not None else '-'
+    cells = [('name', 'kind', 'origin', 'items', 'hours/rows', 'on disk', '')] + [
+        (r['name'], r['kind'], r['origin'], '-' if r['items'] is None else str(r['items']), amount(r), f"{r['bytes'] / 1e6:.1f} MB",
+         '' if r['complete'] else '(unfinished)') for r in rows]
+    widths = [max(len(row[j]) for row in cells) for j in range(7)]
+    pad = lambda j, s: s.ljust(widths[j]) if j < 3 else s.rjust(widths[j])       # names left, numbers right
+    return '\n'.join('  '.join(pad(j, s) for j, s in enumerate(row)).rstrip() for row in cells)
