@@ -71,12 +71,22 @@ class ImportReport:
         body = [f"{s}: {r}" for s, r in self.lines] or ['every source file was used']
         return f"import {self.name}: {summary}\n" + '\n'.join(f"  {l}" for l in body) + '\n'
 
+def _made(store: CorpusStore, keys: list[str]) -> list[dict]:
+    "The records of the items of `keys` that were made (not recorded as failed), in order."
+    return [json.loads(p.read_text())['meta'] for k in keys if (p := store.items_dir/f"{k}.json").exists()]
+
 def _finish(store: CorpusStore, keys: list[str], report: ImportReport, sources: dict[str, str], summary, progress: bool,
-            **extra) -> dict:
-    "Write the manifest with the report's lines (and the items that failed) as `unusable`; save and print the report."
+            audio: list[dict] | None = None, **extra) -> dict:
+    "Write the manifest with the report's lines (and the items that failed) as `unusable`; save and print the report. `audio`: the made clips or utterances, whose hours the manifest records; none is an error."
     failed = {f['key']: f['error'] for f in (json.loads(p.read_text()) for p in store.items_dir.glob('*.failed.json'))}
     for k in keys:
         if k in failed: report.add(sources.get(k, k), failed[k])
+    if audio is not None and not audio:        # no manifest: the corpus does not exist, and a fixed source can be imported again
+        atomic_write_text(store.dir/'import_report.txt', text := report.text('no usable audio'))
+        print(text, end='', flush=True)
+        raise ValueError(f"{store.name}: none of the {len(sources)} audio files could be used; each one's reason is above and in "
+                         f"{store.dir/'import_report.txt'}")
+    if audio is not None: extra['hours'] = round(sum(d['duration_s'] for d in audio) / 3600, 4)
     m = store.finish(keys, unusable=[dict(source=s, reason=r) for s, r in report.lines], versions=versions(), **extra)
     text = report.text(summary(m))
     atomic_write_text(store.dir/'import_report.txt', text)
@@ -229,9 +239,9 @@ def import_speech(name: str, librispeech: str | Path | None = None, subset: str 
                 desc=f"import speech {name}", recoverable=(ItemError,))
     summary = lambda m: (f"{m['n_items']} utterances, {m['hours']:.3f} h, {len({d['speaker'] for d in m['items']})} speakers, "
                          f"{sum(r is not None for r in m['respoken'])} with a re-spoken query; {len(report.lines)} unusable")
-    made = [json.loads((store.items_dir/f"{k}.json").read_text())['meta'] for k in keys if (store.items_dir/f"{k}.json").exists()]
-    _finish(store, keys, report, {k: str(f['path']) for k, (_, f) in by_key.items()}, summary, progress,
-            hours=round(sum(d['duration_s'] for d in made) / 3600, 4), respoken=_respoken(made), mel=SPEECH_MEL.__dict__)
+    made = _made(store, keys)
+    _finish(store, keys, report, {k: str(f['path']) for k, (_, f) in by_key.items()}, summary, progress, audio=made,
+            respoken=_respoken(made), mel=SPEECH_MEL.__dict__)
     return load_imported(store.dir)
 
 # %% ../nbs/16_import.ipynb #3beb3f0f
@@ -339,10 +349,10 @@ def _read_pairs(path: Path, clips: dict[str, dict]) -> tuple[list[dict], list[tu
 def import_music(name: str, folder: str | Path, pairs: str | Path | None = None, force: bool = False, progress: bool = True,
                  root: str | Path | None = None) -> 'ImportedMusicCorpus':
     "Import a folder of music clips (and optional `pairs` CSV) as the music corpus `name`."
+    if pairs is not None and not Path(pairs).is_file(): raise FileNotFoundError(f"pairs: {pairs}: no such file")
     items, problems, _ = audio_files(folder)
     params = dict(folder=str(Path(folder).resolve()), fingerprint=_fingerprint([i['path'] for i in items] + ([pairs] if pairs else [])),
                   pairs=str(Path(pairs).resolve()) if pairs else None, mel=MUSIC_MEL.__dict__, min_seconds=MIN_SECONDS)
-    if pairs is not None and not Path(pairs).is_file(): raise FileNotFoundError(f"pairs: {pairs}: no such file")
     store = _open_import(name, 'music', params, force, root)
     report = ImportReport(name)
     for src, why in problems: report.add(src, why)
@@ -350,7 +360,7 @@ def import_music(name: str, folder: str | Path, pairs: str | Path | None = None,
     _truncate_stores(store, [mel, chr_])
     by_key = {i['key']: i for i in items}
     build_items(store, list(by_key), lambda k: _music_item(by_key[k], mel, chr_), progress, desc=f"import music {name}")
-    usable = {k: json.loads((store.items_dir/f"{k}.json").read_text())['meta'] for k in by_key if (store.items_dir/f"{k}.json").exists()}
+    usable = {c['id']: c for c in _made(store, list(by_key))}
     pair_list = []
     if pairs is not None:
         pair_list, bad = _read_pairs(Path(pairs), usable)
@@ -360,8 +370,8 @@ def import_music(name: str, folder: str | Path, pairs: str | Path | None = None,
     clips = list(usable.values())
     summary = lambda m: (f"{len(clips)} clips, {m['hours']:.3f} h, {len(pair_list)} pairs "
                          f"({sum(p['truth'] is not None for p in pair_list)} with planted truth); {len(report.lines)} unusable")
-    _finish(store, keys, report, {k: str(i['path']) for k, i in by_key.items()}, summary, progress,
-            hours=round(sum(c['duration_s'] for c in clips) / 3600, 4), encodec='none', mel=MUSIC_MEL.__dict__)
+    _finish(store, keys, report, {k: str(i['path']) for k, i in by_key.items()}, summary, progress, audio=clips,
+            encodec='none', mel=MUSIC_MEL.__dict__)
     return load_imported(store.dir)
 
 @dataclass(repr=False)
@@ -417,7 +427,7 @@ def _read_embeddings(path: Path, column: str | None = None) -> np.ndarray:
         x = np.stack(df[col].map(np.asarray).to_list())
     elif path.suffix == '.npy':
         try: x = np.load(path, mmap_mode='r', allow_pickle=False)
-        except ValueError as e: raise ValueError(f"embeddings: {path}: not a numeric .npy ({e})") from None
+        except (ValueError, EOFError, OSError) as e: raise ValueError(f"embeddings: {path}: not a numeric .npy ({type(e).__name__}: {e})") from None
     else: raise ValueError(f"embeddings: expected a .npy or .parquet file, got {path.name}")
     if x.ndim != 2: raise ValueError(f"embeddings: {path}: expected a 2-D array [N, D], got shape {x.shape}")
     if x.dtype.kind != 'f': raise ValueError(f"embeddings: {path}: expected floating-point values, got dtype {x.dtype}")
@@ -445,17 +455,23 @@ def import_text(name: str, embeddings: str | Path | None = None, texts: str | Pa
         nonlocal encoder
         s = int(key.split('-')[1]) * TEXT_SHARD
         part = rows[s:s + TEXT_SHARD]
-        if x is not None: emb = np.asarray(x[s:s + TEXT_SHARD], dtype=np.float32)
+        if x is not None:
+            with np.errstate(over='ignore'): emb = np.asarray(x[s:s + TEXT_SHARD], dtype=np.float32)   # too large: inf, reported
         else:
             encoder = encoder or sentence_encoder()
             emb = encoder.encode([t['text'] for t in part], batch_size=64, convert_to_numpy=True).astype(np.float32)
-        ok = np.isfinite(emb).all(1)
-        bad = [dict(row=s + int(i), id=part[i]['id']) for i in np.flatnonzero(~ok)]
+        raw = np.asarray(x[s:s + TEXT_SHARD]) if x is not None else emb
+        ok, big = np.isfinite(emb).all(1), np.isfinite(raw).all(1) & ~np.isfinite(emb).all(1)     # big: finite, beyond float32
+        bad = [dict(row=s + int(i), id=part[i]['id'], why='beyond float32' if big[i] else 'NaN or inf') for i in np.flatnonzero(~ok)]
         return dict(texts=[t for t, k in zip(part, ok) if k], dropped=bad), dict(embeddings=emb[ok])
     build_items(store, keys, make, progress, desc=f"import text {name}")
     for k in keys:
         for b in json.loads((store.items_dir/f"{k}.json").read_text())['meta']['dropped']:
-            report.add(f"{embeddings or texts}: row {b['row']} ({b['id']})", 'NaN or inf in its embedding; left out')
+            report.add(f"{embeddings or texts}: row {b['row']} ({b['id']})",
+                       f"{'values beyond float32' if b.get('why') == 'beyond float32' else 'NaN or inf'} in its embedding; left out")
+    if len(report.lines) == n:                # nothing left: the report says why for each row, then the error
+        atomic_write_text(store.dir/'import_report.txt', text := report.text('no usable row')); print(text, end='', flush=True)
+        raise ValueError(f"embeddings: no row of {embeddings or texts} is usable (each one has NaN, inf or values beyond float32)")
     summary = lambda m: f"{m['rows']} texts of {m['dim']} dimensions; {len(report.lines)} unusable"
     _finish(store, keys, report, {}, summary, progress, rows=n - len(report.lines),
             dim=int(x.shape[1]) if x is not None else 384)
@@ -501,6 +517,10 @@ def import_table(name: str, csv: str | Path | None = None, parquet: str | Path |
     for arg, col in (('id_column', id_column), ('group_column', group_column)):
         if col is not None and col not in df.columns:
             raise ValueError(f"{arg}: no column {col!r} in {path}; columns: {', '.join(map(str, df.columns[:20]))}")
+    for arg, col in (('id_column', id_column), ('group_column', group_column)):
+        if col is not None and (missing := int(df[col].isna().sum())):
+            raise ValueError(f"{arg}: {col!r} is empty in {missing} rows of {path} (e.g. row {int(np.flatnonzero(df[col].isna())[0]) + 2}); "
+                             f"expected a value in every row")
     ids = df[id_column].astype(str) if id_column else pd.Series([f"row-{i:06d}" for i in range(len(df))])
     if (dup := ids[ids.duplicated()]).size:
         raise ValueError(f"id_column: {id_column!r} has {dup.size} duplicated values (e.g. {dup.iloc[0]!r}); expected one id per row")
@@ -508,7 +528,8 @@ def import_table(name: str, csv: str | Path | None = None, parquet: str | Path |
     params = dict(file=str(path.resolve()), fingerprint=_fingerprint([path]), id_column=id_column, group_column=group_column)
     store, report = _open_import(name, 'table', params, force, root), ImportReport(name)
     rest = df.drop(columns=[c for c in (id_column, group_column) if c])
-    numeric = [c for c in rest.columns if pd.api.types.is_numeric_dtype(rest[c]) and not pd.api.types.is_bool_dtype(rest[c])]
+    numeric = [c for c in rest.columns if pd.api.types.is_numeric_dtype(rest[c]) and not pd.api.types.is_bool_dtype(rest[c])
+               and rest[c].notna().any()]                       # an empty column is left out (a line), not every row with it
     for c in rest.columns:
         if c not in numeric: report.add(f"{path}: column {c!r}", f"not numeric (e.g. {rest[c].dropna().iloc[0]!r}); left out" if rest[c].notna().any() else "empty; left out")
     if not numeric: raise ValueError(f"{'csv' if csv else 'parquet'}: {path} has no numeric feature column")
