@@ -248,26 +248,6 @@ def revive_dead_codes(self: PQVAE, embeddings: Tensor) -> list[int]:
         if self.cfg.quantizer == 'residual': z = z - head.decode(head.encode(zh))
     return moved
 
-# %% ../nbs/31_pqvae.ipynb #f202a11f
-def _trained_models(experiment: str, scale: str) -> list[Path]:
-    from vqnb.runner import runs_dir, read_status
-    found = []
-    for status in sorted(runs_dir().glob(f"{experiment}/*/status.json")):
-        s = read_status(status.parent)
-        if s.get('status') == 'done' and s.get('parameters', {}).get('scale') == scale and (status.parent/'model'/'config.json').exists():
-            found.append(status.parent/'model')
-    return found
-
-@patch(cls_method=True)
-def load_default(cls: PQVAE, scale: str = 'default', experiment: str = 'pqvae_embeddings') -> PQVAE:
-    "The PQ-VAE of the latest successful `experiment` run at `scale` in the runs folder, in eval mode."
-    from vqnb.runner import runs_dir
-    found = _trained_models(experiment, scale)
-    if not found:
-        raise FileNotFoundError(f"no trained PQ-VAE: no successful {scale}-scale run of {experiment} in {runs_dir()}. "
-                                f"Train one with `vqnb run {experiment}` (or `make run`)")
-    return cls.load(found[-1])
-
 # %% ../nbs/31_pqvae.ipynb #09213870
 class CodeIndex:
     "PQ-VAE codes `[N, num_heads]` of a collection, searched by asymmetric distance in the latent space."
@@ -289,7 +269,7 @@ class CodeIndex:
         "Encode `embeddings` `[N, input_dim]` and append their codes; returns the ids they get."
         codes = self.model.encode(embeddings).cpu()
         ids = torch.arange(len(self), len(self) + len(codes))
-        self.codes, self._norms = torch.cat([self.codes, codes]), None
+        self.codes, self._norms, self._faiss = torch.cat([self.codes, codes]), None, None
         return ids
 
     def save(self, folder: str | Path) -> Path:
@@ -357,16 +337,24 @@ def _rerank(self: CodeIndex, queries: Tensor, ids: Tensor, k: int) -> tuple[Tens
 
 @patch
 @torch.no_grad()
-def search(self: CodeIndex, queries: Tensor, k: int = 10, rerank: int = 0, batch_size: int = 256) -> tuple[Tensor, Tensor]:
+def search(self: CodeIndex, queries: Tensor, k: int = 10, rerank: int = 0, batch_size: int = 256, *,
+           backend: str = 'auto') -> tuple[Tensor, Tensor]:
     "Distances and ids `[Q, k]` of each query's nearest rows, best first: latent ADC, or cosine distance after `rerank`."
     queries = _check_embeddings('queries', queries, self.model.config['input_dim'])
     k, rerank = check_int('k', k, min=1), check_int('rerank', rerank, min=0)
     batch_size = check_int('batch_size', batch_size, min=1)
+    check_choice('backend', backend, ('auto', 'faiss', 'torch'))
     if len(self) == 0: raise ValueError("index: it holds no rows; add embeddings before searching")
+    fx = None if backend == 'torch' else self._faiss_index()
+    if backend == 'faiss' and fx is None:
+        raise ValueError("backend: 'faiss' needs faiss-cpu installed and a product PQ-VAE of 256-code heads on the CPU")
     found, R = min(k, len(self)), min(max(rerank, k), len(self))
     dist, ids = [], []
-    for q in queries.split(batch_size):
-        d, i = self._scan(self.distance_tables(q)).topk(R if rerank else found, dim=1, largest=False)
+    for q in queries.split(batch_size if fx is None else max(batch_size, 4096)):
+        if fx is None: d, i = self._scan(self.distance_tables(q)).topk(R if rerank else found, dim=1, largest=False)
+        else:
+            with evaluating(self.model): z = self.model.latent(q)
+            d, i = map(torch.from_numpy, fx.search(z.cpu().numpy(), R if rerank else found))
         if rerank: d, i = self._rerank(q, i.cpu(), found)
         dist.append(d.cpu()); ids.append(i.cpu())
     dist, ids = torch.cat(dist), torch.cat(ids)
@@ -374,3 +362,20 @@ def search(self: CodeIndex, queries: Tensor, k: int = 10, rerank: int = 0, batch
         dist = torch.cat([dist, dist.new_full((len(dist), k - found), float('inf'))], 1)
         ids = torch.cat([ids, ids.new_full((len(ids), k - found), -1)], 1)
     return dist, ids
+
+# %% ../nbs/31_pqvae.ipynb #42068267
+@patch
+def _faiss_index(self: CodeIndex):
+    "A `faiss.IndexPQ` over the latent holding this index's codes (rebuilt when rows were added), or None where faiss cannot serve."
+    c = self.model.config
+    if c['quantizer'] != 'product' or c['codebook_size'] != 256 or self.model.standardize.mean.device.type != 'cpu': return None
+    try: import faiss
+    except ImportError: return None
+    if getattr(self, '_faiss', None) is not None and self._faiss.ntotal == len(self): return self._faiss
+    index = faiss.IndexPQ(c['latent_dim'], c['num_heads'], 8)
+    books = torch.stack([_head_codebook(h) for h in self.model.quantizer.heads]).detach().float().contiguous()   # [H, 256, d]
+    faiss.copy_array_to_vector(books.numpy().ravel(), index.pq.centroids)
+    index.is_trained = True
+    index.add_sa_codes(self.codes.numpy().astype('uint8'))
+    self._faiss = index
+    return index

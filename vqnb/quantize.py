@@ -100,6 +100,8 @@ def kmeans_codebook(samples: Tensor, codebook_size: int, iters: int = 10, max_sa
     if not isinstance(samples, Tensor) or samples.ndim != 2 or samples.shape[0] == 0:
         raise ValueError(f"samples: expected a non-empty [N, D] matrix, got "
                          f"{_shape(samples) if isinstance(samples, Tensor) else type(samples).__name__}")
+    if not samples.is_floating_point(): raise TypeError(f"samples: expected floating-point values, got dtype {samples.dtype}")
+    _check_magnitude(float(samples.detach().abs().amax()), samples.shape[1], 'samples')   # NaN: no sklearn trace
     g = torch.Generator().manual_seed(seed)
     data = samples.detach().float().cpu()
     if data.shape[0] > max_samples: data = data[torch.randperm(data.shape[0], generator=g)[:max_samples]]
@@ -584,6 +586,8 @@ class ProductQuantizer(nn.Module):
 # %% ../nbs/01_quantize.ipynb #70b1b606
 def cross_head_similarity(codebooks: list[Tensor]) -> Tensor:
     "Mean squared cosine similarity between the codes of every pair of different heads."
+    if not isinstance(codebooks, (list, tuple)) or not codebooks:
+        raise ValueError(f"codebooks: expected a non-empty list of [K, d] tensors, got {codebooks!r:.60}")
     units = [F.normalize(c, dim=-1) for c in codebooks]
     pairs = [(units[i] @ units[j].t()).pow(2).mean() for i in range(len(units)) for j in range(i + 1, len(units))]
     return torch.stack(pairs).mean() if pairs else units[0].new_zeros(())
