@@ -189,9 +189,14 @@ def main():
         for name, build in contenders.items():
             if any(s in name for s in args.skip): continue
             rows.append(measure(name, B, build, train, test, train_mean, truth))
+            report(rows, args, train, test)          # after every row: a killed run keeps what it measured
     p = pqvae_codec()
     if p is not None and p[1] in args.bytes:
         rows.append(measure("PQ-VAE (latest default pqvae_embeddings run)", p[1], lambda: p[0], train, test, train_mean, truth))
+    report(rows, args, train, test)
+
+
+def report(rows, args, train, test):
     goal = {}
     for B in args.bytes:
         rq = next((r for r in rows if r['bytes'] == B and r['codec'] == 'faiss RQ (beam 16)'), None)
