@@ -1,7 +1,7 @@
 """`make bench`: the PQ-VAE's encoder and `CodeIndex` search against faiss `IndexPQ` at the same 4 bytes per vector.
 
 Same data for both: the MiniLM embeddings of the text corpus (the default build if there is one, else the small one),
-4 x 256 codes each. The PQ-VAE is the model `make run` trained (`PQVAE.load_default()`), or, when there is none, a
+4 x 256 codes each. The PQ-VAE is the model `make run` trained (the latest default `pqvae_embeddings` run), or, when there is none, a
 fresh one with k-means-initialised codebooks (its speed is the same; its codes are not meaningful). The contenders are
 interleaved (A, B, A, B, ...) with 2 threads; the table gives medians. Results go to bench/results/pqvae.{json,md}.
 """
@@ -28,9 +28,18 @@ def data() -> tuple[torch.Tensor, str]:
     raise SystemExit("no text corpus: run `vqnb data build --size default` first")
 
 
+def latest_model(experiment: str = 'pqvae_embeddings', scale: str = 'default'):
+    "The `model/` folder of the latest successful run of `experiment` at `scale` in the runs folder (None if there is none)."
+    from vqnb.runner import runs_dir, read_status
+    found = [s.parent / 'model' for s in sorted(runs_dir().glob(f"{experiment}/*/status.json"))
+             if read_status(s.parent).get('status') == 'done'
+             and read_status(s.parent).get('parameters', {}).get('scale') == scale and (s.parent / 'model' / 'config.json').exists()]
+    return found[-1] if found else None
+
+
 def model_for(x: torch.Tensor) -> tuple[PQVAE, str]:
-    try: return PQVAE.load_default(), 'trained (PQVAE.load_default)'
-    except FileNotFoundError:
+    if (folder := latest_model()) is not None: return PQVAE.load(folder), f'trained ({folder})'
+    else:
         torch.manual_seed(0)
         return PQVAE().init_codebooks(x).eval(), 'untrained (no `make run` model found): k-means-initialised codebooks'
 

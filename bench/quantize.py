@@ -13,9 +13,9 @@ torch.set_num_threads(THREADS)
 import faiss
 faiss.omp_set_num_threads(THREADS)
 from vector_quantize_pytorch import VectorQuantize
-from vqnb.quantize import VectorQuantizer, ProductQuantizer, nearest_code
+from vqnb.quantize import VectorQuantizer, ProductQuantizer, ResidualVectorQuantizer, nearest_code
 
-REPEATS = int(sys.argv[1]) if len(sys.argv) > 1 else 7
+REPEATS = int(sys.argv[1]) if len(sys.argv) > 1 and sys.argv[1].isdigit() else 7
 
 
 
@@ -29,9 +29,39 @@ def matmul_gflops(n: int = 2048) -> float:
     return 2 * n ** 3 / statistics.median(t) / 1e9
 
 
+def projected_residual(steps: int = 300, seed: int = 0) -> dict:
+    "Residual VQ with codebook_dim 8 on 16-d correlated data (variance 1): vqnb against vector-quantize-pytorch's ResidualVQ."
+    from vector_quantize_pytorch import ResidualVQ
+    g = torch.Generator().manual_seed(seed)
+    mix = torch.randn(16, 16, generator=g)
+    data = torch.randn(4096, 16, generator=g) @ mix
+    data = (data - data.mean(0)) / (data - data.mean(0)).pow(2).mean().sqrt()
+    def fit(model, quantize):
+        opt = torch.optim.Adam(model.parameters(), lr=3e-3)
+        for _ in range(steps):
+            b = data[torch.randint(len(data), (256,), generator=g)]
+            out, aux = quantize(b)
+            loss = (out - b).pow(2).mean() + aux
+            opt.zero_grad(); loss.backward(); opt.step()
+        model.eval()
+        with torch.no_grad(): return float((quantize(data)[0] - data).pow(2).mean())
+    out = {}
+    for cdim in (8, 4):
+        torch.manual_seed(seed)
+        ours = ResidualVectorQuantizer(16, 64, 4, codebook_dim=cdim, threshold_ema_dead_code=1.)
+        out[f'vqnb codebook_dim={cdim}'] = fit(ours, lambda b: (lambda r: (r.quantized, r.loss))(ours(b)))
+        torch.manual_seed(seed)
+        peer = ResidualVQ(dim=16, codebook_size=64, num_quantizers=4, codebook_dim=cdim, kmeans_init=True, threshold_ema_dead_code=1)
+        out[f'vector-quantize-pytorch codebook_dim={cdim}'] = fit(peer, lambda b: (lambda r: (r[0], r[2].sum()))(peer(b)))
+    return out
+
+
 def main():
+    if sys.argv[1:2] == ['projection']:
+        print(projected_residual()); return
     g = torch.Generator().manual_seed(0)
     rows, report = [], {}
+    report['projected_residual_mse'] = projected_residual()
 
     # 1. train-mode forward of an EMA quantizer, N=65536, D=128, K=1024
     N, D, K = 65536, 128, 1024

@@ -7,31 +7,33 @@ Docs: https://vqnb.github.io/vqnb/pqvae.html.md"""
 # %% ../nbs/31_pqvae.ipynb #d5c5e3be
 from __future__ import annotations
 import json
-from dataclasses import dataclass
+from dataclasses import dataclass, asdict, fields
 from pathlib import Path
 import torch, torch.nn as nn, torch.nn.functional as F
 from torch import Tensor
 from fastcore.basics import patch
-from .core import check_int, check_number, atomic_write_json, replace_atomically, evaluating, as_tensor
-from .quantize import OrthogonalProductQuantizer
+from .core import check_int, check_number, check_choice, atomic_write_json, replace_atomically, evaluating, as_tensor
+from .quantize import OrthogonalProductQuantizer, ResidualVectorQuantizer
 from .train import SavedModel
 
 # %% auto #0
-__all__ = ['Standardizer', 'PQVAEOutput', 'PQVAE', 'CodeIndex']
+__all__ = ['Standardizer', 'PQVAEOutput', 'PQVAEConfig', 'PQVAE', 'CodeIndex']
 
 # %% ../nbs/31_pqvae.ipynb #41b61160
 def _head_codebook(head: nn.Module) -> Tensor:
     "The code vectors `[K, head_dim]` of one product-quantizer head (a `VectorQuantizer`, whose `Codebook` keeps them)."
     return head.codebook.embed
 
-def _check_embeddings(name: str, x, dim: int) -> Tensor:
-    "`x` as float32 `[N, dim]` with N >= 1 and finite values, else an error that names `name`."
+def _check_embeddings(name: str, x, dim: int, allow_empty: bool = False) -> Tensor:
+    "`x` as float32 `[N, dim]` with finite values (and N >= 1 unless `allow_empty`), else an error that names `name`."
     x = as_tensor(name, x)
     if not x.is_floating_point(): raise TypeError(f"{name}: expected floating-point values, got dtype {x.dtype}")
     if x.ndim != 2 or x.shape[1] != dim: raise ValueError(f"{name}: expected shape [N, {dim}], got {tuple(x.shape)}")
-    if x.shape[0] == 0: raise ValueError(f"{name}: expected at least one row, got none (shape {tuple(x.shape)})")
+    if x.shape[0] == 0 and not allow_empty: raise ValueError(f"{name}: expected at least one row, got none (shape {tuple(x.shape)})")
     if not torch.isfinite(x).all(): raise ValueError(f"{name}: contains NaN or inf")
-    return x.float()
+    x = x.float()
+    if not torch.isfinite(x).all(): raise ValueError(f"{name}: values beyond float32's range (up to {float(x.abs().max()):.3g})")
+    return x
 
 def _check_codes(name: str, codes, num_heads: int, codebook_size: int) -> Tensor:
     "`codes` as int64 `[N, num_heads]` with values in `[0, codebook_size)`, else an error that names `name`."
@@ -58,8 +60,14 @@ class Standardizer(nn.Module):
     def fit(self, x: Tensor) -> 'Standardizer':
         "Take mean and scale from the rows of `x` `[N, D]`."
         x = _check_embeddings('x', x, self.mean.shape[0]).to(self.mean.device)
-        self.mean.copy_(x.mean(0))
-        self.scale.copy_((x - self.mean).pow(2).mean().sqrt().clamp(min=torch.finfo(torch.float32).tiny))
+        mean = x.mean(0)
+        scale = (x - mean).pow(2).mean().sqrt()
+        # rows that are all the same (one row, or a constant set) have no scale: dividing by ~0 would blow the
+        # standardised values up to ~1e38 and every later step would be noise
+        if not scale > 1e3 * torch.finfo(torch.float32).eps * mean.abs().max().clamp(min=torch.finfo(torch.float32).tiny):
+            raise ValueError(f"x: the {len(x)} rows do not vary (RMS deviation {float(scale):.3g} from their mean); "
+                             f"the standardisation needs rows that differ")
+        self.mean.copy_(mean); self.scale.copy_(scale)
         return self
 
     def forward(self, x: Tensor) -> Tensor: return (x - self.mean) / self.scale
@@ -87,29 +95,61 @@ def _mlp(in_dim: int, hidden_dim: int, out_dim: int, dropout: float) -> nn.Seque
     return nn.Sequential(nn.Linear(in_dim, hidden_dim), nn.LayerNorm(hidden_dim), nn.GELU(), nn.Dropout(dropout),
                          nn.Linear(hidden_dim, out_dim))
 
+@dataclass
+class PQVAEConfig:
+    "Sizes, loss weights and quantizer of a `PQVAE`; the defaults are the note's MonolithWiki."
+    input_dim: int = 384
+    hidden_dim: int = 1024
+    latent_dim: int = 512
+    num_heads: int = 4                     # codes per embedding: product heads, or residual layers
+    codebook_size: int = 256
+    dropout: float = 0.1
+    commitment_weight: float = 0.25
+    codebook_weight: float = 1.0           # learned (product) codebooks only
+    orthogonal_weight: float = 0.1         # product only: the note's cross-head orthogonality loss
+    threshold_ema_dead_code: float = 0.0
+    kmeans_iters: int = 20
+    quantizer: str = 'product'             # 'product' (the note's) or 'residual' (EMA residual VQ on the whole latent)
+
+    def __post_init__(self):
+        for k in ('input_dim', 'hidden_dim', 'latent_dim', 'num_heads', 'codebook_size', 'kmeans_iters'):
+            check_int(k, getattr(self, k), min=1)
+        check_number('dropout', self.dropout, 0, 1, max_open=True)
+        for k in ('commitment_weight', 'codebook_weight', 'orthogonal_weight', 'threshold_ema_dead_code'):
+            check_number(k, getattr(self, k), min=0)
+        check_choice('quantizer', self.quantizer, ('product', 'residual'))
+        if self.quantizer == 'product' and self.latent_dim % self.num_heads:
+            raise ValueError(f"latent_dim: expected a multiple of num_heads={self.num_heads}, got {self.latent_dim}")
+
+    @property
+    def code_bytes(self) -> int:
+        "Bytes per embedding: `num_heads` codes of `ceil(log2(codebook_size) / 8)` bytes."
+        return self.num_heads * max(1, -(-(self.codebook_size - 1).bit_length() // 8))
+
 class PQVAE(SavedModel, nn.Module):
     "The note's MonolithWiki: MLP encoder, orthogonal product quantizer, MLP decoder; an embedding -> `num_heads` codes."
-    def __init__(self, input_dim: int = 384, hidden_dim: int = 1024, latent_dim: int = 512, num_heads: int = 4,
-                 codebook_size: int = 256, dropout: float = 0.1, commitment_weight: float = 0.25,
-                 codebook_weight: float = 1.0, orthogonal_weight: float = 0.1, threshold_ema_dead_code: float = 0.0,
-                 kmeans_iters: int = 20):
+    def __init__(self, config: PQVAEConfig | None = None, **options):
         super().__init__()
-        sizes = dict(input_dim=input_dim, hidden_dim=hidden_dim, latent_dim=latent_dim, num_heads=num_heads,
-                     codebook_size=codebook_size, kmeans_iters=kmeans_iters)
-        sizes = {k: check_int(k, v, min=1) for k, v in sizes.items()}
-        if latent_dim % num_heads: raise ValueError(f"latent_dim: expected a multiple of num_heads={num_heads}, got {latent_dim}")
-        weights = dict(dropout=check_number('dropout', dropout, 0, 1, max_open=True),
-                       **{k: check_number(k, v, min=0) for k, v in dict(
-                           commitment_weight=commitment_weight, codebook_weight=codebook_weight,
-                           orthogonal_weight=orthogonal_weight, threshold_ema_dead_code=threshold_ema_dead_code).items()})
-        self.config = sizes | weights
-        self.standardize = Standardizer(input_dim)
-        self.encoder = _mlp(input_dim, hidden_dim, latent_dim, dropout)
-        self.quantizer = OrthogonalProductQuantizer(
-            num_heads=num_heads, embedding_dim=latent_dim, num_embeddings=codebook_size, orthogonal_weight=orthogonal_weight,
-            commitment_weight=commitment_weight, codebook_loss_weight=codebook_weight,
-            threshold_ema_dead_code=threshold_ema_dead_code, kmeans_iters=kmeans_iters)
-        self.decoder = _mlp(latent_dim, hidden_dim, input_dim, dropout)
+        if config is not None and not isinstance(config, PQVAEConfig):
+            raise TypeError(f"config: expected a PQVAEConfig (or keyword options), got {type(config).__name__}")
+        known = {f.name for f in fields(PQVAEConfig)}
+        if unknown := sorted(set(options) - known):
+            raise TypeError(f"options: unknown {unknown}; expected some of {sorted(known)}")
+        cfg = PQVAEConfig(**(asdict(config) if config else {}) | options)
+        self.cfg, self.config = cfg, asdict(cfg)          # `config`: the JSON-able dict SavedModel writes
+        self.standardize = Standardizer(cfg.input_dim)
+        self.encoder = _mlp(cfg.input_dim, cfg.hidden_dim, cfg.latent_dim, cfg.dropout)
+        if cfg.quantizer == 'product':
+            self.quantizer = OrthogonalProductQuantizer(
+                num_heads=cfg.num_heads, embedding_dim=cfg.latent_dim, num_embeddings=cfg.codebook_size,
+                orthogonal_weight=cfg.orthogonal_weight, commitment_weight=cfg.commitment_weight,
+                codebook_loss_weight=cfg.codebook_weight, threshold_ema_dead_code=cfg.threshold_ema_dead_code,
+                kmeans_iters=cfg.kmeans_iters)
+        else:
+            self.quantizer = ResidualVectorQuantizer(
+                cfg.latent_dim, cfg.codebook_size, cfg.num_heads, commitment_weight=cfg.commitment_weight,
+                threshold_ema_dead_code=cfg.threshold_ema_dead_code, kmeans_iters=cfg.kmeans_iters)
+        self.decoder = _mlp(cfg.latent_dim, cfg.hidden_dim, cfg.input_dim, cfg.dropout)
 
     @property
     def code_dtype(self) -> torch.dtype:
@@ -120,19 +160,37 @@ class PQVAE(SavedModel, nn.Module):
 @patch
 def latent(self: PQVAE, embeddings: Tensor) -> Tensor:
     "The encoder's output `[N, latent_dim]` for `embeddings` `[N, input_dim]` (before quantization)."
-    x = _check_embeddings('embeddings', embeddings, self.config['input_dim']).to(self.standardize.mean.device)
-    return self.encoder(self.standardize(x))
+    x = _check_embeddings('embeddings', embeddings, self.config['input_dim'], allow_empty=True)
+    z = self.encoder(self.standardize(x.to(self.standardize.mean.device)))
+    _check_latent(z, x)
+    return z
+
+def _check_latent(z: Tensor, x: Tensor):
+    "A non-finite latent from finite input: the input is far outside what the model was fitted on; say so."
+    if z.numel() and not torch.isfinite(z).all():
+        raise ValueError(f"embeddings: values up to {float(x.abs().max()):.3g} overflow the encoder (non-finite latent); "
+                         f"expected embeddings on the scale of the training set")
 
 @patch
 def forward(self: PQVAE, embeddings: Tensor) -> PQVAEOutput:
     "Reconstruct `embeddings` `[N, input_dim]` through their codes; in training mode the codebooks learn."
-    x = _check_embeddings('embeddings', embeddings, self.config['input_dim']).to(self.standardize.mean.device)
-    target = self.standardize(x)
-    q = self.quantizer(self.encoder(target))
+    x = _check_embeddings('embeddings', embeddings, self.config['input_dim'], allow_empty=True)
+    target = self.standardize(x.to(self.standardize.mean.device))
+    z = self.encoder(target)
+    _check_latent(z, x)
+    q = self.quantizer(z)
     out = self.decoder(q.quantized)
-    recon_loss = F.mse_loss(out, target)
+    # an empty batch (one DDP rank's last) gives a zero loss that still reaches every parameter
+    recon_loss = F.mse_loss(out, target) if len(x) else out.sum() * 0
+    ortho = q.orthogonal_loss if q.orthogonal_loss is not None else recon_loss.new_zeros(())
     return PQVAEOutput(self.standardize.inverse(out), recon_loss + q.loss, recon_loss, q.commitment_loss,
-                       q.orthogonal_loss, q.codes, q.perplexity, q.usage)
+                       ortho, q.codes, q.perplexity, q.usage)
+
+@patch
+def training_step(self: PQVAE, batch) -> dict:
+    "What `Trainer` needs of one batch (`[N, input_dim]`, or a 1-tuple of it, as a `TensorDataset` gives): loss and metrics."
+    out = self(batch[0] if isinstance(batch, (tuple, list)) else batch)   # `self` may be the DDP wrapper: call it
+    return dict(loss=out.loss, **out.metrics)
 
 # %% ../nbs/31_pqvae.ipynb #c826eed5
 @patch
@@ -145,7 +203,7 @@ def encode(self: PQVAE, embeddings: Tensor) -> Tensor:
 def get_codes_from_indices(self: PQVAE, codes: Tensor) -> Tensor:
     "The quantized latent `[N, latent_dim]` of `codes` `[N, num_heads]`: each head's code vector, side by side."
     codes = _check_codes('codes', codes, self.config['num_heads'], self.config['codebook_size'])
-    return self.quantizer.get_codes_from_indices(codes.to(self.standardize.mean.device))
+    return self.quantizer.decode(codes.to(self.standardize.mean.device))   # the note's get_codes_from_indices, for both kinds
 
 @patch
 @torch.no_grad()
@@ -174,8 +232,11 @@ def revive_dead_codes(self: PQVAE, embeddings: Tensor) -> list[int]:
     "Move each code that no row of `embeddings` uses onto a worst-quantized latent of its head; the number moved per head."
     with evaluating(self): z = self.latent(embeddings)
     moved, hd = [], self.config['latent_dim'] // self.config['num_heads']
-    for h, head in enumerate(self.quantizer.heads):
-        book, zh = _head_codebook(head), z[:, h * hd:(h + 1) * hd]
+    members = self.quantizer.heads if self.cfg.quantizer == 'product' else self.quantizer.layers
+    for h, head in enumerate(members):
+        # a product head sees its slice of the latent; a residual layer what the layers before it left
+        zh = z[:, h * hd:(h + 1) * hd] if self.cfg.quantizer == 'product' else z
+        book = _head_codebook(head)
         codes = head.encode(zh)
         counts = torch.bincount(codes, minlength=book.shape[0])
         dead = (counts == 0).nonzero().squeeze(-1)
@@ -184,27 +245,8 @@ def revive_dead_codes(self: PQVAE, embeddings: Tensor) -> list[int]:
         worst = worst[err[worst] > 0]
         book.data[dead[:len(worst)]] = zh[worst]
         moved.append(len(worst))
+        if self.cfg.quantizer == 'residual': z = z - head.decode(head.encode(zh))
     return moved
-
-# %% ../nbs/31_pqvae.ipynb #f202a11f
-def _trained_models(experiment: str, scale: str) -> list[Path]:
-    from vqnb.runner import runs_dir, read_status
-    found = []
-    for status in sorted(runs_dir().glob(f"{experiment}/*/status.json")):
-        s = read_status(status.parent)
-        if s.get('status') == 'done' and s.get('parameters', {}).get('scale') == scale and (status.parent/'model'/'config.json').exists():
-            found.append(status.parent/'model')
-    return found
-
-@patch(cls_method=True)
-def load_default(cls: PQVAE, scale: str = 'default', experiment: str = 'pqvae_embeddings') -> PQVAE:
-    "The PQ-VAE of the latest successful `experiment` run at `scale` in the runs folder, in eval mode."
-    from vqnb.runner import runs_dir
-    found = _trained_models(experiment, scale)
-    if not found:
-        raise FileNotFoundError(f"no trained PQ-VAE: no successful {scale}-scale run of {experiment} in {runs_dir()}. "
-                                f"Train one with `vqnb run {experiment}` (or `make run`)")
-    return cls.load(found[-1])
 
 # %% ../nbs/31_pqvae.ipynb #09213870
 class CodeIndex:
@@ -227,7 +269,7 @@ class CodeIndex:
         "Encode `embeddings` `[N, input_dim]` and append their codes; returns the ids they get."
         codes = self.model.encode(embeddings).cpu()
         ids = torch.arange(len(self), len(self) + len(codes))
-        self.codes = torch.cat([self.codes, codes])
+        self.codes, self._norms, self._faiss = torch.cat([self.codes, codes]), None, None
         return ids
 
     def save(self, folder: str | Path) -> Path:
@@ -251,9 +293,14 @@ class CodeIndex:
 @patch
 @torch.no_grad()
 def distance_tables(self: CodeIndex, queries: Tensor) -> Tensor:
-    "Squared distances `[Q, num_heads, codebook_size]` from each head's slice of the queries' latents to its codes."
+    "Squared distances `[Q, num_heads, codebook_size]` from each head's slice of the queries' latents to its codes (residual: see `_row_norms`)."
     c = self.model.config
     with evaluating(self.model): z = self.model.latent(queries)
+    if c['quantizer'] == 'residual':   # ||z - Σ c_m||² = ||z||² - 2 Σ <z, c_m> + ||Σ c_m||²: the last term is the row's
+        books = torch.stack([_head_codebook(l) for l in self.model.quantizer.layers])      # [M, K, latent]
+        tables = -2 * torch.einsum('qd,mkd->qmk', z, books)
+        tables[:, 0] += z.pow(2).sum(-1, keepdim=True)
+        return tables
     z = z.reshape(len(z), c['num_heads'], -1)
     books = torch.stack([_head_codebook(h) for h in self.model.quantizer.heads])           # [H, K, d]
     cross = torch.einsum('qhd,hkd->qhk', z, books)
@@ -265,7 +312,17 @@ def _scan(self: CodeIndex, tables: Tensor) -> Tensor:
     Q, H, K = tables.shape
     rows = self.codes.to(tables.device).long() + torch.arange(H, device=tables.device) * K   # [N, H] rows of [H*K, Q]
     # one embedding_bag: for each database row, the sum of H contiguous table rows of Q distances (7x the speed of H gathers)
-    return F.embedding_bag(rows, tables.reshape(Q, H * K).t().contiguous(), mode='sum').t()
+    scanned = F.embedding_bag(rows, tables.reshape(Q, H * K).t().contiguous(), mode='sum').t()
+    return scanned + self._row_norms().to(scanned.device) if self.model.config['quantizer'] == 'residual' else scanned
+
+@patch
+@torch.no_grad()
+def _row_norms(self: CodeIndex, chunk: int = 65536) -> Tensor:
+    "`||Σ_m c_m||²` of each row's quantized latent (residual codes), computed once per index size."
+    if getattr(self, '_norms', None) is None or len(self._norms) != len(self):
+        self._norms = torch.cat([self.model.get_codes_from_indices(c).pow(2).sum(-1).cpu() for c in self.codes.split(chunk)]
+                                ) if len(self) else torch.zeros(0)
+    return self._norms
 
 # %% ../nbs/31_pqvae.ipynb #31eb1054
 @patch
@@ -280,16 +337,24 @@ def _rerank(self: CodeIndex, queries: Tensor, ids: Tensor, k: int) -> tuple[Tens
 
 @patch
 @torch.no_grad()
-def search(self: CodeIndex, queries: Tensor, k: int = 10, rerank: int = 0, batch_size: int = 256) -> tuple[Tensor, Tensor]:
+def search(self: CodeIndex, queries: Tensor, k: int = 10, rerank: int = 0, batch_size: int = 256, *,
+           backend: str = 'auto') -> tuple[Tensor, Tensor]:
     "Distances and ids `[Q, k]` of each query's nearest rows, best first: latent ADC, or cosine distance after `rerank`."
     queries = _check_embeddings('queries', queries, self.model.config['input_dim'])
     k, rerank = check_int('k', k, min=1), check_int('rerank', rerank, min=0)
     batch_size = check_int('batch_size', batch_size, min=1)
+    check_choice('backend', backend, ('auto', 'faiss', 'torch'))
     if len(self) == 0: raise ValueError("index: it holds no rows; add embeddings before searching")
+    fx = None if backend == 'torch' else self._faiss_index()
+    if backend == 'faiss' and fx is None:
+        raise ValueError("backend: 'faiss' needs faiss-cpu installed and a product PQ-VAE of 256-code heads on the CPU")
     found, R = min(k, len(self)), min(max(rerank, k), len(self))
     dist, ids = [], []
-    for q in queries.split(batch_size):
-        d, i = self._scan(self.distance_tables(q)).topk(R if rerank else found, dim=1, largest=False)
+    for q in queries.split(batch_size if fx is None else max(batch_size, 4096)):
+        if fx is None: d, i = self._scan(self.distance_tables(q)).topk(R if rerank else found, dim=1, largest=False)
+        else:
+            with evaluating(self.model): z = self.model.latent(q)
+            d, i = map(torch.from_numpy, fx.search(z.cpu().numpy(), R if rerank else found))
         if rerank: d, i = self._rerank(q, i.cpu(), found)
         dist.append(d.cpu()); ids.append(i.cpu())
     dist, ids = torch.cat(dist), torch.cat(ids)
@@ -297,3 +362,20 @@ def search(self: CodeIndex, queries: Tensor, k: int = 10, rerank: int = 0, batch
         dist = torch.cat([dist, dist.new_full((len(dist), k - found), float('inf'))], 1)
         ids = torch.cat([ids, ids.new_full((len(ids), k - found), -1)], 1)
     return dist, ids
+
+# %% ../nbs/31_pqvae.ipynb #42068267
+@patch
+def _faiss_index(self: CodeIndex):
+    "A `faiss.IndexPQ` over the latent holding this index's codes (rebuilt when rows were added), or None where faiss cannot serve."
+    c = self.model.config
+    if c['quantizer'] != 'product' or c['codebook_size'] != 256 or self.model.standardize.mean.device.type != 'cpu': return None
+    try: import faiss
+    except ImportError: return None
+    if getattr(self, '_faiss', None) is not None and self._faiss.ntotal == len(self): return self._faiss
+    index = faiss.IndexPQ(c['latent_dim'], c['num_heads'], 8)
+    books = torch.stack([_head_codebook(h) for h in self.model.quantizer.heads]).detach().float().contiguous()   # [H, 256, d]
+    faiss.copy_array_to_vector(books.numpy().ravel(), index.pq.centroids)
+    index.is_trained = True
+    index.add_sa_codes(self.codes.numpy().astype('uint8'))
+    self._faiss = index
+    return index

@@ -12,12 +12,13 @@ import torch, torch.nn as nn, torch.nn.functional as F
 import torch.distributed as dist
 from torch import Tensor
 from fastcore.basics import patch
-from .core import check_int, check_number, check_choice
+from .core import check_int, check_number, check_choice, collective_device
 
 # %% auto #0
 __all__ = ['flatten_input', 'nearest_code', 'kmeans_codebook', 'world_size', 'QuantizerOutput', 'Codebook', 'VectorQuantizer',
-           'ResidualVectorQuantizer', 'ResidualVectorQuantizerEMA', 'ProductQuantizer', 'cross_head_similarity',
-           'OrthogonalProductQuantizer']
+           'rotation_trick', 'ResidualVectorQuantizer', 'ResidualVectorQuantizerEMA', 'beam_encode',
+           'least_squares_codebooks', 'ProductQuantizer', 'cross_head_similarity', 'OrthogonalProductQuantizer',
+           'FiniteScalarQuantizer']
 
 # %% ../nbs/01_quantize.ipynb #43b0a7d9
 def _shape(t): return tuple(t.shape)
@@ -34,6 +35,14 @@ def _check_x(x, mask, dim: int):
     if _shape(mask) != _shape(x)[:-1]:
         raise ValueError(f"mask: expected shape {_shape(x)[:-1]} (x's shape without its last dimension), got {_shape(mask)}")
 
+def _check_magnitude(largest: float, dim: int, name: str = 'x'):
+    "Refuse NaN / inf, and finite values whose squared distances overflow float32 (every code would then tie)."
+    if not math.isfinite(largest): raise ValueError(f"{name}: contains NaN or inf at real (unmasked) positions")
+    limit = math.sqrt(torch.finfo(torch.float32).max / (4 * dim))
+    if largest > limit:
+        raise ValueError(f"{name}: values up to {largest:.3g} overflow float32 squared distances in {dim} dimensions; "
+                         f"expected magnitudes below {limit:.3g} (rescale the input)")
+
 def flatten_input(x: Tensor, mask: Tensor | None, dim: int, check_finite: bool = True) -> tuple[Tensor, Tensor | None]:
     "Validate `x` `[..., dim]` and `mask` `[...]`; return the real rows `[n, dim]` and their flat indices (None: all)."
     _check_x(x, mask, dim)
@@ -41,11 +50,11 @@ def flatten_input(x: Tensor, mask: Tensor | None, dim: int, check_finite: bool =
     valid = None if mask is None else mask.reshape(-1).to(x.device)
     if valid is None and not check_finite: return flat, None
     real = flat if valid is None else torch.where(valid[:, None], flat, 0)
-    probe = [real.sum().double()] if check_finite else []
+    # the largest magnitude: NaN and inf propagate through amax, and it also tells values too large to square
+    probe = [(real.abs().amax() if real.numel() else real.new_zeros(())).double()] if check_finite else []
     if valid is not None: probe.append(valid.sum().double())
     vals = torch.stack(probe).tolist()          # the one device-to-host transfer
-    if check_finite and not math.isfinite(vals[0]) and not bool(torch.isfinite(real).all()):
-        raise ValueError("x: contains NaN or inf at real (unmasked) positions")
+    if check_finite: _check_magnitude(vals[0], dim)
     if valid is None: return flat, None
     idx = torch.nonzero_static(valid, size=int(vals[-1])).squeeze(1)
     return flat.index_select(0, idx), idx
@@ -55,9 +64,20 @@ def _scatter_rows(rows: Tensor, idx: Tensor | None, n: int, fill) -> Tensor:
     return rows if idx is None else rows.new_full((n, *rows.shape[1:]), fill).index_copy(0, idx, rows)
 
 # %% ../nbs/01_quantize.ipynb #4060bcc6
-def nearest_code(x: Tensor, codebook: Tensor, cosine: bool = False, chunk_size: int = 4096) -> Tensor:
+def _check_search(x, codebook):
+    for name, t in (('x', x), ('codebook', codebook)):
+        if not isinstance(t, Tensor) or not t.is_floating_point() or t.ndim != 2:
+            raise TypeError(f"{name}: expected a floating-point [N, D] tensor, got "
+                            f"{f'{t.dtype} of shape {_shape(t)}' if isinstance(t, Tensor) else type(t).__name__}")
+    if codebook.shape[0] == 0 or codebook.shape[1] != x.shape[1]:
+        raise ValueError(f"codebook: expected [K >= 1, {x.shape[1]}] (x's width), got {_shape(codebook)}")
+    for name, t in (('x', x), ('codebook', codebook)):   # a NaN code would silently lose (or win) every comparison
+        if t.numel(): _check_magnitude(float(t.detach().abs().amax()), t.shape[1], name)
+
+def nearest_code(x: Tensor, codebook: Tensor, cosine: bool = False, chunk_size: int = 4096, *, check: bool = True) -> Tensor:
     "Index of the nearest row of `codebook` `[K, D]` for each row of `x` `[N, D]` (squared L2, or cosine)."
     check_int('chunk_size', chunk_size, 1)
+    if check: _check_search(x, codebook)      # the quantizers' own searches skip it (their input is checked once)
     N, K = x.shape[0], codebook.shape[0]
     codes = torch.empty(N, dtype=torch.long, device=x.device)
     if N == 0: return codes
@@ -80,6 +100,8 @@ def kmeans_codebook(samples: Tensor, codebook_size: int, iters: int = 10, max_sa
     if not isinstance(samples, Tensor) or samples.ndim != 2 or samples.shape[0] == 0:
         raise ValueError(f"samples: expected a non-empty [N, D] matrix, got "
                          f"{_shape(samples) if isinstance(samples, Tensor) else type(samples).__name__}")
+    if not samples.is_floating_point(): raise TypeError(f"samples: expected floating-point values, got dtype {samples.dtype}")
+    _check_magnitude(float(samples.detach().abs().amax()), samples.shape[1], 'samples')   # NaN: no sklearn trace
     g = torch.Generator().manual_seed(seed)
     data = samples.detach().float().cpu()
     if data.shape[0] > max_samples: data = data[torch.randperm(data.shape[0], generator=g)[:max_samples]]
@@ -101,11 +123,6 @@ def kmeans_codebook(samples: Tensor, codebook_size: int, iters: int = 10, max_sa
 def world_size() -> int:
     "Number of processes in the default process group, 1 when none is initialised."
     return dist.get_world_size() if dist.is_available() and dist.is_initialized() else 1
-
-def _group_device() -> torch.device:
-    "The device the default process group's collectives need: the current CUDA device under NCCL, else the CPU."
-    if world_size() > 1 and dist.get_backend() == 'nccl': return torch.device('cuda', torch.cuda.current_device())
-    return torch.device('cpu')
 
 def _all_reduce_sum(t: Tensor) -> Tensor:
     if world_size() > 1: dist.all_reduce(t, op=dist.ReduceOp.SUM)
@@ -177,7 +194,7 @@ class Codebook(nn.Module):
 
     def search(self, z: Tensor) -> Tensor:
         "Index of the nearest code for each row of `z` `[N, dim]`."
-        return nearest_code(z, self.vectors.detach(), self.use_cosine_sim, self.chunk_size)
+        return nearest_code(z, self.vectors.detach(), self.use_cosine_sim, self.chunk_size, check=False)
 
     def _sync(self) -> bool: return self.sync_distributed and world_size() > 1
     def _apply(self, fn, recurse=True): super()._apply(fn, recurse); _keep_float32(self); return self
@@ -268,13 +285,15 @@ class VectorQuantizer(nn.Module):
                  threshold_ema_dead_code: float = 2.0,  # revive codes whose EMA size drops below this (0: never)
                  sync_distributed: bool = True,         # keep the codebook identical across ranks
                  check_finite: bool = True,             # reject NaN/inf input at real positions
-                 chunk_size: int = 4096):               # rows per block of the nearest-code search
+                 chunk_size: int = 4096,                # rows per block of the nearest-code search
+                 gradient: str = 'ste'):                # 'ste' (straight-through) or 'rotation' (the rotation trick)
         super().__init__()
         self.dim, self.codebook_size = check_int('dim', dim, 1), check_int('codebook_size', codebook_size, 1)
         self.codebook_dim = dim if codebook_dim is None else check_int('codebook_dim', codebook_dim, 1)
         self.commitment_weight = check_number('commitment_weight', commitment_weight, 0)
         self.codebook_loss_weight = check_number('codebook_loss_weight', codebook_loss_weight, 0)
         self.check_finite = check_choice('check_finite', check_finite, (True, False))
+        self.gradient = check_choice('gradient', gradient, ('ste', 'rotation'))
         projected = self.codebook_dim != dim
         self.project_in = nn.Linear(dim, self.codebook_dim) if projected else nn.Identity()
         self.project_out = nn.Linear(self.codebook_dim, dim) if projected else nn.Identity()
@@ -301,8 +320,15 @@ def _to_codebook_space(self: VectorQuantizer, rows: Tensor) -> Tensor:
     return F.normalize(z, dim=-1) if self.codebook.use_cosine_sim else z
 
 @patch
-def _quantize(self: VectorQuantizer, rows: Tensor, straight_through: bool = True) -> QuantizerOutput:
-    "Quantize the real rows `[n, dim]` (float32); in training mode also initialise and update the codebook."
+def _estimator(self: VectorQuantizer, z: Tensor, q: Tensor) -> Tensor:
+    "The code `q` in value, with a gradient to `z`: straight-through, or the rotation trick."
+    return rotation_trick(z, q) if self.gradient == 'rotation' else q + (z - z.detach())
+
+@patch
+def _quantize(self: VectorQuantizer, rows: Tensor, straight_through: bool | str = True) -> QuantizerOutput:
+    """Quantize the real rows `[n, dim]` (float32); in training mode also initialise and update the codebook.
+    `straight_through`: True, the estimator to `rows`; False, `project_out(sg(q))`; 'projections', the estimator to
+    both projections but not to `rows` (what a residual stack needs, whose estimator to the input is its own)."""
     cb, n = self.codebook, rows.shape[0]
     z = self._to_codebook_space(rows)
     if self.training and not cb._initted and (n or cb._sync()): cb.initialise(z.detach())
@@ -313,7 +339,9 @@ def _quantize(self: VectorQuantizer, rows: Tensor, straight_through: bool = True
     cb_loss = F.mse_loss(q, z.detach()) if n and not cb.ema_update else zero
     counts = torch.zeros(self.codebook_size, device=rows.device).index_add_(0, codes, torch.ones(n, device=rows.device))
     if self.training and (n or cb._sync()): cb.update(z.detach(), codes, counts)
-    out = self.project_out(q.detach() + (z - z.detach()) if straight_through else q.detach())
+    if straight_through == 'projections' and isinstance(self.project_in, nn.Linear):
+        out = self.project_out(self._estimator(self._to_codebook_space(rows.detach()), q.detach()))  # not to rows
+    else: out = self.project_out(self._estimator(z, q.detach()) if straight_through is True else q.detach())
     perplexity, usage = _histogram_stats(counts)
     loss = self.commitment_weight * commit + self.codebook_loss_weight * cb_loss
     return QuantizerOutput(out, codes, loss, commit.detach(), cb_loss.detach(), perplexity, usage)
@@ -361,13 +389,24 @@ def _decode(self: VectorQuantizer, codes: Tensor) -> Tensor:
     "Vectors for validated int64 `codes`; -1 decodes to zeros."
     with torch.autocast(device_type=codes.device.type, enabled=False):
         out = self.project_out(self.codebook.vectors.index_select(0, codes.clamp(min=0).reshape(-1)))
-        out = out.reshape(*codes.shape, -1)
+        out = out.reshape(*codes.shape, out.shape[-1])   # -1 cannot be inferred from 0 rows
     return out.masked_fill((codes < 0)[..., None], 0.)
 
 @patch
 def decode(self: VectorQuantizer, codes: Tensor) -> Tensor:
     "Vectors `[..., dim]` for code indices `[...]` (any integer dtype); -1 decodes to zeros."
     return self._decode(_check_codes(codes, self.codebook_size))
+
+# %% ../nbs/01_quantize.ipynb #480b8f3a
+def rotation_trick(z: Tensor, q: Tensor) -> Tensor:
+    "`q` in value, with the gradient of `λ R z` to `z` (`R` rotates `z`'s direction onto `q`'s, `λ = |q|/|z|`; both constant)."
+    with torch.no_grad():
+        norm = z.norm(dim=-1, keepdim=True).clamp(min=torch.finfo(z.dtype).tiny)
+        e, u = z / norm, F.normalize(q, dim=-1)
+        r = F.normalize(e + u, dim=-1)                 # R = I - 2 r rᵀ + 2 u eᵀ (Householder pair)
+        lam = q.norm(dim=-1, keepdim=True) / norm
+    rz = lam * (z - 2 * (z * r).sum(-1, keepdim=True) * r + 2 * (z * e).sum(-1, keepdim=True) * u)
+    return rz + (q - rz).detach()
 
 # %% ../nbs/01_quantize.ipynb #27d3f543
 def _stack_outputs(outs: list[QuantizerOutput], quantized: Tensor, x: Tensor, idx: Tensor | None) -> QuantizerOutput:
@@ -402,21 +441,24 @@ class ResidualVectorQuantizer(nn.Module):
             rows = rows.float()
             residual, total, outs = rows, torch.zeros_like(rows), []
             for layer in self.layers:
-                r = layer._quantize(residual, straight_through=False)   # r.quantized = project_out(sg(code))
+                r = layer._quantize(residual, straight_through='projections')   # project_out(sg(c) + z' - sg(z'))
                 residual, total = residual - r.quantized.detach(), total + r.quantized
                 outs.append(r)
             quantized = total + (rows - rows.detach())
         return _stack_outputs(outs, quantized, x, idx)
 
     @torch.no_grad()
-    def encode(self, x: Tensor, mask: Tensor | None = None) -> Tensor:
-        "Codes `[..., num_quantizers]` of `x` `[..., dim]` (-1 where `mask` is False)."
+    def encode(self, x: Tensor, mask: Tensor | None = None, *, beam_size: int = 1) -> Tensor:
+        "Codes `[..., num_quantizers]` of `x` `[..., dim]` (-1 where `mask` is False); greedy, or by beam search."
         rows, idx = flatten_input(x, mask, self.dim, self.check_finite)
-        residual, codes = rows.float(), []
-        for layer in self.layers:
-            codes.append(layer._codes(residual))
-            residual = residual - layer._decode(codes[-1])
-        codes = _scatter_rows(torch.stack(codes, -1), idx, x.shape[:-1].numel(), -1)
+        if check_int('beam_size', beam_size, 1) > 1: codes = beam_encode(rows.float(), self._decoded_books(), beam_size)
+        else:
+            residual, codes = rows.float(), []
+            for layer in self.layers:
+                codes.append(layer._codes(residual))
+                residual = residual - layer._decode(codes[-1])
+            codes = torch.stack(codes, -1)
+        codes = _scatter_rows(codes, idx, x.shape[:-1].numel(), -1)
         return codes.reshape(*x.shape[:-1], self.num_quantizers)
 
     def decode(self, codes: Tensor) -> Tensor:
@@ -431,6 +473,83 @@ class ResidualVectorQuantizerEMA(ResidualVectorQuantizer):
                  commitment_cost: float = 0.25, decay: float = 0.99, **kwargs):
         super().__init__(embedding_dim, num_embeddings, num_layers, commitment_weight=commitment_cost,
                          decay=decay, ema_update=True, **kwargs)
+
+# %% ../nbs/01_quantize.ipynb #8129a0d9
+@torch.no_grad()
+def beam_encode(x: Tensor, codebooks: list[Tensor], beam_size: int = 1, chunk_size: int = 1024) -> Tensor:
+    "Codes `[N, M]` of `x` `[N, D]` under additive `codebooks` (M of `[K_m, D]`), by beam search over the partial sums."
+    check_int('beam_size', beam_size, 1); check_int('chunk_size', chunk_size, 1)
+    if not codebooks: raise ValueError("codebooks: expected at least one [K, D] codebook")
+    for m, c in enumerate(codebooks): _check_search(x, c) if m == 0 else _check_search(x[:0], c)
+    if x.shape[0] == 0: return x.new_zeros(0, len(codebooks), dtype=torch.long)
+    out = []
+    for xs in x.float().split(chunk_size):
+        n = xs.shape[0]
+        res, err = xs[:, None], xs.pow(2).sum(-1)[:, None]          # [n, B, D] residuals, [n, B] their squared norms
+        hist = xs.new_zeros(n, 1, 0, dtype=torch.long)
+        for c in codebooks:
+            c = c.float()
+            K = c.shape[0]
+            cand = err[..., None] - 2 * torch.einsum('nbd,kd->nbk', res, c) + c.pow(2).sum(-1)   # [n, B, K] new errors
+            best = cand.reshape(n, -1).topk(min(beam_size, cand.shape[1] * K), dim=1, largest=False).indices
+            parent, code = best // K, best % K
+            res = res.gather(1, parent[..., None].expand(-1, -1, res.shape[-1])) - c[code]
+            err = res.pow(2).sum(-1)                              # recomputed: no drift of the running sums
+            hist = torch.cat([hist.gather(1, parent[..., None].expand(-1, -1, hist.shape[-1])), code[..., None]], -1)
+        out.append(hist[torch.arange(n), err.argmin(1)])
+    return torch.cat(out)
+
+@torch.no_grad()
+def least_squares_codebooks(x: Tensor, codes: Tensor, codebooks: list[Tensor], ridge: float = 1e-3) -> list[Tensor]:
+    "Codebooks minimising `||x - Σ_m C_m[codes[:, m]]||²` for fixed `codes` `[N, M]`, ridge-pulled towards `codebooks`."
+    check_number('ridge', ridge, 0, min_open=True)
+    sizes = [c.shape[0] for c in codebooks]
+    if codes.ndim != 2 or codes.shape != (x.shape[0], len(codebooks)):
+        raise ValueError(f"codes: expected shape {(x.shape[0], len(codebooks))}, got {_shape(codes)}")
+    offsets = torch.tensor([0, *sizes[:-1]], device=codes.device).cumsum(0)
+    flat, total = codes + offsets, sum(sizes)
+    gram = torch.zeros(total, total, dtype=torch.float64, device=x.device)
+    for i in range(len(sizes)):
+        for j in range(len(sizes)):
+            gram.index_put_((flat[:, i], flat[:, j]), torch.ones(len(x), dtype=torch.float64, device=x.device), accumulate=True)
+    rhs = torch.zeros(total, x.shape[1], dtype=torch.float64, device=x.device)
+    for i in range(len(sizes)): rhs.index_add_(0, flat[:, i], x.double())
+    _all_reduce_sum(gram); _all_reduce_sum(rhs)          # every rank solves the same system: identical codebooks
+    old = torch.cat([c.double() for c in codebooks])
+    lam = ridge * max(1., float(gram.diagonal().mean()))
+    solved = torch.linalg.solve(gram + lam * torch.eye(total, dtype=torch.float64, device=x.device), rhs + lam * old)
+    return [s.to(c.dtype) for s, c in zip(solved.split(sizes), codebooks)]
+
+# %% ../nbs/01_quantize.ipynb #1b972208
+@patch
+@torch.no_grad()
+def _decoded_books(self: ResidualVectorQuantizer) -> list[Tensor]:
+    "Each layer's codes as they add up in the input space: `project_out(c_k)`, `[K, dim]`."
+    return [layer._decode(torch.arange(self.codebook_size, device=layer.codebook.embed.device)) for layer in self.layers]
+
+@patch
+@torch.no_grad()
+def fit_codebooks(self: ResidualVectorQuantizer, x: Tensor, mask: Tensor | None = None, *, beam_size: int = 16,
+                  iters: int = 4, ridge: float = 1e-3) -> list[float]:
+    "Residual k-means (if not yet initialised), then `iters` rounds of beam encoding + least-squares codebooks; the MSE after each."
+    check_int('iters', iters, 0)
+    if any(isinstance(l.project_in, nn.Linear) or l.codebook.use_cosine_sim for l in self.layers):
+        raise ValueError("fit_codebooks: needs plain additive codebooks (no codebook_dim projection, no use_cosine_sim)")
+    rows, _ = flatten_input(x, mask, self.dim, self.check_finite)
+    rows = rows.float()
+    if not all(l.codebook._initted for l in self.layers):
+        with torch.enable_grad(): was = self.training; self.train(); self(rows); self.train(was)
+    mse = []
+    for _ in range(iters):
+        books = self._decoded_books()
+        codes = beam_encode(rows, books, beam_size)
+        books = least_squares_codebooks(rows, codes, books, ridge)
+        for m, (layer, book) in enumerate(zip(self.layers, books)):
+            counts = torch.bincount(codes[:, m], minlength=self.codebook_size).float()
+            _all_reduce_sum(counts)
+            layer.codebook._set_codes(torch.ones_like(counts, dtype=torch.bool), book, counts.clamp(min=layer.codebook.threshold_ema_dead_code))
+        mse.append(float((rows - sum(b[codes[:, m]] for m, b in enumerate(self._decoded_books()))).pow(2).mean()))
+    return mse
 
 # %% ../nbs/01_quantize.ipynb #d71c38a1
 class ProductQuantizer(nn.Module):
@@ -467,6 +586,8 @@ class ProductQuantizer(nn.Module):
 # %% ../nbs/01_quantize.ipynb #70b1b606
 def cross_head_similarity(codebooks: list[Tensor]) -> Tensor:
     "Mean squared cosine similarity between the codes of every pair of different heads."
+    if not isinstance(codebooks, (list, tuple)) or not codebooks:
+        raise ValueError(f"codebooks: expected a non-empty list of [K, d] tensors, got {codebooks!r:.60}")
     units = [F.normalize(c, dim=-1) for c in codebooks]
     pairs = [(units[i] @ units[j].t()).pow(2).mean() for i in range(len(units)) for j in range(i + 1, len(units))]
     return torch.stack(pairs).mean() if pairs else units[0].new_zeros(())
@@ -492,3 +613,66 @@ class OrthogonalProductQuantizer(ProductQuantizer):
         r.orthogonal_loss = cross_head_similarity([h.codebook.embed for h in self.heads])
         r.loss = r.loss + self.orthogonal_weight * r.orthogonal_loss
         return r
+
+# %% ../nbs/01_quantize.ipynb #aa63d6b8
+class FiniteScalarQuantizer(nn.Module):
+    "FSQ: project to `len(levels)` dims, bound and round each to its number of levels (straight-through), project back."
+    def __init__(self, dim: int, levels: list[int], *, check_finite: bool = True):
+        super().__init__()
+        self.dim = check_int('dim', dim, 1)
+        if not isinstance(levels, (list, tuple)) or not levels or not all(isinstance(l, int) and l >= 2 for l in levels):
+            raise ValueError(f"levels: expected a non-empty list of integers >= 2, got {levels!r}")
+        self.levels, self.codebook_size = list(levels), math.prod(levels)
+        if self.codebook_size > 2 ** 62: raise ValueError(f"levels: {self.codebook_size} codes do not fit int64")
+        self.check_finite = check_choice('check_finite', check_finite, (True, False))
+        d = len(levels)
+        self.project_in = nn.Linear(dim, d) if d != dim else nn.Identity()
+        self.project_out = nn.Linear(d, dim) if d != dim else nn.Identity()
+        L = torch.tensor(levels, dtype=torch.float32)
+        self.register_buffer('_levels', L, persistent=False)
+        self.register_buffer('_basis', torch.tensor([math.prod(levels[:i]) for i in range(d)]), persistent=False)
+
+    def _apply(self, fn, recurse=True): super()._apply(fn, recurse); _keep_float32(self); return self
+    def extra_repr(self): return f"dim={self.dim}, levels={self.levels}"
+
+    def _round(self, z: Tensor) -> Tensor:
+        "Bounded, rounded (straight-through) values in [-1, 1] per dimension."
+        half_l = (self._levels - 1) * (1 + 1e-3) / 2
+        offset = torch.where(self._levels % 2 == 0, 0.5, 0.0)
+        bounded = torch.tanh(z + torch.atanh(offset / half_l)) * half_l - offset
+        rounded = bounded + (bounded.round() - bounded).detach()
+        return rounded / (self._levels // 2)
+
+    def _to_codes(self, unit: Tensor) -> Tensor:
+        half = self._levels // 2
+        return ((unit * half + half).round().long() * self._basis).sum(-1)
+
+    def forward(self, x: Tensor, mask: Tensor | None = None) -> QuantizerOutput:
+        "Quantize `x` `[..., dim]` (`mask` `[...]`, True = real); codes `[...]` in `[0, prod(levels))`."
+        rows, idx = flatten_input(x, mask, self.dim, self.check_finite)
+        with torch.autocast(device_type=x.device.type, enabled=False):
+            unit = self._round(self.project_in(rows.float()))
+            out, codes = self.project_out(unit), self._to_codes(unit.detach())
+        n, zero = x.shape[:-1].numel(), unit.sum() * 0      # keeps the projections in the graph of an empty batch
+        counts = torch.bincount(codes, minlength=self.codebook_size).float() if self.codebook_size <= 2 ** 20 else None
+        perplexity, usage = _histogram_stats(counts) if counts is not None else (zero.detach(), zero.detach())
+        return QuantizerOutput(_scatter_rows(out, idx, n, 0.).reshape(x.shape).to(x.dtype),
+                               _scatter_rows(codes, idx, n, -1).reshape(x.shape[:-1]), zero, zero.detach(), zero.detach(),
+                               perplexity, usage)
+
+    @torch.no_grad()
+    def encode(self, x: Tensor, mask: Tensor | None = None) -> Tensor:
+        "Codes `[...]` of `x` `[..., dim]` (-1 where `mask` is False)."
+        rows, idx = flatten_input(x, mask, self.dim, self.check_finite)
+        with torch.autocast(device_type=x.device.type, enabled=False):
+            codes = self._to_codes(self._round(self.project_in(rows.float())))
+        return _scatter_rows(codes, idx, x.shape[:-1].numel(), -1).reshape(x.shape[:-1])
+
+    def decode(self, codes: Tensor) -> Tensor:
+        "Vectors `[..., dim]` for codes `[...]`; -1 decodes to zeros."
+        codes = _check_codes(codes, self.codebook_size)
+        half = self._levels // 2
+        digits = (codes.clamp(min=0)[..., None] // self._basis) % self._levels.long()
+        with torch.autocast(device_type=codes.device.type, enabled=False):
+            out = self.project_out((digits.float() - half) / half)
+        return out.masked_fill((codes < 0)[..., None], 0.)

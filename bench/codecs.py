@@ -1,0 +1,223 @@
+"""`make bench`: embedding codecs at 4, 8 and 16 bytes per vector on the held-out text embeddings.
+
+The split is the experiment `pqvae_embeddings`'s (the default text corpus, a seeded 20% held out, seed 0); every
+codec trains on the other 80% and is measured on the held-out vectors:
+
+- FVU: fraction of the variance unexplained (MSE / MSE of predicting the training mean; 0 perfect, 1 nothing);
+- Recall@10: the share of each held-out vector's true 10 nearest neighbours (by cosine, among the held-out vectors)
+  found in the top 10 of a search by L2 distance from the float query to the decoded vectors (faiss's asymmetric
+  distance gives the same order);
+- encode and decode time of all held-out vectors (median of 3, 2 threads), and training time.
+
+Contenders: faiss PQ, OPQ + PQ, RQ (beam 16), LSQ; vector-quantize-pytorch's `ResidualVQ` (EMA, k-means init);
+vqnb's `ProductQuantizer`, `ResidualVectorQuantizer` (greedy residual k-means; beam-16 encoding; beam-16 encoding
+with `fit_codebooks`), `FiniteScalarQuantizer` (linear projections trained on the reconstruction); and the PQ-VAE of
+the latest default `pqvae_embeddings` run when there is one (4 bytes). Results go to bench/results/codecs.{json,md}.
+`python bench/codecs.py --bytes 4 8` runs a subset.
+"""
+import argparse, json, math, platform, sys, time
+from pathlib import Path
+import numpy as np
+import torch, torch.nn.functional as F
+
+THREADS = 2
+torch.set_num_threads(THREADS)
+import faiss
+faiss.omp_set_num_threads(THREADS)
+from timing import write_report
+from vqnb.text import build_text
+from vqnb.evaluation import fraction_of_variance_unexplained
+from vqnb.quantize import ProductQuantizer, ResidualVectorQuantizer, FiniteScalarQuantizer
+
+SEED, HELDOUT, K_NN = 0, 0.2, 10
+FSQ_LEVELS = {4: [8] * 10 + [4], 8: [8] * 21 + [2], 16: [8] * 42 + [4]}   # 32, 64, 128 bits (prod <= 2^bits)
+
+
+def split(size: str):
+    emb = torch.tensor(build_text(size, progress=False).embeddings, dtype=torch.float32)
+    order = torch.randperm(len(emb), generator=torch.Generator().manual_seed(SEED))
+    n_test = max(1, int(HELDOUT * len(emb)))
+    return emb[order[n_test:]], emb[order[:n_test]]
+
+
+def timed(f):
+    t0 = time.perf_counter(); out = f(); return out, time.perf_counter() - t0
+
+
+def median_time(f, repeats=3):
+    ts = []
+    for _ in range(repeats):
+        t0 = time.perf_counter(); f(); ts.append(time.perf_counter() - t0)
+    return float(np.median(ts))
+
+
+class Codec:
+    "A trained codec: `encode(x) -> codes`, `decode(codes) -> x`, both on float32 tensors."
+    def __init__(self, encode, decode): self.encode, self.decode = encode, decode
+
+
+def faiss_codec(index_or_quantizer, train):
+    q = index_or_quantizer
+    with_sa = hasattr(q, 'sa_encode')
+    q.train(train.numpy())
+    if with_sa: return Codec(lambda x: q.sa_encode(x.numpy()), lambda c: torch.from_numpy(q.sa_decode(c)))
+    return Codec(lambda x: q.compute_codes(x.numpy()), lambda c: torch.from_numpy(q.decode(c)))
+
+
+def faiss_pq(train, M):
+    index = faiss.IndexPQ(train.shape[1], M, 8)
+    index.pq.cp.min_points_per_centroid = 1
+    return faiss_codec(index, train)
+
+
+def faiss_opq(train, M):
+    return faiss_codec(faiss.index_factory(train.shape[1], f"OPQ{M},PQ{M}x8"), train)
+
+
+def faiss_rq(train, M):
+    rq = faiss.ResidualQuantizer(train.shape[1], M, 8)
+    rq.max_beam_size = 16
+    return faiss_codec(rq, train)
+
+
+def faiss_lsq(train, M):
+    lsq = faiss.LocalSearchQuantizer(train.shape[1], M, 8)
+    lsq.train_iters = 10            # default 25: a few minutes at 16 bytes on 2 cores; 10 keeps the bench short
+    return faiss_codec(lsq, train)
+
+
+def vqp_residual(train, M, epochs=20, batch=256):
+    from vector_quantize_pytorch import ResidualVQ
+    torch.manual_seed(SEED)
+    rvq = ResidualVQ(dim=train.shape[1], num_quantizers=M, codebook_size=256, kmeans_init=True, kmeans_iters=10,
+                     decay=0.95, threshold_ema_dead_code=1)
+    rvq.train()
+    g = torch.Generator().manual_seed(SEED)
+    for _ in range(epochs):
+        for b in train[torch.randperm(len(train), generator=g)].split(batch):
+            if len(b) == batch: rvq(b[None])
+    rvq.eval()
+    def encode(x):
+        with torch.no_grad(): return rvq(x[None])[1][0]
+    def decode(c):
+        with torch.no_grad(): return rvq.get_output_from_indices(c[None])[0]
+    return Codec(encode, decode)
+
+
+def vqnb_pq(train, M):
+    torch.manual_seed(SEED)
+    pq = ProductQuantizer(train.shape[1], M, 256, kmeans_iters=20, threshold_ema_dead_code=0).train()
+    pq(train); pq.eval()
+    return Codec(pq.encode, pq.decode)
+
+
+def vqnb_rvq(train, M, beam=1, fit_iters=0):
+    torch.manual_seed(SEED)
+    rvq = ResidualVectorQuantizer(train.shape[1], 256, M, kmeans_iters=20, threshold_ema_dead_code=0).train()
+    rvq(train); rvq.eval()                              # residual k-means: each layer on what the previous left
+    if fit_iters: rvq.fit_codebooks(train, beam_size=beam, iters=fit_iters)
+    return Codec(lambda x: rvq.encode(x, beam_size=beam), rvq.decode)
+
+
+def vqnb_fsq(train, nbytes, steps=600, batch=256):
+    torch.manual_seed(SEED)
+    levels = FSQ_LEVELS[nbytes]
+    assert math.prod(levels) <= 2 ** (8 * nbytes)
+    mean, scale = train.mean(0), (train - train.mean(0)).pow(2).mean().sqrt()
+    fsq = FiniteScalarQuantizer(train.shape[1], levels)
+    opt = torch.optim.Adam(fsq.parameters(), lr=3e-3)
+    g = torch.Generator().manual_seed(SEED)
+    z = (train - mean) / scale
+    for _ in range(steps):
+        b = z[torch.randint(len(z), (batch,), generator=g)]
+        loss = (fsq(b).quantized - b).pow(2).mean()
+        opt.zero_grad(); loss.backward(); opt.step()
+    return Codec(lambda x: fsq.encode((x - mean) / scale), lambda c: fsq.decode(c).detach() * scale + mean)
+
+
+def pqvae_codec():
+    "The PQ-VAE of the latest successful default run of `pqvae_embeddings` (None when there is none)."
+    from vqnb.pqvae import PQVAE
+    from vqnb.runner import runs_dir, read_status
+    found = [s.parent / 'model' for s in sorted(runs_dir().glob('pqvae_embeddings/*/status.json'))
+             if read_status(s.parent).get('status') == 'done'
+             and read_status(s.parent).get('parameters', {}).get('scale') == 'default' and (s.parent / 'model').is_dir()]
+    if not found: return None
+    model = PQVAE.load(found[-1])
+    return Codec(model.encode, model.decode), model.config['num_heads'] * math.ceil(math.log2(model.config['codebook_size']) / 8)
+
+
+def measure(name, nbytes, build, train, test, train_mean, truth):
+    codec, train_s = timed(build)
+    codes = codec.encode(test)
+    recon = codec.decode(codes).float()
+    enc_s, dec_s = median_time(lambda: codec.encode(test)), median_time(lambda: codec.decode(codes))
+    d = torch.cdist(test, recon).pow(2)
+    d.fill_diagonal_(float('inf'))
+    found = d.topk(K_NN, dim=1, largest=False).indices
+    recall = float((found[:, :, None] == truth[:, None, :]).any(-1).double().mean())
+    row = dict(codec=name, bytes=nbytes, fvu=fraction_of_variance_unexplained(test, recon, train_mean),
+               recall_at_10=recall, train_s=train_s, encode_ms=1e3 * enc_s, decode_ms=1e3 * dec_s)
+    print(f"{name:48s} {nbytes:3d} B  FVU {row['fvu']:.3f}  R@10 {recall:.3f}  train {train_s:6.1f} s", flush=True)
+    return row
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument('--bytes', type=int, nargs='+', default=[4, 8, 16])
+    ap.add_argument('--size', default='default')
+    ap.add_argument('--skip', nargs='*', default=[], help='codec names (substrings) to skip')
+    args = ap.parse_args()
+    train, test = split(args.size)
+    train_mean = train.mean(0)
+    truth_scores = test @ test.T
+    truth_scores.fill_diagonal_(-float('inf'))
+    truth = truth_scores.topk(K_NN, dim=1).indices
+    rows = []
+    for B in args.bytes:
+        contenders = {
+            'faiss PQ': lambda: faiss_pq(train, B),
+            'faiss OPQ + PQ': lambda: faiss_opq(train, B),
+            'faiss RQ (beam 16)': lambda: faiss_rq(train, B),
+            'faiss LSQ (10 training iterations)': lambda: faiss_lsq(train, B),
+            'vector-quantize-pytorch ResidualVQ': lambda: vqp_residual(train, B),
+            'vqnb ProductQuantizer': lambda: vqnb_pq(train, B),
+            'vqnb ResidualVectorQuantizer (greedy)': lambda: vqnb_rvq(train, B),
+            'vqnb ResidualVectorQuantizer (beam 16)': lambda: vqnb_rvq(train, B, beam=16),
+            'vqnb RVQ beam 16 + fit_codebooks (4 rounds)': lambda: vqnb_rvq(train, B, beam=16, fit_iters=4),
+            'vqnb FiniteScalarQuantizer (linear)': lambda: vqnb_fsq(train, B)}
+        for name, build in contenders.items():
+            if any(s in name for s in args.skip): continue
+            rows.append(measure(name, B, build, train, test, train_mean, truth))
+            report(rows, args, train, test)          # after every row: a killed run keeps what it measured
+    p = pqvae_codec()
+    if p is not None and p[1] in args.bytes:
+        rows.append(measure("PQ-VAE (latest default pqvae_embeddings run)", p[1], lambda: p[0], train, test, train_mean, truth))
+    report(rows, args, train, test)
+
+
+def report(rows, args, train, test):
+    goal = {}
+    for B in args.bytes:
+        rq = next((r for r in rows if r['bytes'] == B and r['codec'] == 'faiss RQ (beam 16)'), None)
+        ours = [r for r in rows if r['bytes'] == B and (r['codec'].startswith('vqnb') or r['codec'].startswith('PQ-VAE'))]
+        if rq and ours:
+            best = min(ours, key=lambda r: r['fvu'])
+            goal[B] = dict(best=best['codec'], fvu=best['fvu'], rq_fvu=rq['fvu'], ratio=best['fvu'] / rq['fvu'],
+                           recall=best['recall_at_10'], rq_recall=rq['recall_at_10'],
+                           met=best['fvu'] <= 0.9 * rq['fvu'] and best['recall_at_10'] > rq['recall_at_10'])
+    md = ['| codec | bytes | FVU | Recall@10 | train s | encode ms | decode ms |', '|---|---|---|---|---|---|---|']
+    md += [f"| {r['codec']} | {r['bytes']} | {r['fvu']:.3f} | {r['recall_at_10']:.3f} | {r['train_s']:.1f} | "
+           f"{r['encode_ms']:.1f} | {r['decode_ms']:.1f} |" for r in rows]
+    md += ['', 'Goal (issue 22): the best vqnb codec leaves at most 0.9x the variance faiss RQ (beam 16) leaves unexplained, '
+           'with a higher Recall@10:', '']
+    md += [f"- {B} bytes: {g['best']} FVU {g['fvu']:.3f} = {g['ratio']:.3f}x RQ's {g['rq_fvu']:.3f}; Recall@10 "
+           f"{g['recall']:.3f} vs {g['rq_recall']:.3f}: {'met' if g['met'] else 'not met'}" for B, g in goal.items()]
+    env = (f"{len(train)} training / {len(test)} held-out vectors ({args.size} text corpus, seed {SEED}); faiss "
+           f"{faiss.__version__}, torch {torch.__version__}, {THREADS} threads, {platform.processor() or platform.machine()}")
+    write_report('codecs', dict(rows=rows, goal={str(k): v for k, v in goal.items()}, n_train=len(train),
+                                n_test=len(test), corpus=args.size), '\n'.join(md), env)
+
+
+if __name__ == '__main__':
+    main()
