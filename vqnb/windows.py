@@ -7,16 +7,19 @@ Docs: https://vqnb.github.io/vqnb/windows.html.md"""
 # %% ../nbs/33_windows.ipynb #5eb2760b
 from __future__ import annotations
 import math
+from dataclasses import dataclass, asdict
 import torch, torch.nn as nn, torch.nn.functional as F
 from torch import Tensor
-from .core import check_int, check_number
+from .core import check_int, check_number, check_choice
+from .train import SavedModel
 
 # %% auto #0
-__all__ = ['RATIO_RANGE', 'WINDOW_KEYS', 'check_features', 'max_start', 'window_positions', 'extract_window', 'decode_windows',
-           'encode_windows', 'WindowSelector', 'TemporalCompressor', 'TonalityReducer', 'window_mismatch',
-           'WindowMatcher', 'pairs_overlap', 'pair_overlap', 'AdaptiveWindowCreativeAgent', 'plant_pattern',
-           'random_plant', 'window_errors', 'closest_pair', 'keep_distinct', 'check_rolls', 'grid_candidates',
-           'grid_search_windows', 'smooth_time', 'refine_windows', 'refine_candidates', 'MatchSelector']
+__all__ = ['RATIO_RANGE', 'WINDOW_KEYS', 'RATIO_GRID', 'check_features', 'max_start', 'window_positions', 'extract_window',
+           'decode_windows', 'encode_windows', 'WindowSelector', 'TemporalCompressor', 'TonalityReducer',
+           'window_mismatch', 'WindowMatcher', 'pairs_overlap', 'pair_overlap', 'AgentConfig',
+           'AdaptiveWindowCreativeAgent', 'plant_pattern', 'random_plant', 'window_errors', 'closest_pair',
+           'keep_distinct', 'check_rolls', 'grid_candidates', 'grid_search_windows', 'smooth_time', 'refine_windows',
+           'refine_candidates', 'MatchSelectorConfig', 'MatchSelector', 'PlantedPairs', 'MatchCollate']
 
 # %% ../nbs/33_windows.ipynb #6200d487
 def check_features(name: str, x, ndim: int) -> Tensor:
@@ -229,17 +232,42 @@ def pair_overlap(w: dict, length: int) -> Tensor:
 
 
 # %% ../nbs/33_windows.ipynb #d95d5756
-class AdaptiveWindowCreativeAgent(nn.Module):
+@dataclass
+class AgentConfig:
+    "What an `AdaptiveWindowCreativeAgent` is (every field a keyword of it; the selector's fields as `WindowSelector`'s)."
+    encoding_dim: int = 128
+    num_pairs: int = 3
+    clip_s: float = 24.0
+    window_s: float = 16.0
+    frame_rate: float = 50.0
+    diversity_weight: float = 1.0
+    contrastive: bool = False            # minus the same target window's loss in another row's clip
+    pooled: int = 50
+    hidden: tuple = (512, 256)
+    init_starts_s: tuple | None = None
+    init_ratio: float = 1.0
+    init_tonality: float = 0.5
+    ratio_range: tuple = RATIO_RANGE
+    init_scale: float = 1e-3
+
+    def __post_init__(self):
+        check_number('diversity_weight', self.diversity_weight, min=0); check_choice('contrastive', self.contrastive, (True, False))
+        self.hidden, self.ratio_range = tuple(self.hidden), tuple(self.ratio_range)
+        if self.init_starts_s is not None: self.init_starts_s = tuple(float(v) for v in self.init_starts_s)
+
+class AdaptiveWindowCreativeAgent(SavedModel, nn.Module):
     "Selector, compressor, tonality reducers and a shared agent over `num_pairs` window pairs (note `adaptive-window-selection.md`)."
-    def __init__(self, encoding_dim: int = 128, num_pairs: int = 3, clip_s: float = 24.0, window_s: float = 16.0,
-                 frame_rate: float = 50.0, diversity_weight: float = 1.0, contrastive: bool = False, **selector_kwargs):
+    def __init__(self, encoding_dim: int = 128, num_pairs: int = 3, **config):
         super().__init__()
-        self.contrastive = contrastive
-        self.selector = WindowSelector(encoding_dim, num_pairs, clip_s, window_s, frame_rate, **selector_kwargs)
+        c = self.cfg = AgentConfig(encoding_dim, num_pairs, **config)
+        self.config = asdict(c)                                                        # what SavedModel writes (JSON)
+        self.contrastive, self.diversity_weight = c.contrastive, c.diversity_weight
+        self.selector = WindowSelector(c.encoding_dim, c.num_pairs, c.clip_s, c.window_s, c.frame_rate, pooled=c.pooled, hidden=c.hidden,
+                                       init_starts_s=c.init_starts_s, init_ratio=c.init_ratio, init_tonality=c.init_tonality,
+                                       ratio_range=c.ratio_range, init_scale=c.init_scale)
         self.compressor = TemporalCompressor()
         self.tonality_input, self.tonality_target = TonalityReducer(encoding_dim), TonalityReducer(encoding_dim)
         self.agent = WindowMatcher(encoding_dim)
-        self.diversity_weight = check_number('diversity_weight', diversity_weight, min=0)
 
     def forward(self, x_in: Tensor, x_tgt: Tensor, windows: dict | None = None):
         "`outputs` (per pair `[B, C, window]`), `losses` (per pair, a scalar), `metadata` (windows, overlap, per-pair means)."
@@ -262,8 +290,18 @@ class AdaptiveWindowCreativeAgent(nn.Module):
         "Mean of the pairs' losses plus `diversity_weight` x their mean overlap."
         return torch.stack(losses).mean() + self.diversity_weight * metadata['overlap'].mean()
 
+    def training_step(self, batch) -> dict:
+        "`Trainer`'s step on `batch` = (inputs, targets): the total loss, the pairs' mean loss and overlap; the gradient norm at each window parameter lands in `window_grad_norms` during `backward`."
+        x_in, x_tgt = batch[0], batch[1]
+        outputs, losses, meta = self(x_in, x_tgt)
+        self.window_grad_norms = {}
+        for k in WINDOW_KEYS[:4]:
+            if meta['windows'][k].requires_grad:
+                meta['windows'][k].register_hook(lambda g, k=k: self.window_grad_norms.__setitem__(k, float(g.norm())))
+        return dict(loss=self.total_loss(losses, meta), pair_loss=torch.stack(losses).detach().mean(), overlap=meta['overlap'].detach().mean())
+
 # %% ../nbs/33_windows.ipynb #d00bc6c1
-def plant_pattern(source: Tensor, target: Tensor, src_start: int, pattern: int, ratio: float, dst_start: int,
+def plant_pattern(source: Tensor, target: Tensor, *, src_start: int, pattern: int, ratio: float, dst_start: int,
                   mix: float = 1.0, frame_rate: float = 50.0) -> tuple[Tensor, dict]:
     "`target [C, T]` with `source`'s frames `[src_start, src_start + pattern)` played `ratio` x faster at `dst_start`; the truth."
     check_features('source', source, 2); check_features('target', target, 2)
@@ -284,7 +322,8 @@ def random_plant(gen: torch.Generator, source: Tensor, target: Tensor, frame_rat
     u = lambda lo, hi: lo + (hi - lo) * float(torch.rand((), generator=gen))
     pattern = int(round(u(*pattern_s) * frame_rate)); ratio = round(u(*RATIO_RANGE), 3)
     src_start = int(u(0, source.shape[1] - pattern)); dst_start = int(u(0, target.shape[1] - round(pattern / ratio)))
-    return plant_pattern(source, target, src_start, pattern, ratio, dst_start, u(*mix), frame_rate)
+    return plant_pattern(source, target, src_start=src_start, pattern=pattern, ratio=ratio, dst_start=dst_start, mix=u(*mix),
+                         frame_rate=frame_rate)
 
 # %% ../nbs/33_windows.ipynb #9111cd5b
 def _errors_at(w: dict, truth: dict, window_s: float, input_start_s: float) -> dict:
@@ -439,27 +478,54 @@ def _diagonal_means(sim: Tensor, span: int) -> Tensor:
     for k in range(1, span): out = out + sim[..., k:k + I, k:k + J]
     return out / span
 
-class MatchSelector(nn.Module):
+@dataclass
+class MatchSelectorConfig:
+    "What a `MatchSelector` is: its clips, windows, candidates and encoder (every field a keyword of `MatchSelector`)."
+    channels: int
+    clip_s: float = 24.0
+    window_s: float = 3.0
+    frame_rate: float = 50.0
+    num_pairs: int = 3
+    ratios: tuple | None = None         # the candidate input ratios (target ratio 1); None: 11 in [1.0, 1.5]
+    rolls: tuple = (0,)                 # channel shifts tried (chroma: the 12 transpositions)
+    hop: int = 10                       # feature frames per embedding frame
+    dim: int = 32
+    hidden: int = 64
+    kernel_size: int = 5
+    max_overlap: float = 0.5            # of the picked pairs (keep_distinct)
+    init_scale: float = 10.0            # the softmax's initial inverse temperature (learned)
+
+    def __post_init__(self):
+        check_int('channels', self.channels, min=1); check_int('num_pairs', self.num_pairs, min=1)
+        check_number('frame_rate', self.frame_rate, min=0, min_open=True); check_number('clip_s', self.clip_s, min=0, min_open=True)
+        length = _window_frames(self.window_s, self.frame_rate)
+        self.rolls = tuple(check_rolls(self.rolls)); check_int('hop', self.hop, min=1)
+        check_int('window_s / hop', round(length / self.hop), min=2)            # the window in embedding frames
+        if self.ratios is not None: self.ratios = tuple(_check_ratios(self.ratios).sort().values.tolist())
+        r = self.ratios or RATIO_GRID
+        _check_fits(round(self.clip_s * self.frame_rate), length, (r[0], r[-1]))
+        check_number('max_overlap', self.max_overlap, min=0, max=1)
+        for k in ('dim', 'hidden', 'kernel_size'): check_int(k, getattr(self, k), min=1)
+        if self.kernel_size % 2 == 0: raise ValueError(f"kernel_size: expected an odd size, got {self.kernel_size}")
+        check_number('init_scale', self.init_scale, min=0, min_open=True)
+
+RATIO_GRID = tuple(round(1.0 + 0.05 * i, 2) for i in range(11))
+
+class MatchSelector(SavedModel, nn.Module):
     "A selector that learns to match: scores every candidate window pair (ratio x roll x input start x target start) at once, picks the best distinct ones."
-    def __init__(self, channels: int, clip_s: float = 24.0, window_s: float = 3.0, frame_rate: float = 50.0, num_pairs: int = 3,
-                 ratios=None, rolls=(0,), hop: int = 10, dim: int = 32, hidden: int = 64, kernel_size: int = 5,
-                 max_overlap: float = 0.5, init_scale: float = 10.0):
+    def __init__(self, channels: int, **config):
         super().__init__()
-        self.channels, self.num_pairs = check_int('channels', channels, min=1), check_int('num_pairs', num_pairs, min=1)
-        self.frame_rate = check_number('frame_rate', frame_rate, min=0, min_open=True)
-        self.frames, self.length = round(check_number('clip_s', clip_s, min=0, min_open=True) * frame_rate), _window_frames(window_s, frame_rate)
-        self.hop, self.rolls = check_int('hop', hop, min=1), tuple(check_rolls(rolls))
-        self.span = check_int('window_s / hop', round(self.length / hop), min=2)            # the window in embedding frames
-        self.register_buffer('ratios', torch.linspace(1.0, 1.5, 11) if ratios is None else _check_ratios(ratios).sort().values)
-        _check_fits(self.frames, self.length, (float(self.ratios[0]), float(self.ratios[-1])))
-        self.max_overlap = check_number('max_overlap', max_overlap, min=0, max=1)
-        check_int('kernel_size', kernel_size, min=1); check_int('dim', dim, min=1); check_int('hidden', hidden, min=1)
-        if kernel_size % 2 == 0: raise ValueError(f"kernel_size: expected an odd size, got {kernel_size}")
-        p = kernel_size // 2
-        self.encoder = nn.Sequential(nn.Conv1d(channels, hidden, kernel_size, padding=p), nn.GELU(),
-                                     nn.Conv1d(hidden, hidden, kernel_size, padding=2 * p, dilation=2), nn.GELU(),
-                                     nn.Conv1d(hidden, dim, 1))
-        self.log_scale = nn.Parameter(torch.tensor(math.log(check_number('init_scale', init_scale, min=0, min_open=True))))
+        c = self.cfg = MatchSelectorConfig(channels, **config)
+        self.config = asdict(c)                                                        # what SavedModel writes (JSON)
+        self.channels, self.num_pairs, self.frame_rate, self.hop, self.rolls = c.channels, c.num_pairs, c.frame_rate, c.hop, c.rolls
+        self.frames, self.length = round(c.clip_s * c.frame_rate), _window_frames(c.window_s, c.frame_rate)
+        self.span, self.max_overlap = round(self.length / c.hop), c.max_overlap
+        self.register_buffer('ratios', torch.tensor(c.ratios or RATIO_GRID, dtype=torch.float32), persistent=False)
+        p = c.kernel_size // 2
+        self.encoder = nn.Sequential(nn.Conv1d(channels, c.hidden, c.kernel_size, padding=p), nn.GELU(),
+                                     nn.Conv1d(c.hidden, c.hidden, c.kernel_size, padding=2 * p, dilation=2), nn.GELU(),
+                                     nn.Conv1d(c.hidden, c.dim, 1))
+        self.log_scale = nn.Parameter(torch.tensor(math.log(c.init_scale)))
 
     def embed(self, x: Tensor) -> Tensor:
         "`[..., dim, T / hop]`: unit-length per-frame embeddings of `x [..., channels, T]` (pooled by `hop` frames, then encoded)."
@@ -493,13 +559,16 @@ class MatchSelector(nn.Module):
         e_tgt = self.embed(x_tgt)                                                       # [B, D, Te]
         pos = self.positions()
         I, J = pos['valid'].shape[1:]
-        out = []
-        for r in self.ratios.tolist():
-            sim = torch.einsum('bkdu,bdv->bkuv', _resample_time(e_in, r), e_tgt)        # one matmul per ratio (all rolls)
-            sc = _diagonal_means(sim, self.span)[..., :I, :J]
-            out.append(F.pad(sc, (0, J - sc.shape[-1], 0, I - sc.shape[-2])))     # padding is masked below (a -inf here would make 0 * inf = NaN in the gradient)
-        scores = torch.stack(out, 1) * self.log_scale.exp()
-        return scores.masked_fill(~pos['valid'][:, None], -math.inf)
+        B, K, R = len(x_in), len(rolls), len(self.ratios)
+        scores = x_in.new_full((B, R, K, I, J), -math.inf)       # -inf where a window leaves its clip
+        i_last = pos['valid'].any(-1).sum(-1).tolist()            # per ratio, the legal input starts are the first ones
+        j_last = int(pos['valid'].any((0, 1)).sum())
+        scale = self.log_scale.exp()
+        for n, r in enumerate(self.ratios.tolist()):
+            sim = torch.einsum('bkdu,bdv->bkuv', _resample_time(e_in, r), e_tgt)         # one matmul per ratio (all rolls)
+            sc = _diagonal_means(sim, self.span)[..., :i_last[n], :j_last]
+            scores[:, n, :, :sc.shape[-2], :sc.shape[-1]] = sc * scale
+        return scores
 
     def candidate_errors(self, truth: dict) -> dict:
         "Errors (s, s, ratio; each `[R, I, J]`) of every candidate against `truth` (as `window_errors`, target ratio 1)."
@@ -535,10 +604,13 @@ class MatchSelector(nn.Module):
         return torch.stack(losses).mean()
 
     @torch.no_grad()
-    def pick(self, scores: Tensor, k: int | None = None, rolls=None, neighbourhood: int = 2) -> list[list[dict]]:
-        "Per row, the `k` best distinct pairs (frames; `roll`, `score`), each at the expected start and ratio of a softmax over its neighbourhood."
+    def pick(self, scores: Tensor, k: int | None = None, rolls=None, neighbourhood: int = 2, ratio_fit: str = 'parabola') -> list[list[dict]]:
+        "Per row, the `k` best distinct pairs (frames; `roll`, `score`), each at the expected start of a softmax over its neighbourhood, its ratio sub-grid (`ratio_fit`)."
         k, rolls = check_int('k', k or self.num_pairs, min=1), list(self.rolls if rolls is None else rolls)
         pos, n = self.positions(), check_int('neighbourhood', neighbourhood, min=0)
+        check_choice('ratio_fit', ratio_fit, ('parabola', 'softmax'))
+        if scores.ndim != 5 or scores.shape[1:3] != (len(self.ratios), len(rolls)):
+            raise ValueError(f"scores: expected [B, {len(self.ratios)}, {len(rolls)}, I, J] (this selector's forward, at `rolls`), got {tuple(scores.shape)}")
         R, K, I, J = scores.shape[1:]
         s_in = pos['start_input'][:, :, None].expand(R, I, J); s_tgt = pos['start_target'].expand(R, I, J)
         ratio = pos['ratio'][:, None, None].expand(R, I, J)
@@ -564,8 +636,59 @@ class MatchSelector(nn.Module):
                 p = torch.softmax(sc[:, kk][box].flatten(), 0)
                 moved = dict(c, start_input=float(p @ s_in[box].flatten()), start_target=float(p @ s_tgt[box].flatten()),
                              ratio_input=float(p @ ratio[box].flatten()))
+                if ratio_fit == 'parabola' and 0 < r < R - 1:
+                    moved['ratio_input'] = self._ratio_parabola(sc[:, kk], r, i, j, n)
+                    moved['start_input'] = min(moved['start_input'], max_start(self.frames, self.length, moved['ratio_input']))
                 # a move that brings it onto a better pair is undone: the pairs stay distinct
                 done.append(moved if all(pairs_overlap(moved, o, self.length) <= self.max_overlap for o in done) else c)
             out.append(done)
         return out
 
+    def _ratio_parabola(self, sc: Tensor, r: int, i: int, j: int, n: int) -> float:
+        "The ratio at the vertex of the parabola through the best scores (over a box of starts around the same window) at ratios `r - 1`, `r`, `r + 1`."
+        rat = self.ratios.tolist()
+        def best(rr):                            # the input start index at ratio rr that starts where candidate i starts at ratio r
+            ii = round(i * rat[r] / rat[rr])
+            return float(sc[rr, max(ii - n, 0):ii + n + 1, max(j - n, 0):j + n + 1].max())
+        lo, mid, hi = best(r - 1), best(r), best(r + 1)
+        curv = lo - 2 * mid + hi
+        if not math.isfinite(curv) or curv >= 0: return rat[r]
+        d = min(max(0.5 * (lo - hi) / curv, -0.5), 0.5)
+        return rat[r] + d * (rat[r + 1] - rat[r] if d > 0 else rat[r] - rat[r - 1])
+
+    def training_step(self, batch) -> dict:
+        "`Trainer`'s step: `batch` = (inputs, targets, truths, rolls scored) as `match_collate` makes it; the loss and the scale."
+        x_in, x_tgt, truths, rolls = batch
+        return dict(loss=self.loss(self(x_in, x_tgt, rolls=rolls), truths, rolls=rolls), scale=float(self.log_scale.exp()))
+
+# %% ../nbs/33_windows.ipynb #c20a0011
+class PlantedPairs(torch.utils.data.Dataset):
+    "`n` training pairs `(input rolled by its transposition, target, truth)`: rendered ones (`rendered`: (input, target, truth with `roll`)) or patterns planted between two of `clips` (`[C, T]` each)."
+    def __init__(self, clips: list[Tensor], n: int, rendered=(), rendered_share: float = 0.5, transpose: bool = False,
+                 frame_rate: float = 50.0, seed: int = 0):
+        if len(clips) < 2: raise ValueError(f"clips: expected at least 2 clips to plant patterns between, got {len(clips)}")
+        self.clips = [check_features(f'clips[{i}]', c, 2) for i, c in enumerate(clips)]
+        self.n, self.rendered = check_int('n', n, min=1), list(rendered)
+        self.share = check_number('rendered_share', rendered_share, min=0, max=1) if self.rendered else 0.0
+        self.transpose, self.frame_rate, self.seed = check_choice('transpose', transpose, (True, False)), frame_rate, check_int('seed', seed, min=0)
+    def __len__(self): return self.n
+    def __getitem__(self, i: int):
+        g = torch.Generator().manual_seed(self.seed * 1_000_003 + int(i))
+        if float(torch.rand((), generator=g)) < self.share:
+            x_in, x_tgt, t = self.rendered[int(torch.randint(len(self.rendered), (), generator=g))]
+        else:
+            a, b = torch.randperm(len(self.clips), generator=g)[:2].tolist()
+            shift = int(torch.randint(self.clips[a].shape[0], (), generator=g)) if self.transpose else 0
+            x_in = self.clips[a]
+            x_tgt, t = random_plant(g, x_in.roll(shift, 0), self.clips[b], self.frame_rate)
+            t = dict(t, roll=shift)
+        return x_in.roll(t.get('roll', 0), 0), x_tgt, dict(t, roll=0)
+
+class MatchCollate:
+    "A batch of `PlantedPairs` items for `MatchSelector.training_step`: (inputs, targets, truths, rolls scored: 0 and `negatives` others drawn from `rolls`)."
+    def __init__(self, rolls=(0,), negatives: int = 3, seed: int = 0):
+        self.others = [r for r in check_rolls(rolls) if r != 0]
+        self.negatives, self.gen = check_int('negatives', negatives, min=0), torch.Generator().manual_seed(check_int('seed', seed, min=0))
+    def __call__(self, items):
+        sub = [0] + [self.others[int(k)] for k in torch.randperm(len(self.others), generator=self.gen)[:self.negatives]]
+        return torch.stack([x for x, _, _ in items]), torch.stack([y for _, y, _ in items]), [t for *_, t in items], sub
