@@ -14,12 +14,13 @@ from .core import check_int, check_number, check_choice
 from .train import SavedModel
 
 # %% auto #0
-__all__ = ['RATIO_RANGE', 'WINDOW_KEYS', 'RATIO_GRID', 'check_features', 'max_start', 'window_positions', 'extract_window',
-           'decode_windows', 'encode_windows', 'WindowSelector', 'TemporalCompressor', 'TonalityReducer',
-           'window_mismatch', 'WindowMatcher', 'pairs_overlap', 'pair_overlap', 'AgentConfig',
-           'AdaptiveWindowCreativeAgent', 'plant_pattern', 'random_plant', 'window_errors', 'closest_pair',
-           'keep_distinct', 'check_rolls', 'grid_candidates', 'grid_search_windows', 'smooth_time', 'refine_windows',
-           'refine_candidates', 'MatchSelectorConfig', 'MatchSelector', 'PlantedPairs', 'MatchCollate']
+__all__ = ['RATIO_RANGE', 'WINDOW_KEYS', 'TRUTH_KEYS', 'RATIO_GRID', 'check_features', 'max_start', 'window_positions',
+           'extract_window', 'check_ratio_range', 'decode_windows', 'encode_windows', 'WindowSelector',
+           'TemporalCompressor', 'TonalityReducer', 'window_mismatch', 'WindowMatcher', 'pairs_overlap', 'pair_overlap',
+           'AgentConfig', 'AdaptiveWindowCreativeAgent', 'plant_pattern', 'random_plant', 'check_truth',
+           'window_errors', 'closest_pair', 'keep_distinct', 'check_rolls', 'grid_candidates', 'grid_search_windows',
+           'smooth_time', 'refine_windows', 'refine_candidates', 'MatchSelectorConfig', 'MatchSelector', 'PlantedPairs',
+           'MatchCollate']
 
 # %% ../nbs/33_windows.ipynb #6200d487
 def check_features(name: str, x, ndim: int) -> Tensor:
@@ -69,7 +70,7 @@ def _sample_window(x: Tensor, start: Tensor, ratio: Tensor, length: int) -> Tens
 RATIO_RANGE = (1.0, 1.5)
 WINDOW_KEYS = ('start_input', 'start_target', 'ratio_input', 'ratio_target', 'tonality')
 
-def _check_ratio_range(ratio_range) -> tuple[float, float]:
+def check_ratio_range(ratio_range) -> tuple[float, float]:
     "`ratio_range` as `(lo, hi)` if it is two finite numbers with 0 < lo < hi, else an error naming it."
     try: lo, hi = ratio_range
     except (TypeError, ValueError): raise ValueError(f"ratio_range: expected two numbers (lo, hi), got {ratio_range!r}") from None
@@ -90,7 +91,7 @@ def _check_fits(frames: int, length: int, ratio_range) -> None:
 
 def decode_windows(raw: Tensor, frames_input: int, frames_target: int, length: int, ratio_range=RATIO_RANGE) -> dict:
     "Window parameters (dict of `WINDOW_KEYS`, each `raw.shape[:-1]`) from raw outputs `[..., 5]`."
-    lo, hi = ratio_range = _check_ratio_range(ratio_range)
+    lo, hi = ratio_range = check_ratio_range(ratio_range)
     for f in (frames_input, frames_target): _check_fits(f, length, ratio_range)
     u = torch.sigmoid(raw)
     r_in, r_tgt = lo + (hi - lo) * u[..., 2], lo + (hi - lo) * u[..., 3]
@@ -101,7 +102,7 @@ def decode_windows(raw: Tensor, frames_input: int, frames_target: int, length: i
 def encode_windows(w: dict, frames_input: int, frames_target: int, length: int, ratio_range=RATIO_RANGE,
                    margin: float = 0.01) -> Tensor:
     "Raw outputs `[..., 5]` that `decode_windows` maps to `w` (values at a bound moved `margin` of the range inside)."
-    lo, hi = _check_ratio_range(ratio_range)
+    lo, hi = check_ratio_range(ratio_range)
     frac = lambda v: torch.logit(torch.as_tensor(v, dtype=torch.float64).clamp(margin, 1 - margin))
     r_in = torch.as_tensor(w['ratio_input'], dtype=torch.float64).clamp(lo, hi)
     r_tgt = torch.as_tensor(w['ratio_target'], dtype=torch.float64).clamp(lo, hi)
@@ -129,7 +130,7 @@ class WindowSelector(nn.Module):
         self.frame_rate = check_number('frame_rate', frame_rate, min=0, min_open=True)
         self.frames = round(check_number('clip_s', clip_s, min=0, min_open=True) * frame_rate)
         self.length = _window_frames(window_s, frame_rate)
-        self.pooled, self.ratio_range = check_int('pooled', pooled, min=1), _check_ratio_range(ratio_range)
+        self.pooled, self.ratio_range = check_int('pooled', pooled, min=1), check_ratio_range(ratio_range)
         _check_fits(self.frames, self.length, self.ratio_range)
         # a layer of width 0 would cut the input off: the windows would be the bias, whatever the clips
         hidden = [check_int('hidden', h, min=1) for h in hidden]
@@ -218,6 +219,7 @@ def _span_share(s0, r0, s1, r1, length: int):
 
 def pairs_overlap(a: dict, b: dict, length: int):
     "The share of window pairs `a` and `b`'s (input x target) rectangles that coincides: starts in frames, numbers or tensors that broadcast."
+    if not isinstance(length, int) or length < 2: check_int('length', length, min=2)      # a window of 1 frame spans nothing
     return (_span_share(a['start_input'], a['ratio_input'], b['start_input'], b['ratio_input'], length)
             * _span_share(a['start_target'], a['ratio_target'], b['start_target'], b['ratio_target'], length))
 
@@ -271,6 +273,9 @@ class AdaptiveWindowCreativeAgent(SavedModel, nn.Module):
 
     def forward(self, x_in: Tensor, x_tgt: Tensor, windows: dict | None = None):
         "`outputs` (per pair `[B, C, window]`), `losses` (per pair, a scalar), `metadata` (windows, overlap, per-pair means)."
+        # any floating dtype in (float64 features from numpy): computed in the module's dtype
+        dt = self.selector.head.weight.dtype
+        x_in, x_tgt = (self.selector.check(n, x).to(dt) for n, x in (('x_in', x_in), ('x_tgt', x_tgt)))
         w = self.selector(x_in, x_tgt) if windows is None else windows
         L, fr, outputs, losses, pairs = self.selector.length, self.selector.frame_rate, [], [], []
         for p in range(w['start_input'].shape[1]):
@@ -301,10 +306,21 @@ class AdaptiveWindowCreativeAgent(SavedModel, nn.Module):
         return dict(loss=self.total_loss(losses, meta), pair_loss=torch.stack(losses).detach().mean(), overlap=meta['overlap'].detach().mean())
 
 # %% ../nbs/33_windows.ipynb #d00bc6c1
+def _check_interval(name: str, v, lo=None, hi=None) -> tuple[float, float]:
+    "`v` as `(a, b)`: two finite numbers with a <= b within [lo, hi], else an error naming `name`."
+    try: a, b = v
+    except (TypeError, ValueError): raise ValueError(f"{name}: expected two numbers (lo, hi), got {v!r}") from None
+    a, b = (check_number(name, x, min=lo, max=hi) for x in (a, b))
+    if a > b: raise ValueError(f"{name}: expected (lo, hi) with lo <= hi, got {tuple(v)!r}")
+    return a, b
+
 def plant_pattern(source: Tensor, target: Tensor, *, src_start: int, pattern: int, ratio: float, dst_start: int,
                   mix: float = 1.0, frame_rate: float = 50.0) -> tuple[Tensor, dict]:
     "`target [C, T]` with `source`'s frames `[src_start, src_start + pattern)` played `ratio` x faster at `dst_start`; the truth."
     check_features('source', source, 2); check_features('target', target, 2)
+    if source.shape[0] != target.shape[0] or source.dtype != target.dtype:
+        raise ValueError(f"target: expected the channels and dtype of source ({source.shape[0]}, {source.dtype}), got ({target.shape[0]}, {target.dtype})")
+    check_int('pattern', pattern, min=2)
     check_number('ratio', ratio, min=RATIO_RANGE[0], max=RATIO_RANGE[1]); check_number('mix', mix, min=0, max=1)
     n = int(round(pattern / ratio))
     check_int('src_start', src_start, min=0, max=source.shape[1] - pattern)
@@ -319,6 +335,9 @@ def plant_pattern(source: Tensor, target: Tensor, *, src_start: int, pattern: in
 def random_plant(gen: torch.Generator, source: Tensor, target: Tensor, frame_rate: float = 50.0, pattern_s=(3.4, 6.0),
                  mix=(0.5, 0.9)) -> tuple[Tensor, dict]:
     "`plant_pattern` with pattern length, ratio, offsets and mix drawn uniformly from `gen`."
+    (p0, p1), (m0, m1) = (_check_interval(n, v, lo=lo, hi=hi) for n, v, lo, hi in (('pattern_s', pattern_s, 0, None), ('mix', mix, 0, 1)))
+    if p1 * frame_rate > min(source.shape[1], target.shape[1] * RATIO_RANGE[0]):
+        raise ValueError(f"pattern_s: patterns of up to {p1:g} s do not fit clips of {source.shape[1] / frame_rate:g} and {target.shape[1] / frame_rate:g} s")
     u = lambda lo, hi: lo + (hi - lo) * float(torch.rand((), generator=gen))
     pattern = int(round(u(*pattern_s) * frame_rate)); ratio = round(u(*RATIO_RANGE), 3)
     src_start = int(u(0, source.shape[1] - pattern)); dst_start = int(u(0, target.shape[1] - round(pattern / ratio)))
@@ -326,6 +345,18 @@ def random_plant(gen: torch.Generator, source: Tensor, target: Tensor, frame_rat
                          frame_rate=frame_rate)
 
 # %% ../nbs/33_windows.ipynb #9111cd5b
+TRUTH_KEYS = ('ratio', 'input_start_s', 'input_end_s', 'target_start_s')
+
+def check_truth(truth, name: str = 'truth') -> dict:
+    "`truth` if it is a planted record (`TRUTH_KEYS` finite, ratio > 0, input_end_s > input_start_s), else an error naming `name`."
+    if not isinstance(truth, dict): raise TypeError(f"{name}: expected a planted record (a dict with {', '.join(TRUTH_KEYS)}), got {type(truth).__name__}")
+    if missing := [k for k in TRUTH_KEYS if k not in truth]: raise ValueError(f"{name}: missing {missing} (a planted record has {', '.join(TRUTH_KEYS)})")
+    for k in TRUTH_KEYS: check_number(f"{name}['{k}']", truth[k], min=0 if k != 'ratio' else None)
+    check_number(f"{name}['ratio']", truth['ratio'], min=0, min_open=True)
+    if truth['input_end_s'] <= truth['input_start_s']: raise ValueError(f"{name}: expected input_end_s > input_start_s, got {truth['input_start_s']} .. {truth['input_end_s']}")
+    for s in truth.get('input_starts_s') or []: check_number(f"{name}['input_starts_s']", s, min=0)
+    return truth
+
 def _errors_at(w: dict, truth: dict, window_s: float, input_start_s: float) -> dict:
     rho, r_in, r_tgt = truth['ratio'], float(w['ratio_input']), float(w['ratio_target'])
     a, b = float(w['start_input_s']) - input_start_s, float(w['start_target_s']) - truth['target_start_s']
@@ -336,12 +367,16 @@ def _errors_at(w: dict, truth: dict, window_s: float, input_start_s: float) -> d
 
 def window_errors(w: dict, truth: dict, window_s: float) -> dict:
     "Errors (s, s, ratio) of one pair `w` (starts in s: `start_input_s`, `start_target_s`; ratios) against `truth`."
+    check_truth(truth); check_number('window_s', window_s, min=0, min_open=True)
+    if not isinstance(w, dict) or (missing := [k for k in ('start_input_s', 'start_target_s', 'ratio_input', 'ratio_target') if k not in w]):
+        raise ValueError(f"w: expected a pair with start_input_s, start_target_s, ratio_input, ratio_target, got {sorted(w) if isinstance(w, dict) else type(w).__name__}")
     starts = truth.get('input_starts_s') or [truth['input_start_s']]     # every start of the pattern in the input
     errs = [_errors_at(w, truth, window_s, s) for s in starts]
     return min(errs, key=lambda e: e['input_start_s'] + e['target_start_s'])
 
 def closest_pair(pairs: list[dict], truth: dict, window_s: float) -> tuple[int, dict]:
     "Index and errors of the pair in `pairs` nearest to `truth`."
+    if not pairs: raise ValueError("pairs: expected at least one window pair to compare with the truth, got none")
     errs = [window_errors(p, truth, window_s) for p in pairs]
     i = min(range(len(errs)), key=lambda k: errs[k]['input_start_s'] + errs[k]['target_start_s'])
     return i, errs[i]
@@ -378,13 +413,15 @@ def _check_ratios(ratios) -> Tensor:
     r = torch.as_tensor(ratios, dtype=torch.float32).flatten()
     if len(r) == 0: raise ValueError("ratios: expected at least one ratio, got none")
     if not bool(torch.isfinite(r).all()) or bool((r <= 0).any()): raise ValueError(f"ratios: expected positive finite ratios, got {r.tolist()}")
+    if len(r.unique()) != len(r): raise ValueError(f"ratios: expected distinct ratios (a ratio twice scores its windows twice), got {r.tolist()}")
     return r
 
 @torch.no_grad()
 def grid_candidates(x_in: Tensor, x_tgt: Tensor, length: int, ratios=None, stride: int = 5, rolls=(0,), k: int = 1,
                     max_overlap: float = 0.5) -> list[dict]:
     "The `k` best distinct window pairs over a grid of starts (every `stride` frames), input ratios (target 1) and channel `rolls`."
-    check_features('x_in', x_in, 2); check_features('x_tgt', x_tgt, 2); check_int('k', k, min=1)
+    check_features('x_in', x_in, 2); check_features('x_tgt', x_tgt, 2); check_int('k', k, min=1); check_int('length', length, min=2)
+    if x_in.shape[0] != x_tgt.shape[0]: raise ValueError(f"x_tgt: expected {x_in.shape[0]} channels like x_in, got {x_tgt.shape[0]}")
     stride, rolls = check_int('stride', stride, min=1), check_rolls(rolls)
     ratios = torch.linspace(1.0, 1.5, 21) if ratios is None else _check_ratios(ratios)
     _check_fits(x_in.shape[1], length, (1.0, float(ratios.max()))); _check_fits(x_tgt.shape[1], length, (1.0, 1.0))
@@ -424,8 +461,10 @@ def refine_windows(x_in: Tensor, x_tgt: Tensor, windows: dict, length: int, step
     if not sigmas: raise ValueError("sigmas: expected at least one smoothing stage (0: none), got none")
     # each stage takes steps // len(sigmas) steps: fewer steps than stages would return the windows unrefined
     steps, lr = check_int('steps', steps, min=len(sigmas)), check_number('lr', lr, min=0, min_open=True)
-    ratio_range = _check_ratio_range(ratio_range)
+    ratio_range = check_ratio_range(ratio_range)
     T_in, T_tgt = x_in.shape[-1], x_tgt.shape[-1]
+    if not isinstance(windows, dict) or (missing := [k for k in WINDOW_KEYS if k not in windows]):
+        raise ValueError(f"windows: expected a dict of {', '.join(WINDOW_KEYS)} (each [B, P]), missing {missing if isinstance(windows, dict) else 'all'}")
     w0 = {k: v.detach() for k, v in windows.items()}
     raw = nn.Parameter(encode_windows(w0, T_in, T_tgt, length, ratio_range, margin=0.01))   # off a saturated sigmoid
     opt, history = torch.optim.Adam([raw], lr=lr), []
@@ -555,6 +594,7 @@ class MatchSelector(SavedModel, nn.Module):
         x_in, x_tgt = self.check('x_in', x_in), self.check('x_tgt', x_tgt)
         if len(x_in) != len(x_tgt): raise ValueError(f"x_tgt: expected {len(x_in)} rows like x_in, got {len(x_tgt)}")
         rolls = self.rolls if rolls is None else check_rolls(rolls)
+        if len(x_in) == 0: raise ValueError("x_in: expected at least one clip pair, got an empty batch")
         e_in = self.embed(torch.stack([x_in.roll(r, 1) for r in rolls], 1))           # [B, K, D, Te]: one encoding per transposition
         e_tgt = self.embed(x_tgt)                                                       # [B, D, Te]
         pos = self.positions()
@@ -573,6 +613,7 @@ class MatchSelector(SavedModel, nn.Module):
     def candidate_errors(self, truth: dict) -> dict:
         "Errors (s, s, ratio; each `[R, I, J]`) of every candidate against `truth` (as `window_errors`, target ratio 1)."
         pos, fr, L = self.positions(), self.frame_rate, self.length
+        check_truth(truth)
         rho, span = truth['ratio'], truth['input_end_s'] - truth['input_start_s']
         r = pos['ratio'][:, None, None]
         b = pos['start_target'][None, None] / fr - truth['target_start_s']
@@ -591,6 +632,8 @@ class MatchSelector(SavedModel, nn.Module):
     def loss(self, scores: Tensor, truths: list[dict], rolls=None, start_tol_s: float = 0.3, ratio_tol: float = 0.03) -> Tensor:
         "Mean over rows of `-log P(a correct candidate)`: softmax over all candidates; correct: the truth's `roll` (default 0) and within the tolerances."
         rolls = list(self.rolls if rolls is None else rolls)
+        check_number('start_tol_s', start_tol_s, min=0, min_open=True); check_number('ratio_tol', ratio_tol, min=0, min_open=True)
+        if not isinstance(truths, (list, tuple)): raise TypeError(f"truths: expected a list of planted records (one per row of scores), got {type(truths).__name__}")
         if len(truths) != len(scores): raise ValueError(f"truths: expected {len(scores)} records (one per row of scores), got {len(truths)}")
         losses = []
         for sc, t in zip(scores, truths):
@@ -606,11 +649,12 @@ class MatchSelector(SavedModel, nn.Module):
     @torch.no_grad()
     def pick(self, scores: Tensor, k: int | None = None, rolls=None, neighbourhood: int = 2, ratio_fit: str = 'parabola') -> list[list[dict]]:
         "Per row, the `k` best distinct pairs (frames; `roll`, `score`), each at the expected start of a softmax over its neighbourhood, its ratio sub-grid (`ratio_fit`)."
-        k, rolls = check_int('k', k or self.num_pairs, min=1), list(self.rolls if rolls is None else rolls)
+        k, rolls = check_int('k', self.num_pairs if k is None else k, min=1), list(self.rolls if rolls is None else rolls)
         pos, n = self.positions(), check_int('neighbourhood', neighbourhood, min=0)
         check_choice('ratio_fit', ratio_fit, ('parabola', 'softmax'))
         if scores.ndim != 5 or scores.shape[1:3] != (len(self.ratios), len(rolls)):
             raise ValueError(f"scores: expected [B, {len(self.ratios)}, {len(rolls)}, I, J] (this selector's forward, at `rolls`), got {tuple(scores.shape)}")
+        if bool(torch.isnan(scores).any()) or bool((scores == math.inf).any()): raise ValueError("scores: expected finite scores (or -inf where a window leaves its clip), got NaN or +inf")
         R, K, I, J = scores.shape[1:]
         s_in = pos['start_input'][:, :, None].expand(R, I, J); s_tgt = pos['start_target'].expand(R, I, J)
         ratio = pos['ratio'][:, None, None].expand(R, I, J)
@@ -668,11 +712,13 @@ class PlantedPairs(torch.utils.data.Dataset):
                  frame_rate: float = 50.0, seed: int = 0):
         if len(clips) < 2: raise ValueError(f"clips: expected at least 2 clips to plant patterns between, got {len(clips)}")
         self.clips = [check_features(f'clips[{i}]', c, 2) for i, c in enumerate(clips)]
+        if len({tuple(c.shape) for c in self.clips}) > 1: raise ValueError(f"clips: expected clips of one shape [C, T], got {sorted({tuple(c.shape) for c in self.clips})}")
         self.n, self.rendered = check_int('n', n, min=1), list(rendered)
         self.share = check_number('rendered_share', rendered_share, min=0, max=1) if self.rendered else 0.0
         self.transpose, self.frame_rate, self.seed = check_choice('transpose', transpose, (True, False)), frame_rate, check_int('seed', seed, min=0)
     def __len__(self): return self.n
     def __getitem__(self, i: int):
+        if not 0 <= i < self.n: raise IndexError(f"i: expected an item in [0, {self.n}), got {i}")
         g = torch.Generator().manual_seed(self.seed * 1_000_003 + int(i))
         if float(torch.rand((), generator=g)) < self.share:
             x_in, x_tgt, t = self.rendered[int(torch.randint(len(self.rendered), (), generator=g))]
