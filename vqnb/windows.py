@@ -510,12 +510,19 @@ def _resample_time(e: Tensor, ratio: float) -> Tensor:
     f = pos - lo
     return e[..., lo] * (1 - f) + e[..., lo + 1] * f
 
-def _diagonal_means(sim: Tensor, span: int) -> Tensor:
-    "`[..., U - span + 1, V - span + 1]`: means of `sim [..., U, V]` along the diagonals, over `span` steps (a window pair's score)."
+def _diagonal_means(sim: Tensor, span: int, stride: int = 1) -> Tensor:
+    "`[..., U - span + 1, V - span + 1]` (every `stride`-th of each): means of `sim [..., U, V]` along the diagonals, over `span` steps (a window pair's score)."
     I, J = sim.shape[-2] - span + 1, sim.shape[-1] - span + 1
-    out = sim[..., :I, :J]
-    for k in range(1, span): out = out + sim[..., k:k + I, k:k + J]
+    out = sim[..., :I:stride, :J:stride]
+    for k in range(1, span): out = out + sim[..., k:k + I:stride, k:k + J:stride]
     return out / span
+
+def _interp_rows(e: Tensor, pos: Tensor) -> Tensor:
+    "`[*pos.shape, D]`: `e [D, T]` read at (fractional) frames `pos`, linearly, clamped to the clip."
+    pos = pos.clamp(0, e.shape[-1] - 1)
+    lo = pos.floor().long().clamp(max=e.shape[-1] - 2)
+    f = (pos - lo)[..., None]
+    return e.T[lo] * (1 - f) + e.T[lo + 1] * f
 
 @dataclass
 class MatchSelectorConfig:
@@ -572,12 +579,13 @@ class MatchSelector(SavedModel, nn.Module):
         z = F.avg_pool1d(x.reshape(-1, *x.shape[-2:]), self.hop, self.hop)
         return F.normalize(self.encoder(z), dim=1).reshape(*lead, -1, z.shape[-1])
 
-    def positions(self) -> dict:
-        "Every candidate's window in clip frames: `start_input [R, I]`, `start_target [J]`, `ratio [R]`, and `valid [R, I, J]` (legal windows)."
+    def positions(self, stride: int = 1) -> dict:
+        "Every candidate's window in clip frames (every `stride`-th start): `start_input [R, I]`, `start_target [J]`, `ratio [R]`, and `valid [R, I, J]` (legal windows)."
         T, c = self.frames, (self.hop - 1) / 2                   # an embedding frame sits at the centre of the frames it pools
         Te = T // self.hop
         I, J = int((Te - 1) / float(self.ratios[0]) + 1e-6) + 2 - self.span, Te - self.span + 1
-        i, j = torch.arange(I, dtype=torch.float32), torch.arange(J, dtype=torch.float32)
+        stride = check_int('stride', stride, min=1)
+        i, j = torch.arange(0, I, stride, dtype=torch.float32), torch.arange(0, J, stride, dtype=torch.float32)
         s_in = i[None] * self.ratios[:, None] * self.hop + c
         s_tgt = j * self.hop + c
         valid = ((s_in + (self.length - 1) * self.ratios[:, None] <= T - 1)[:, :, None]
@@ -589,24 +597,33 @@ class MatchSelector(SavedModel, nn.Module):
         "`x` if it is a `[B, channels, frames]` batch of finite floats, else an error naming `name`."
         return _check_clips(name, x, self.channels, self.frames, self.frame_rate).to(self.log_scale.dtype)
 
-    def forward(self, x_in: Tensor, x_tgt: Tensor, rolls=None) -> Tensor:
-        "`[B, R, K, I, J]`: the score of every candidate (ratio, roll, input start, target start); -inf where a window leaves its clip."
+    def forward(self, x_in: Tensor, x_tgt: Tensor, rolls=None, stride: int = 1) -> Tensor:
+        "`[B, R, K, I, J]`: the score of every candidate (ratio, roll, input start, target start; every `stride`-th start); -inf where a window leaves its clip."
+        e_in, e_tgt, rolls = self.embeddings(x_in, x_tgt, rolls)
+        return self.score(e_in, e_tgt, stride)
+
+    def embeddings(self, x_in: Tensor, x_tgt: Tensor, rolls=None) -> tuple[Tensor, Tensor, list]:
+        "`e_in [B, K, D, Te]` (one encoding per roll of the input), `e_tgt [B, D, Te]`, and the rolls."
         x_in, x_tgt = self.check('x_in', x_in), self.check('x_tgt', x_tgt)
         if len(x_in) != len(x_tgt): raise ValueError(f"x_tgt: expected {len(x_in)} rows like x_in, got {len(x_tgt)}")
         rolls = self.rolls if rolls is None else check_rolls(rolls)
         if len(x_in) == 0: raise ValueError("x_in: expected at least one clip pair, got an empty batch")
         e_in = self.embed(torch.stack([x_in.roll(r, 1) for r in rolls], 1))           # [B, K, D, Te]: one encoding per transposition
         e_tgt = self.embed(x_tgt)                                                       # [B, D, Te]
-        pos = self.positions()
+        return e_in, e_tgt, list(rolls)
+
+    def score(self, e_in: Tensor, e_tgt: Tensor, stride: int = 1) -> Tensor:
+        "The scores of `forward` from the embeddings."
+        pos = self.positions(stride)
         I, J = pos['valid'].shape[1:]
-        B, K, R = len(x_in), len(rolls), len(self.ratios)
-        scores = x_in.new_full((B, R, K, I, J), -math.inf)       # -inf where a window leaves its clip
+        (B, K), R = e_in.shape[:2], len(self.ratios)
+        scores = e_in.new_full((B, R, K, I, J), -math.inf)       # -inf where a window leaves its clip
         i_last = pos['valid'].any(-1).sum(-1).tolist()            # per ratio, the legal input starts are the first ones
         j_last = int(pos['valid'].any((0, 1)).sum())
         scale = self.log_scale.exp()
         for n, r in enumerate(self.ratios.tolist()):
             sim = torch.einsum('bkdu,bdv->bkuv', _resample_time(e_in, r), e_tgt)         # one matmul per ratio (all rolls)
-            sc = _diagonal_means(sim, self.span)[..., :i_last[n], :j_last]
+            sc = _diagonal_means(sim, self.span, stride)[..., :i_last[n], :j_last]
             scores[:, n, :, :sc.shape[-2], :sc.shape[-1]] = sc * scale
         return scores
 
@@ -647,11 +664,11 @@ class MatchSelector(SavedModel, nn.Module):
         return torch.stack(losses).mean()
 
     @torch.no_grad()
-    def pick(self, scores: Tensor, k: int | None = None, rolls=None, neighbourhood: int = 2, ratio_fit: str = 'parabola') -> list[list[dict]]:
+    def pick(self, scores: Tensor, k: int | None = None, rolls=None, neighbourhood: int = 2, ratio_fit: str = 'parabola', stride: int = 1) -> list[list[dict]]:
         "Per row, the `k` best distinct pairs (frames; `roll`, `score`), each at the expected start of a softmax over its neighbourhood, its ratio sub-grid (`ratio_fit`)."
         k, rolls = check_int('k', self.num_pairs if k is None else k, min=1), list(self.rolls if rolls is None else rolls)
-        pos, n = self.positions(), check_int('neighbourhood', neighbourhood, min=0)
-        check_choice('ratio_fit', ratio_fit, ('parabola', 'softmax'))
+        pos, n = self.positions(stride), check_int('neighbourhood', neighbourhood, min=0)
+        check_choice('ratio_fit', ratio_fit, ('parabola', 'softmax', 'none'))
         if scores.ndim != 5 or scores.shape[1:3] != (len(self.ratios), len(rolls)):
             raise ValueError(f"scores: expected [B, {len(self.ratios)}, {len(rolls)}, I, J] (this selector's forward, at `rolls`), got {tuple(scores.shape)}")
         if bool(torch.isnan(scores).any()) or bool((scores == math.inf).any()): raise ValueError("scores: expected finite scores (or -inf where a window leaves its clip), got NaN or +inf")
@@ -679,7 +696,7 @@ class MatchSelector(SavedModel, nn.Module):
                 box = (slice(max(r - n, 0), r + n + 1), slice(max(i - n, 0), i + n + 1), slice(max(j - n, 0), j + n + 1))
                 p = torch.softmax(sc[:, kk][box].flatten(), 0)
                 moved = dict(c, start_input=float(p @ s_in[box].flatten()), start_target=float(p @ s_tgt[box].flatten()),
-                             ratio_input=float(p @ ratio[box].flatten()))
+                             ratio_input=float(p @ ratio[box].flatten())) if ratio_fit != 'none' else c
                 if ratio_fit == 'parabola' and 0 < r < R - 1:
                     moved['ratio_input'] = self._ratio_parabola(sc[:, kk], r, i, j, n)
                     moved['start_input'] = min(moved['start_input'], max_start(self.frames, self.length, moved['ratio_input']))
@@ -704,6 +721,41 @@ class MatchSelector(SavedModel, nn.Module):
         "`Trainer`'s step: `batch` = (inputs, targets, truths, rolls scored) as `match_collate` makes it; the loss and the scale."
         x_in, x_tgt, truths, rolls = batch
         return dict(loss=self.loss(self(x_in, x_tgt, rolls=rolls), truths, rolls=rolls), scale=float(self.log_scale.exp()))
+
+    @torch.no_grad()
+    def select(self, x_in: Tensor, x_tgt: Tensor, k: int | None = None, stride: int = 2, ratio_step: float = 0.01,
+               start_step: float = 0.5, chunk: int = 8) -> list[list[dict]]:
+        "One shot, cheaper and finer than `pick(forward(...))`: per clip pair the `k` best distinct pairs (frames; `roll`, `score`) of a coarse pass (every `stride`-th start), each moved to the best of its own scores on a fine grid around it (starts every `start_step` embedding frames, ratios every `ratio_step`)."
+        k, stride = check_int('k', self.num_pairs if k is None else k, min=1), check_int('stride', stride, min=1)
+        ratio_step, start_step = check_number('ratio_step', ratio_step, min=0, min_open=True), check_number('start_step', start_step, min=0, min_open=True)
+        chunk, out = check_int('chunk', chunk, min=1), []
+        for b0 in range(0, len(x_in), chunk):
+            e_in, e_tgt, rolls = self.embeddings(x_in[b0:b0 + chunk], x_tgt[b0:b0 + chunk])
+            coarse = self.pick(self.score(e_in, e_tgt, stride), 2 * k, neighbourhood=0, ratio_fit='none', stride=stride)
+            for b, cands in enumerate(coarse):         # twice as many as kept: two may move onto one match
+                fine = [self._local_best(e_in[b, rolls.index(c['roll'])], e_tgt[b], c, stride, ratio_step, start_step) for c in cands]
+                out.append(keep_distinct(fine, k, self.length, self.max_overlap))
+        return out
+
+    def _local_best(self, e_i: Tensor, e_t: Tensor, c: dict, stride: int, ratio_step: float, start_step: float) -> dict:
+        "Candidate `c` moved to the best score on a fine grid: starts within `stride` embedding frames, ratios within one step of the selector's grid."
+        hop, cc, L, T, Te = self.hop, (self.hop - 1) / 2, self.length, self.frames, e_i.shape[-1]
+        rat = self.ratios.tolist()
+        step = (rat[-1] - rat[0]) / (len(rat) - 1) if len(rat) > 1 else 0.0
+        ratios = (c['ratio_input'] + torch.arange(-step, step + 1e-9, ratio_step) if step else torch.tensor([c['ratio_input']])).clamp(rat[0], rat[-1])
+        d = torch.arange(-stride, stride + 1e-9, start_step)
+        u, v, kk = (c['start_input'] - cc) / hop + d, (c['start_target'] - cc) / hop + d, torch.arange(self.span)
+        a = _interp_rows(e_i, u[None, :, None] + ratios[:, None, None] * kk)               # [ratios, u, span, D]
+        b = _interp_rows(e_t, v[:, None] + kk)                                             # [v, span, D]
+        sc = torch.einsum('rukd,vkd->ruv', a, b) / self.span * self.log_scale.exp()
+        s_in, s_tgt = u * hop + cc, v * hop + cc
+        ok_in = (u[None] >= 0) & (s_in[None] + (L - 1) * ratios[:, None] <= T - 1) & (u[None] + (self.span - 1) * ratios[:, None] <= Te - 1)
+        ok_tgt = (v >= 0) & (s_tgt + L - 1 <= T - 1) & (v + self.span - 1 <= Te - 1)
+        sc = sc.masked_fill(~(ok_in[:, :, None] & ok_tgt[None, None]), -math.inf)
+        best = int(sc.flatten().argmax())
+        r, rest = divmod(best, sc.shape[1] * sc.shape[2]); i, j = divmod(rest, sc.shape[2])
+        if not math.isfinite(float(sc[r, i, j])): return c
+        return dict(c, score=float(sc[r, i, j]), start_input=float(s_in[i]), start_target=float(s_tgt[j]), ratio_input=float(ratios[r]))
 
 # %% ../nbs/33_windows.ipynb #c20a0011
 class PlantedPairs(torch.utils.data.Dataset):
