@@ -720,7 +720,7 @@ class MatchSelector(SavedModel, nn.Module):
     def training_step(self, batch) -> dict:
         "`Trainer`'s step: `batch` = (inputs, targets, truths, rolls scored) as `match_collate` makes it; the loss and the scale."
         x_in, x_tgt, truths, rolls = batch
-        return dict(loss=self.loss(self(x_in, x_tgt, rolls=rolls), truths, rolls=rolls), scale=float(self.log_scale.exp()))
+        return dict(loss=self.loss(self(x_in, x_tgt, rolls=rolls), truths, rolls=rolls), scale=float(self.log_scale.detach().exp()))
 
     @torch.no_grad()
     def select(self, x_in: Tensor, x_tgt: Tensor, k: int | None = None, stride: int = 2, ratio_step: float = 0.01,
