@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import Callable
 import numpy as np
 import torch
-from .core import check_choice, check_int, check_number, evaluating, project_root, read_json
+from .core import atomic_write_json, check_choice, check_int, check_number, evaluating, project_root, read_json
 from .audio import MUSIC_MEL, SPEECH_MEL, MelConfig, load_audio, log_mel
 
 # %% auto #0
@@ -155,6 +155,13 @@ class SelectionHistory:
                 try: truth_windows(h['truth'])
                 except (KeyError, TypeError, ValueError) as err: raise ValueError(f"selection history: pair {h['id']!r}: {err.args[0] if err.args else err}") from None
             self.items[h['id']] = h
+    @classmethod
+    def build(cls, *, frame_rate: float, window_s: float, clip_s: float, features: str, num_pairs: int, held_out: list[dict], **extra) -> SelectionHistory:
+        "A history from what the experiment recorded (the file's format, checked as `load` checks it): per held-out pair `id`, `truth` (or None) and `epochs`, and any other per-pair keys (`refined`, `grid`, ...)."
+        return cls(dict(frame_rate=frame_rate, window_s=window_s, clip_s=clip_s, features=features, num_pairs=num_pairs, **extra, held_out=held_out))
+    def save(self, path) -> Path:
+        "Write the history to the JSON file `path` (atomically: a killed run leaves the old file or the new one); `load` reads it back."
+        return atomic_write_json(Path(path), self.data)
     @classmethod
     def load(cls, path) -> SelectionHistory:
         "The history in the JSON file `path` (a missing, damaged or malformed file is named in the error)."
@@ -371,13 +378,21 @@ def _run_clips(run_dir: Path, corpus=None) -> tuple[SelectionHistory, dict]:
         status = read_json(Path(run_dir)/'status.json') if (Path(run_dir)/'status.json').exists() else {}
         params = status.get('parameters') if isinstance(status, dict) else None
         if not isinstance(params or {}, dict): raise ValueError(f"{Path(run_dir)/'status.json'}: expected 'parameters' to be a dict, got {type(params).__name__}")
-        scale = (params or {}).get('scale', 'default')
-        corpus = load_music(dict(tiny='small').get(scale, 'default'))
+        name = (params or {}).get('corpus') or history.data.get('corpus')      # the corpus the run read (an imported one, by name)
+        if name:
+            from vqnb.corpus import load_corpus
+            corpus = load_corpus(name)
+        else: corpus = load_music(dict(tiny='small').get((params or {}).get('scale', 'default'), 'default'))
     if not hasattr(corpus, 'pairs') or not hasattr(corpus, 'dir'): raise TypeError(f"corpus: expected a music corpus (with pairs and dir), got {type(corpus).__name__}")
+    # a held-out pair is one of the corpus's pairs, or (a corpus without pairs) two of its clips, 'input->target'
     records = {p['id']: p for p in corpus.pairs}
+    clips = {c['id']: c for c in getattr(corpus, 'clips', [])}
+    for i in history.ids:
+        if i not in records and '->' in i and all(c in clips for c in i.split('->')):
+            records[i] = dict(zip(('input', 'target'), (clips[c] for c in i.split('->'))))
     missing = [i for i in history.ids if i not in records]
     if missing: raise ValueError(f"corpus: {corpus} has no pairs {missing[:3]}; the run used another music corpus")
-    load = lambda i: lambda: {t: Recording.load(corpus.dir/records[i][t]['wav'], f"{i}-{t}") for t in ('input', 'target')}
+    load = lambda i: lambda: {t: Recording.load(Path(corpus.dir)/records[i][t]['wav'], f"{i}-{t}") for t in ('input', 'target')}
     return history, {i: load(i) for i in history.ids}
 
 # %% ../nbs/34_inspector.ipynb #248cd5fe

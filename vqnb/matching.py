@@ -10,7 +10,7 @@ import numpy as np
 import torch, torch.nn.functional as F
 from torch import Tensor
 from .core import check_int, check_number
-from .windows import RATIO_RANGE, keep_distinct, max_start, check_features, check_rolls
+from .windows import RATIO_RANGE, keep_distinct, max_start, check_features, check_rolls, check_ratio_range
 
 # %% auto #0
 __all__ = ['dtw_candidates']
@@ -31,7 +31,7 @@ def dtw_candidates(x_in: Tensor, x_tgt: Tensor, length: int, k: int = 1, rolls=(
     if x_in.shape[0] != x_tgt.shape[0]: raise ValueError(f"x_tgt: expected {x_in.shape[0]} channels like x_in, got {x_tgt.shape[0]}")
     length, k, hop = check_int('length', length, min=2), check_int('k', k, min=1), check_int('hop', hop, min=1)
     query_step, rolls = check_int('query_step', query_step, min=1), check_rolls(rolls)
-    lo, hi = (check_number('ratio_range', v, min=0, min_open=True) for v in ratio_range)
+    lo, hi = check_ratio_range(ratio_range)
     # the query: the input span a window covers at the middle ratio (in pooled frames), so that the pair's windows
     # cover what was matched (a shorter query matched inside the pattern leaves the faster input window running past it)
     Q = check_int('length / hop', round(length * (lo + hi) / 2 / hop), min=2)

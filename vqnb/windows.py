@@ -7,16 +7,20 @@ Docs: https://vqnb.github.io/vqnb/windows.html.md"""
 # %% ../nbs/33_windows.ipynb #5eb2760b
 from __future__ import annotations
 import math
+from dataclasses import dataclass, asdict
 import torch, torch.nn as nn, torch.nn.functional as F
 from torch import Tensor
-from .core import check_int, check_number
+from .core import check_int, check_number, check_choice
+from .train import SavedModel
 
 # %% auto #0
-__all__ = ['RATIO_RANGE', 'WINDOW_KEYS', 'check_features', 'max_start', 'window_positions', 'extract_window', 'decode_windows',
-           'encode_windows', 'WindowSelector', 'TemporalCompressor', 'TonalityReducer', 'window_mismatch',
-           'WindowMatcher', 'pairs_overlap', 'pair_overlap', 'AdaptiveWindowCreativeAgent', 'plant_pattern',
-           'random_plant', 'window_errors', 'closest_pair', 'keep_distinct', 'check_rolls', 'grid_candidates',
-           'grid_search_windows', 'smooth_time', 'refine_windows', 'refine_candidates', 'MatchSelector']
+__all__ = ['RATIO_RANGE', 'WINDOW_KEYS', 'TRUTH_KEYS', 'RATIO_GRID', 'check_features', 'max_start', 'window_positions',
+           'extract_window', 'check_ratio_range', 'decode_windows', 'encode_windows', 'WindowSelector',
+           'TemporalCompressor', 'TonalityReducer', 'window_mismatch', 'WindowMatcher', 'pairs_overlap', 'pair_overlap',
+           'AgentConfig', 'AdaptiveWindowCreativeAgent', 'plant_pattern', 'random_plant', 'check_truth',
+           'window_errors', 'closest_pair', 'keep_distinct', 'check_rolls', 'grid_candidates', 'grid_search_windows',
+           'smooth_time', 'refine_windows', 'refine_candidates', 'MatchSelectorConfig', 'MatchSelector', 'PlantedPairs',
+           'MatchCollate']
 
 # %% ../nbs/33_windows.ipynb #6200d487
 def check_features(name: str, x, ndim: int) -> Tensor:
@@ -66,7 +70,7 @@ def _sample_window(x: Tensor, start: Tensor, ratio: Tensor, length: int) -> Tens
 RATIO_RANGE = (1.0, 1.5)
 WINDOW_KEYS = ('start_input', 'start_target', 'ratio_input', 'ratio_target', 'tonality')
 
-def _check_ratio_range(ratio_range) -> tuple[float, float]:
+def check_ratio_range(ratio_range) -> tuple[float, float]:
     "`ratio_range` as `(lo, hi)` if it is two finite numbers with 0 < lo < hi, else an error naming it."
     try: lo, hi = ratio_range
     except (TypeError, ValueError): raise ValueError(f"ratio_range: expected two numbers (lo, hi), got {ratio_range!r}") from None
@@ -87,7 +91,7 @@ def _check_fits(frames: int, length: int, ratio_range) -> None:
 
 def decode_windows(raw: Tensor, frames_input: int, frames_target: int, length: int, ratio_range=RATIO_RANGE) -> dict:
     "Window parameters (dict of `WINDOW_KEYS`, each `raw.shape[:-1]`) from raw outputs `[..., 5]`."
-    lo, hi = ratio_range = _check_ratio_range(ratio_range)
+    lo, hi = ratio_range = check_ratio_range(ratio_range)
     for f in (frames_input, frames_target): _check_fits(f, length, ratio_range)
     u = torch.sigmoid(raw)
     r_in, r_tgt = lo + (hi - lo) * u[..., 2], lo + (hi - lo) * u[..., 3]
@@ -98,7 +102,7 @@ def decode_windows(raw: Tensor, frames_input: int, frames_target: int, length: i
 def encode_windows(w: dict, frames_input: int, frames_target: int, length: int, ratio_range=RATIO_RANGE,
                    margin: float = 0.01) -> Tensor:
     "Raw outputs `[..., 5]` that `decode_windows` maps to `w` (values at a bound moved `margin` of the range inside)."
-    lo, hi = _check_ratio_range(ratio_range)
+    lo, hi = check_ratio_range(ratio_range)
     frac = lambda v: torch.logit(torch.as_tensor(v, dtype=torch.float64).clamp(margin, 1 - margin))
     r_in = torch.as_tensor(w['ratio_input'], dtype=torch.float64).clamp(lo, hi)
     r_tgt = torch.as_tensor(w['ratio_target'], dtype=torch.float64).clamp(lo, hi)
@@ -126,7 +130,7 @@ class WindowSelector(nn.Module):
         self.frame_rate = check_number('frame_rate', frame_rate, min=0, min_open=True)
         self.frames = round(check_number('clip_s', clip_s, min=0, min_open=True) * frame_rate)
         self.length = _window_frames(window_s, frame_rate)
-        self.pooled, self.ratio_range = check_int('pooled', pooled, min=1), _check_ratio_range(ratio_range)
+        self.pooled, self.ratio_range = check_int('pooled', pooled, min=1), check_ratio_range(ratio_range)
         _check_fits(self.frames, self.length, self.ratio_range)
         # a layer of width 0 would cut the input off: the windows would be the bias, whatever the clips
         hidden = [check_int('hidden', h, min=1) for h in hidden]
@@ -215,6 +219,7 @@ def _span_share(s0, r0, s1, r1, length: int):
 
 def pairs_overlap(a: dict, b: dict, length: int):
     "The share of window pairs `a` and `b`'s (input x target) rectangles that coincides: starts in frames, numbers or tensors that broadcast."
+    if not isinstance(length, int) or length < 2: check_int('length', length, min=2)      # a window of 1 frame spans nothing
     return (_span_share(a['start_input'], a['ratio_input'], b['start_input'], b['ratio_input'], length)
             * _span_share(a['start_target'], a['ratio_target'], b['start_target'], b['ratio_target'], length))
 
@@ -229,20 +234,48 @@ def pair_overlap(w: dict, length: int) -> Tensor:
 
 
 # %% ../nbs/33_windows.ipynb #d95d5756
-class AdaptiveWindowCreativeAgent(nn.Module):
+@dataclass
+class AgentConfig:
+    "What an `AdaptiveWindowCreativeAgent` is (every field a keyword of it; the selector's fields as `WindowSelector`'s)."
+    encoding_dim: int = 128
+    num_pairs: int = 3
+    clip_s: float = 24.0
+    window_s: float = 16.0
+    frame_rate: float = 50.0
+    diversity_weight: float = 1.0
+    contrastive: bool = False            # minus the same target window's loss in another row's clip
+    pooled: int = 50
+    hidden: tuple = (512, 256)
+    init_starts_s: tuple | None = None
+    init_ratio: float = 1.0
+    init_tonality: float = 0.5
+    ratio_range: tuple = RATIO_RANGE
+    init_scale: float = 1e-3
+
+    def __post_init__(self):
+        check_number('diversity_weight', self.diversity_weight, min=0); check_choice('contrastive', self.contrastive, (True, False))
+        self.hidden, self.ratio_range = tuple(self.hidden), tuple(self.ratio_range)
+        if self.init_starts_s is not None: self.init_starts_s = tuple(float(v) for v in self.init_starts_s)
+
+class AdaptiveWindowCreativeAgent(SavedModel, nn.Module):
     "Selector, compressor, tonality reducers and a shared agent over `num_pairs` window pairs (note `adaptive-window-selection.md`)."
-    def __init__(self, encoding_dim: int = 128, num_pairs: int = 3, clip_s: float = 24.0, window_s: float = 16.0,
-                 frame_rate: float = 50.0, diversity_weight: float = 1.0, contrastive: bool = False, **selector_kwargs):
+    def __init__(self, encoding_dim: int = 128, num_pairs: int = 3, **config):
         super().__init__()
-        self.contrastive = contrastive
-        self.selector = WindowSelector(encoding_dim, num_pairs, clip_s, window_s, frame_rate, **selector_kwargs)
+        c = self.cfg = AgentConfig(encoding_dim, num_pairs, **config)
+        self.config = asdict(c)                                                        # what SavedModel writes (JSON)
+        self.contrastive, self.diversity_weight = c.contrastive, c.diversity_weight
+        self.selector = WindowSelector(c.encoding_dim, c.num_pairs, c.clip_s, c.window_s, c.frame_rate, pooled=c.pooled, hidden=c.hidden,
+                                       init_starts_s=c.init_starts_s, init_ratio=c.init_ratio, init_tonality=c.init_tonality,
+                                       ratio_range=c.ratio_range, init_scale=c.init_scale)
         self.compressor = TemporalCompressor()
         self.tonality_input, self.tonality_target = TonalityReducer(encoding_dim), TonalityReducer(encoding_dim)
         self.agent = WindowMatcher(encoding_dim)
-        self.diversity_weight = check_number('diversity_weight', diversity_weight, min=0)
 
     def forward(self, x_in: Tensor, x_tgt: Tensor, windows: dict | None = None):
         "`outputs` (per pair `[B, C, window]`), `losses` (per pair, a scalar), `metadata` (windows, overlap, per-pair means)."
+        # any floating dtype in (float64 features from numpy): computed in the module's dtype
+        dt = self.selector.head.weight.dtype
+        x_in, x_tgt = (self.selector.check(n, x).to(dt) for n, x in (('x_in', x_in), ('x_tgt', x_tgt)))
         w = self.selector(x_in, x_tgt) if windows is None else windows
         L, fr, outputs, losses, pairs = self.selector.length, self.selector.frame_rate, [], [], []
         for p in range(w['start_input'].shape[1]):
@@ -262,11 +295,32 @@ class AdaptiveWindowCreativeAgent(nn.Module):
         "Mean of the pairs' losses plus `diversity_weight` x their mean overlap."
         return torch.stack(losses).mean() + self.diversity_weight * metadata['overlap'].mean()
 
+    def training_step(self, batch) -> dict:
+        "`Trainer`'s step on `batch` = (inputs, targets): the total loss, the pairs' mean loss and overlap; the gradient norm at each window parameter lands in `window_grad_norms` during `backward`."
+        x_in, x_tgt = batch[0], batch[1]
+        outputs, losses, meta = self(x_in, x_tgt)
+        self.window_grad_norms = {}
+        for k in WINDOW_KEYS[:4]:
+            if meta['windows'][k].requires_grad:
+                meta['windows'][k].register_hook(lambda g, k=k: self.window_grad_norms.__setitem__(k, float(g.norm())))
+        return dict(loss=self.total_loss(losses, meta), pair_loss=torch.stack(losses).detach().mean(), overlap=meta['overlap'].detach().mean())
+
 # %% ../nbs/33_windows.ipynb #d00bc6c1
-def plant_pattern(source: Tensor, target: Tensor, src_start: int, pattern: int, ratio: float, dst_start: int,
+def _check_interval(name: str, v, lo=None, hi=None) -> tuple[float, float]:
+    "`v` as `(a, b)`: two finite numbers with a <= b within [lo, hi], else an error naming `name`."
+    try: a, b = v
+    except (TypeError, ValueError): raise ValueError(f"{name}: expected two numbers (lo, hi), got {v!r}") from None
+    a, b = (check_number(name, x, min=lo, max=hi) for x in (a, b))
+    if a > b: raise ValueError(f"{name}: expected (lo, hi) with lo <= hi, got {tuple(v)!r}")
+    return a, b
+
+def plant_pattern(source: Tensor, target: Tensor, *, src_start: int, pattern: int, ratio: float, dst_start: int,
                   mix: float = 1.0, frame_rate: float = 50.0) -> tuple[Tensor, dict]:
     "`target [C, T]` with `source`'s frames `[src_start, src_start + pattern)` played `ratio` x faster at `dst_start`; the truth."
     check_features('source', source, 2); check_features('target', target, 2)
+    if source.shape[0] != target.shape[0] or source.dtype != target.dtype:
+        raise ValueError(f"target: expected the channels and dtype of source ({source.shape[0]}, {source.dtype}), got ({target.shape[0]}, {target.dtype})")
+    check_int('pattern', pattern, min=2)
     check_number('ratio', ratio, min=RATIO_RANGE[0], max=RATIO_RANGE[1]); check_number('mix', mix, min=0, max=1)
     n = int(round(pattern / ratio))
     check_int('src_start', src_start, min=0, max=source.shape[1] - pattern)
@@ -281,12 +335,28 @@ def plant_pattern(source: Tensor, target: Tensor, src_start: int, pattern: int, 
 def random_plant(gen: torch.Generator, source: Tensor, target: Tensor, frame_rate: float = 50.0, pattern_s=(3.4, 6.0),
                  mix=(0.5, 0.9)) -> tuple[Tensor, dict]:
     "`plant_pattern` with pattern length, ratio, offsets and mix drawn uniformly from `gen`."
+    (p0, p1), (m0, m1) = (_check_interval(n, v, lo=lo, hi=hi) for n, v, lo, hi in (('pattern_s', pattern_s, 0, None), ('mix', mix, 0, 1)))
+    if p1 * frame_rate > min(source.shape[1], target.shape[1] * RATIO_RANGE[0]):
+        raise ValueError(f"pattern_s: patterns of up to {p1:g} s do not fit clips of {source.shape[1] / frame_rate:g} and {target.shape[1] / frame_rate:g} s")
     u = lambda lo, hi: lo + (hi - lo) * float(torch.rand((), generator=gen))
     pattern = int(round(u(*pattern_s) * frame_rate)); ratio = round(u(*RATIO_RANGE), 3)
     src_start = int(u(0, source.shape[1] - pattern)); dst_start = int(u(0, target.shape[1] - round(pattern / ratio)))
-    return plant_pattern(source, target, src_start, pattern, ratio, dst_start, u(*mix), frame_rate)
+    return plant_pattern(source, target, src_start=src_start, pattern=pattern, ratio=ratio, dst_start=dst_start, mix=u(*mix),
+                         frame_rate=frame_rate)
 
 # %% ../nbs/33_windows.ipynb #9111cd5b
+TRUTH_KEYS = ('ratio', 'input_start_s', 'input_end_s', 'target_start_s')
+
+def check_truth(truth, name: str = 'truth') -> dict:
+    "`truth` if it is a planted record (`TRUTH_KEYS` finite, ratio > 0, input_end_s > input_start_s), else an error naming `name`."
+    if not isinstance(truth, dict): raise TypeError(f"{name}: expected a planted record (a dict with {', '.join(TRUTH_KEYS)}), got {type(truth).__name__}")
+    if missing := [k for k in TRUTH_KEYS if k not in truth]: raise ValueError(f"{name}: missing {missing} (a planted record has {', '.join(TRUTH_KEYS)})")
+    for k in TRUTH_KEYS: check_number(f"{name}['{k}']", truth[k], min=0 if k != 'ratio' else None)
+    check_number(f"{name}['ratio']", truth['ratio'], min=0, min_open=True)
+    if truth['input_end_s'] <= truth['input_start_s']: raise ValueError(f"{name}: expected input_end_s > input_start_s, got {truth['input_start_s']} .. {truth['input_end_s']}")
+    for s in truth.get('input_starts_s') or []: check_number(f"{name}['input_starts_s']", s, min=0)
+    return truth
+
 def _errors_at(w: dict, truth: dict, window_s: float, input_start_s: float) -> dict:
     rho, r_in, r_tgt = truth['ratio'], float(w['ratio_input']), float(w['ratio_target'])
     a, b = float(w['start_input_s']) - input_start_s, float(w['start_target_s']) - truth['target_start_s']
@@ -297,12 +367,16 @@ def _errors_at(w: dict, truth: dict, window_s: float, input_start_s: float) -> d
 
 def window_errors(w: dict, truth: dict, window_s: float) -> dict:
     "Errors (s, s, ratio) of one pair `w` (starts in s: `start_input_s`, `start_target_s`; ratios) against `truth`."
+    check_truth(truth); check_number('window_s', window_s, min=0, min_open=True)
+    if not isinstance(w, dict) or (missing := [k for k in ('start_input_s', 'start_target_s', 'ratio_input', 'ratio_target') if k not in w]):
+        raise ValueError(f"w: expected a pair with start_input_s, start_target_s, ratio_input, ratio_target, got {sorted(w) if isinstance(w, dict) else type(w).__name__}")
     starts = truth.get('input_starts_s') or [truth['input_start_s']]     # every start of the pattern in the input
     errs = [_errors_at(w, truth, window_s, s) for s in starts]
     return min(errs, key=lambda e: e['input_start_s'] + e['target_start_s'])
 
 def closest_pair(pairs: list[dict], truth: dict, window_s: float) -> tuple[int, dict]:
     "Index and errors of the pair in `pairs` nearest to `truth`."
+    if not pairs: raise ValueError("pairs: expected at least one window pair to compare with the truth, got none")
     errs = [window_errors(p, truth, window_s) for p in pairs]
     i = min(range(len(errs)), key=lambda k: errs[k]['input_start_s'] + errs[k]['target_start_s'])
     return i, errs[i]
@@ -339,13 +413,15 @@ def _check_ratios(ratios) -> Tensor:
     r = torch.as_tensor(ratios, dtype=torch.float32).flatten()
     if len(r) == 0: raise ValueError("ratios: expected at least one ratio, got none")
     if not bool(torch.isfinite(r).all()) or bool((r <= 0).any()): raise ValueError(f"ratios: expected positive finite ratios, got {r.tolist()}")
+    if len(r.unique()) != len(r): raise ValueError(f"ratios: expected distinct ratios (a ratio twice scores its windows twice), got {r.tolist()}")
     return r
 
 @torch.no_grad()
 def grid_candidates(x_in: Tensor, x_tgt: Tensor, length: int, ratios=None, stride: int = 5, rolls=(0,), k: int = 1,
                     max_overlap: float = 0.5) -> list[dict]:
     "The `k` best distinct window pairs over a grid of starts (every `stride` frames), input ratios (target 1) and channel `rolls`."
-    check_features('x_in', x_in, 2); check_features('x_tgt', x_tgt, 2); check_int('k', k, min=1)
+    check_features('x_in', x_in, 2); check_features('x_tgt', x_tgt, 2); check_int('k', k, min=1); check_int('length', length, min=2)
+    if x_in.shape[0] != x_tgt.shape[0]: raise ValueError(f"x_tgt: expected {x_in.shape[0]} channels like x_in, got {x_tgt.shape[0]}")
     stride, rolls = check_int('stride', stride, min=1), check_rolls(rolls)
     ratios = torch.linspace(1.0, 1.5, 21) if ratios is None else _check_ratios(ratios)
     _check_fits(x_in.shape[1], length, (1.0, float(ratios.max()))); _check_fits(x_tgt.shape[1], length, (1.0, 1.0))
@@ -385,8 +461,10 @@ def refine_windows(x_in: Tensor, x_tgt: Tensor, windows: dict, length: int, step
     if not sigmas: raise ValueError("sigmas: expected at least one smoothing stage (0: none), got none")
     # each stage takes steps // len(sigmas) steps: fewer steps than stages would return the windows unrefined
     steps, lr = check_int('steps', steps, min=len(sigmas)), check_number('lr', lr, min=0, min_open=True)
-    ratio_range = _check_ratio_range(ratio_range)
+    ratio_range = check_ratio_range(ratio_range)
     T_in, T_tgt = x_in.shape[-1], x_tgt.shape[-1]
+    if not isinstance(windows, dict) or (missing := [k for k in WINDOW_KEYS if k not in windows]):
+        raise ValueError(f"windows: expected a dict of {', '.join(WINDOW_KEYS)} (each [B, P]), missing {missing if isinstance(windows, dict) else 'all'}")
     w0 = {k: v.detach() for k, v in windows.items()}
     raw = nn.Parameter(encode_windows(w0, T_in, T_tgt, length, ratio_range, margin=0.01))   # off a saturated sigmoid
     opt, history = torch.optim.Adam([raw], lr=lr), []
@@ -432,34 +510,68 @@ def _resample_time(e: Tensor, ratio: float) -> Tensor:
     f = pos - lo
     return e[..., lo] * (1 - f) + e[..., lo + 1] * f
 
-def _diagonal_means(sim: Tensor, span: int) -> Tensor:
-    "`[..., U - span + 1, V - span + 1]`: means of `sim [..., U, V]` along the diagonals, over `span` steps (a window pair's score)."
+def _diagonal_means(sim: Tensor, span: int, stride: int = 1) -> Tensor:
+    "`[..., U - span + 1, V - span + 1]` (every `stride`-th of each): means of `sim [..., U, V]` along the diagonals, over `span` steps (a window pair's score)."
     I, J = sim.shape[-2] - span + 1, sim.shape[-1] - span + 1
-    out = sim[..., :I, :J]
-    for k in range(1, span): out = out + sim[..., k:k + I, k:k + J]
+    out = sim[..., :I:stride, :J:stride]
+    for k in range(1, span): out = out + sim[..., k:k + I:stride, k:k + J:stride]
     return out / span
 
-class MatchSelector(nn.Module):
+def _interp_rows(e: Tensor, pos: Tensor) -> Tensor:
+    "`[*pos.shape, D]`: `e [D, T]` read at (fractional) frames `pos`, linearly, clamped to the clip."
+    pos = pos.clamp(0, e.shape[-1] - 1)
+    lo = pos.floor().long().clamp(max=e.shape[-1] - 2)
+    f = (pos - lo)[..., None]
+    return e.T[lo] * (1 - f) + e.T[lo + 1] * f
+
+@dataclass
+class MatchSelectorConfig:
+    "What a `MatchSelector` is: its clips, windows, candidates and encoder (every field a keyword of `MatchSelector`)."
+    channels: int
+    clip_s: float = 24.0
+    window_s: float = 3.0
+    frame_rate: float = 50.0
+    num_pairs: int = 3
+    ratios: tuple | None = None         # the candidate input ratios (target ratio 1); None: 11 in [1.0, 1.5]
+    rolls: tuple = (0,)                 # channel shifts tried (chroma: the 12 transpositions)
+    hop: int = 10                       # feature frames per embedding frame
+    dim: int = 32
+    hidden: int = 64
+    kernel_size: int = 5
+    max_overlap: float = 0.5            # of the picked pairs (keep_distinct)
+    init_scale: float = 10.0            # the softmax's initial inverse temperature (learned)
+
+    def __post_init__(self):
+        check_int('channels', self.channels, min=1); check_int('num_pairs', self.num_pairs, min=1)
+        check_number('frame_rate', self.frame_rate, min=0, min_open=True); check_number('clip_s', self.clip_s, min=0, min_open=True)
+        length = _window_frames(self.window_s, self.frame_rate)
+        self.rolls = tuple(check_rolls(self.rolls)); check_int('hop', self.hop, min=1)
+        check_int('window_s / hop', round(length / self.hop), min=2)            # the window in embedding frames
+        if self.ratios is not None: self.ratios = tuple(_check_ratios(self.ratios).sort().values.tolist())
+        r = self.ratios or RATIO_GRID
+        _check_fits(round(self.clip_s * self.frame_rate), length, (r[0], r[-1]))
+        check_number('max_overlap', self.max_overlap, min=0, max=1)
+        for k in ('dim', 'hidden', 'kernel_size'): check_int(k, getattr(self, k), min=1)
+        if self.kernel_size % 2 == 0: raise ValueError(f"kernel_size: expected an odd size, got {self.kernel_size}")
+        check_number('init_scale', self.init_scale, min=0, min_open=True)
+
+RATIO_GRID = tuple(round(1.0 + 0.05 * i, 2) for i in range(11))
+
+class MatchSelector(SavedModel, nn.Module):
     "A selector that learns to match: scores every candidate window pair (ratio x roll x input start x target start) at once, picks the best distinct ones."
-    def __init__(self, channels: int, clip_s: float = 24.0, window_s: float = 3.0, frame_rate: float = 50.0, num_pairs: int = 3,
-                 ratios=None, rolls=(0,), hop: int = 10, dim: int = 32, hidden: int = 64, kernel_size: int = 5,
-                 max_overlap: float = 0.5, init_scale: float = 10.0):
+    def __init__(self, channels: int, **config):
         super().__init__()
-        self.channels, self.num_pairs = check_int('channels', channels, min=1), check_int('num_pairs', num_pairs, min=1)
-        self.frame_rate = check_number('frame_rate', frame_rate, min=0, min_open=True)
-        self.frames, self.length = round(check_number('clip_s', clip_s, min=0, min_open=True) * frame_rate), _window_frames(window_s, frame_rate)
-        self.hop, self.rolls = check_int('hop', hop, min=1), tuple(check_rolls(rolls))
-        self.span = check_int('window_s / hop', round(self.length / hop), min=2)            # the window in embedding frames
-        self.register_buffer('ratios', torch.linspace(1.0, 1.5, 11) if ratios is None else _check_ratios(ratios).sort().values)
-        _check_fits(self.frames, self.length, (float(self.ratios[0]), float(self.ratios[-1])))
-        self.max_overlap = check_number('max_overlap', max_overlap, min=0, max=1)
-        check_int('kernel_size', kernel_size, min=1); check_int('dim', dim, min=1); check_int('hidden', hidden, min=1)
-        if kernel_size % 2 == 0: raise ValueError(f"kernel_size: expected an odd size, got {kernel_size}")
-        p = kernel_size // 2
-        self.encoder = nn.Sequential(nn.Conv1d(channels, hidden, kernel_size, padding=p), nn.GELU(),
-                                     nn.Conv1d(hidden, hidden, kernel_size, padding=2 * p, dilation=2), nn.GELU(),
-                                     nn.Conv1d(hidden, dim, 1))
-        self.log_scale = nn.Parameter(torch.tensor(math.log(check_number('init_scale', init_scale, min=0, min_open=True))))
+        c = self.cfg = MatchSelectorConfig(channels, **config)
+        self.config = asdict(c)                                                        # what SavedModel writes (JSON)
+        self.channels, self.num_pairs, self.frame_rate, self.hop, self.rolls = c.channels, c.num_pairs, c.frame_rate, c.hop, c.rolls
+        self.frames, self.length = round(c.clip_s * c.frame_rate), _window_frames(c.window_s, c.frame_rate)
+        self.span, self.max_overlap = round(self.length / c.hop), c.max_overlap
+        self.register_buffer('ratios', torch.tensor(c.ratios or RATIO_GRID, dtype=torch.float32), persistent=False)
+        p = c.kernel_size // 2
+        self.encoder = nn.Sequential(nn.Conv1d(channels, c.hidden, c.kernel_size, padding=p), nn.GELU(),
+                                     nn.Conv1d(c.hidden, c.hidden, c.kernel_size, padding=2 * p, dilation=2), nn.GELU(),
+                                     nn.Conv1d(c.hidden, c.dim, 1))
+        self.log_scale = nn.Parameter(torch.tensor(math.log(c.init_scale)))
 
     def embed(self, x: Tensor) -> Tensor:
         "`[..., dim, T / hop]`: unit-length per-frame embeddings of `x [..., channels, T]` (pooled by `hop` frames, then encoded)."
@@ -467,12 +579,13 @@ class MatchSelector(nn.Module):
         z = F.avg_pool1d(x.reshape(-1, *x.shape[-2:]), self.hop, self.hop)
         return F.normalize(self.encoder(z), dim=1).reshape(*lead, -1, z.shape[-1])
 
-    def positions(self) -> dict:
-        "Every candidate's window in clip frames: `start_input [R, I]`, `start_target [J]`, `ratio [R]`, and `valid [R, I, J]` (legal windows)."
+    def positions(self, stride: int = 1) -> dict:
+        "Every candidate's window in clip frames (every `stride`-th start): `start_input [R, I]`, `start_target [J]`, `ratio [R]`, and `valid [R, I, J]` (legal windows)."
         T, c = self.frames, (self.hop - 1) / 2                   # an embedding frame sits at the centre of the frames it pools
         Te = T // self.hop
         I, J = int((Te - 1) / float(self.ratios[0]) + 1e-6) + 2 - self.span, Te - self.span + 1
-        i, j = torch.arange(I, dtype=torch.float32), torch.arange(J, dtype=torch.float32)
+        stride = check_int('stride', stride, min=1)
+        i, j = torch.arange(0, I, stride, dtype=torch.float32), torch.arange(0, J, stride, dtype=torch.float32)
         s_in = i[None] * self.ratios[:, None] * self.hop + c
         s_tgt = j * self.hop + c
         valid = ((s_in + (self.length - 1) * self.ratios[:, None] <= T - 1)[:, :, None]
@@ -484,26 +597,40 @@ class MatchSelector(nn.Module):
         "`x` if it is a `[B, channels, frames]` batch of finite floats, else an error naming `name`."
         return _check_clips(name, x, self.channels, self.frames, self.frame_rate).to(self.log_scale.dtype)
 
-    def forward(self, x_in: Tensor, x_tgt: Tensor, rolls=None) -> Tensor:
-        "`[B, R, K, I, J]`: the score of every candidate (ratio, roll, input start, target start); -inf where a window leaves its clip."
+    def forward(self, x_in: Tensor, x_tgt: Tensor, rolls=None, stride: int = 1) -> Tensor:
+        "`[B, R, K, I, J]`: the score of every candidate (ratio, roll, input start, target start; every `stride`-th start); -inf where a window leaves its clip."
+        e_in, e_tgt, rolls = self.embeddings(x_in, x_tgt, rolls)
+        return self.score(e_in, e_tgt, stride)
+
+    def embeddings(self, x_in: Tensor, x_tgt: Tensor, rolls=None) -> tuple[Tensor, Tensor, list]:
+        "`e_in [B, K, D, Te]` (one encoding per roll of the input), `e_tgt [B, D, Te]`, and the rolls."
         x_in, x_tgt = self.check('x_in', x_in), self.check('x_tgt', x_tgt)
         if len(x_in) != len(x_tgt): raise ValueError(f"x_tgt: expected {len(x_in)} rows like x_in, got {len(x_tgt)}")
         rolls = self.rolls if rolls is None else check_rolls(rolls)
+        if len(x_in) == 0: raise ValueError("x_in: expected at least one clip pair, got an empty batch")
         e_in = self.embed(torch.stack([x_in.roll(r, 1) for r in rolls], 1))           # [B, K, D, Te]: one encoding per transposition
         e_tgt = self.embed(x_tgt)                                                       # [B, D, Te]
-        pos = self.positions()
+        return e_in, e_tgt, list(rolls)
+
+    def score(self, e_in: Tensor, e_tgt: Tensor, stride: int = 1) -> Tensor:
+        "The scores of `forward` from the embeddings."
+        pos = self.positions(stride)
         I, J = pos['valid'].shape[1:]
-        out = []
-        for r in self.ratios.tolist():
-            sim = torch.einsum('bkdu,bdv->bkuv', _resample_time(e_in, r), e_tgt)        # one matmul per ratio (all rolls)
-            sc = _diagonal_means(sim, self.span)[..., :I, :J]
-            out.append(F.pad(sc, (0, J - sc.shape[-1], 0, I - sc.shape[-2])))     # padding is masked below (a -inf here would make 0 * inf = NaN in the gradient)
-        scores = torch.stack(out, 1) * self.log_scale.exp()
-        return scores.masked_fill(~pos['valid'][:, None], -math.inf)
+        (B, K), R = e_in.shape[:2], len(self.ratios)
+        scores = e_in.new_full((B, R, K, I, J), -math.inf)       # -inf where a window leaves its clip
+        i_last = pos['valid'].any(-1).sum(-1).tolist()            # per ratio, the legal input starts are the first ones
+        j_last = int(pos['valid'].any((0, 1)).sum())
+        scale = self.log_scale.exp()
+        for n, r in enumerate(self.ratios.tolist()):
+            sim = torch.einsum('bkdu,bdv->bkuv', _resample_time(e_in, r), e_tgt)         # one matmul per ratio (all rolls)
+            sc = _diagonal_means(sim, self.span, stride)[..., :i_last[n], :j_last]
+            scores[:, n, :, :sc.shape[-2], :sc.shape[-1]] = sc * scale
+        return scores
 
     def candidate_errors(self, truth: dict) -> dict:
         "Errors (s, s, ratio; each `[R, I, J]`) of every candidate against `truth` (as `window_errors`, target ratio 1)."
         pos, fr, L = self.positions(), self.frame_rate, self.length
+        check_truth(truth)
         rho, span = truth['ratio'], truth['input_end_s'] - truth['input_start_s']
         r = pos['ratio'][:, None, None]
         b = pos['start_target'][None, None] / fr - truth['target_start_s']
@@ -522,6 +649,8 @@ class MatchSelector(nn.Module):
     def loss(self, scores: Tensor, truths: list[dict], rolls=None, start_tol_s: float = 0.3, ratio_tol: float = 0.03) -> Tensor:
         "Mean over rows of `-log P(a correct candidate)`: softmax over all candidates; correct: the truth's `roll` (default 0) and within the tolerances."
         rolls = list(self.rolls if rolls is None else rolls)
+        check_number('start_tol_s', start_tol_s, min=0, min_open=True); check_number('ratio_tol', ratio_tol, min=0, min_open=True)
+        if not isinstance(truths, (list, tuple)): raise TypeError(f"truths: expected a list of planted records (one per row of scores), got {type(truths).__name__}")
         if len(truths) != len(scores): raise ValueError(f"truths: expected {len(scores)} records (one per row of scores), got {len(truths)}")
         losses = []
         for sc, t in zip(scores, truths):
@@ -535,10 +664,14 @@ class MatchSelector(nn.Module):
         return torch.stack(losses).mean()
 
     @torch.no_grad()
-    def pick(self, scores: Tensor, k: int | None = None, rolls=None, neighbourhood: int = 2) -> list[list[dict]]:
-        "Per row, the `k` best distinct pairs (frames; `roll`, `score`), each at the expected start and ratio of a softmax over its neighbourhood."
-        k, rolls = check_int('k', k or self.num_pairs, min=1), list(self.rolls if rolls is None else rolls)
-        pos, n = self.positions(), check_int('neighbourhood', neighbourhood, min=0)
+    def pick(self, scores: Tensor, k: int | None = None, rolls=None, neighbourhood: int = 2, ratio_fit: str = 'parabola', stride: int = 1) -> list[list[dict]]:
+        "Per row, the `k` best distinct pairs (frames; `roll`, `score`), each at the expected start of a softmax over its neighbourhood, its ratio sub-grid (`ratio_fit`)."
+        k, rolls = check_int('k', self.num_pairs if k is None else k, min=1), list(self.rolls if rolls is None else rolls)
+        pos, n = self.positions(stride), check_int('neighbourhood', neighbourhood, min=0)
+        check_choice('ratio_fit', ratio_fit, ('parabola', 'softmax', 'none'))
+        if scores.ndim != 5 or scores.shape[1:3] != (len(self.ratios), len(rolls)):
+            raise ValueError(f"scores: expected [B, {len(self.ratios)}, {len(rolls)}, I, J] (this selector's forward, at `rolls`), got {tuple(scores.shape)}")
+        if bool(torch.isnan(scores).any()) or bool((scores == math.inf).any()): raise ValueError("scores: expected finite scores (or -inf where a window leaves its clip), got NaN or +inf")
         R, K, I, J = scores.shape[1:]
         s_in = pos['start_input'][:, :, None].expand(R, I, J); s_tgt = pos['start_target'].expand(R, I, J)
         ratio = pos['ratio'][:, None, None].expand(R, I, J)
@@ -563,9 +696,97 @@ class MatchSelector(nn.Module):
                 box = (slice(max(r - n, 0), r + n + 1), slice(max(i - n, 0), i + n + 1), slice(max(j - n, 0), j + n + 1))
                 p = torch.softmax(sc[:, kk][box].flatten(), 0)
                 moved = dict(c, start_input=float(p @ s_in[box].flatten()), start_target=float(p @ s_tgt[box].flatten()),
-                             ratio_input=float(p @ ratio[box].flatten()))
+                             ratio_input=float(p @ ratio[box].flatten())) if ratio_fit != 'none' else c
+                if ratio_fit == 'parabola' and 0 < r < R - 1:
+                    moved['ratio_input'] = self._ratio_parabola(sc[:, kk], r, i, j, n)
+                    moved['start_input'] = min(moved['start_input'], max_start(self.frames, self.length, moved['ratio_input']))
                 # a move that brings it onto a better pair is undone: the pairs stay distinct
                 done.append(moved if all(pairs_overlap(moved, o, self.length) <= self.max_overlap for o in done) else c)
             out.append(done)
         return out
 
+    def _ratio_parabola(self, sc: Tensor, r: int, i: int, j: int, n: int) -> float:
+        "The ratio at the vertex of the parabola through the best scores (over a box of starts around the same window) at ratios `r - 1`, `r`, `r + 1`."
+        rat = self.ratios.tolist()
+        def best(rr):                            # the input start index at ratio rr that starts where candidate i starts at ratio r
+            ii = round(i * rat[r] / rat[rr])
+            return float(sc[rr, max(ii - n, 0):ii + n + 1, max(j - n, 0):j + n + 1].max())
+        lo, mid, hi = best(r - 1), best(r), best(r + 1)
+        curv = lo - 2 * mid + hi
+        if not math.isfinite(curv) or curv >= 0: return rat[r]
+        d = min(max(0.5 * (lo - hi) / curv, -0.5), 0.5)
+        return rat[r] + d * (rat[r + 1] - rat[r] if d > 0 else rat[r] - rat[r - 1])
+
+    def training_step(self, batch) -> dict:
+        "`Trainer`'s step: `batch` = (inputs, targets, truths, rolls scored) as `match_collate` makes it; the loss and the scale."
+        x_in, x_tgt, truths, rolls = batch
+        return dict(loss=self.loss(self(x_in, x_tgt, rolls=rolls), truths, rolls=rolls), scale=float(self.log_scale.detach().exp()))
+
+    @torch.no_grad()
+    def select(self, x_in: Tensor, x_tgt: Tensor, k: int | None = None, stride: int = 2, ratio_step: float = 0.01,
+               start_step: float = 0.5, chunk: int = 8) -> list[list[dict]]:
+        "One shot, cheaper and finer than `pick(forward(...))`: per clip pair the `k` best distinct pairs (frames; `roll`, `score`) of a coarse pass (every `stride`-th start), each moved to the best of its own scores on a fine grid around it (starts every `start_step` embedding frames, ratios every `ratio_step`)."
+        k, stride = check_int('k', self.num_pairs if k is None else k, min=1), check_int('stride', stride, min=1)
+        ratio_step, start_step = check_number('ratio_step', ratio_step, min=0, min_open=True), check_number('start_step', start_step, min=0, min_open=True)
+        chunk, out = check_int('chunk', chunk, min=1), []
+        for b0 in range(0, len(x_in), chunk):
+            e_in, e_tgt, rolls = self.embeddings(x_in[b0:b0 + chunk], x_tgt[b0:b0 + chunk])
+            coarse = self.pick(self.score(e_in, e_tgt, stride), 2 * k, neighbourhood=0, ratio_fit='none', stride=stride)
+            for b, cands in enumerate(coarse):         # twice as many as kept: two may move onto one match
+                fine = [self._local_best(e_in[b, rolls.index(c['roll'])], e_tgt[b], c, stride, ratio_step, start_step) for c in cands]
+                out.append(keep_distinct(fine, k, self.length, self.max_overlap))
+        return out
+
+    def _local_best(self, e_i: Tensor, e_t: Tensor, c: dict, stride: int, ratio_step: float, start_step: float) -> dict:
+        "Candidate `c` moved to the best score on a fine grid: starts within `stride` embedding frames, ratios within one step of the selector's grid."
+        hop, cc, L, T, Te = self.hop, (self.hop - 1) / 2, self.length, self.frames, e_i.shape[-1]
+        rat = self.ratios.tolist()
+        step = (rat[-1] - rat[0]) / (len(rat) - 1) if len(rat) > 1 else 0.0
+        ratios = (c['ratio_input'] + torch.arange(-step, step + 1e-9, ratio_step) if step else torch.tensor([c['ratio_input']])).clamp(rat[0], rat[-1])
+        d = torch.arange(-stride, stride + 1e-9, start_step)
+        u, v, kk = (c['start_input'] - cc) / hop + d, (c['start_target'] - cc) / hop + d, torch.arange(self.span)
+        a = _interp_rows(e_i, u[None, :, None] + ratios[:, None, None] * kk)               # [ratios, u, span, D]
+        b = _interp_rows(e_t, v[:, None] + kk)                                             # [v, span, D]
+        sc = torch.einsum('rukd,vkd->ruv', a, b) / self.span * self.log_scale.exp()
+        s_in, s_tgt = u * hop + cc, v * hop + cc
+        ok_in = (u[None] >= 0) & (s_in[None] + (L - 1) * ratios[:, None] <= T - 1) & (u[None] + (self.span - 1) * ratios[:, None] <= Te - 1)
+        ok_tgt = (v >= 0) & (s_tgt + L - 1 <= T - 1) & (v + self.span - 1 <= Te - 1)
+        sc = sc.masked_fill(~(ok_in[:, :, None] & ok_tgt[None, None]), -math.inf)
+        best = int(sc.flatten().argmax())
+        r, rest = divmod(best, sc.shape[1] * sc.shape[2]); i, j = divmod(rest, sc.shape[2])
+        if not math.isfinite(float(sc[r, i, j])): return c
+        return dict(c, score=float(sc[r, i, j]), start_input=float(s_in[i]), start_target=float(s_tgt[j]), ratio_input=float(ratios[r]))
+
+# %% ../nbs/33_windows.ipynb #c20a0011
+class PlantedPairs(torch.utils.data.Dataset):
+    "`n` training pairs `(input rolled by its transposition, target, truth)`: rendered ones (`rendered`: (input, target, truth with `roll`)) or patterns planted between two of `clips` (`[C, T]` each)."
+    def __init__(self, clips: list[Tensor], n: int, rendered=(), rendered_share: float = 0.5, transpose: bool = False,
+                 frame_rate: float = 50.0, seed: int = 0):
+        if len(clips) < 2: raise ValueError(f"clips: expected at least 2 clips to plant patterns between, got {len(clips)}")
+        self.clips = [check_features(f'clips[{i}]', c, 2) for i, c in enumerate(clips)]
+        if len({tuple(c.shape) for c in self.clips}) > 1: raise ValueError(f"clips: expected clips of one shape [C, T], got {sorted({tuple(c.shape) for c in self.clips})}")
+        self.n, self.rendered = check_int('n', n, min=1), list(rendered)
+        self.share = check_number('rendered_share', rendered_share, min=0, max=1) if self.rendered else 0.0
+        self.transpose, self.frame_rate, self.seed = check_choice('transpose', transpose, (True, False)), frame_rate, check_int('seed', seed, min=0)
+    def __len__(self): return self.n
+    def __getitem__(self, i: int):
+        if not 0 <= i < self.n: raise IndexError(f"i: expected an item in [0, {self.n}), got {i}")
+        g = torch.Generator().manual_seed(self.seed * 1_000_003 + int(i))
+        if float(torch.rand((), generator=g)) < self.share:
+            x_in, x_tgt, t = self.rendered[int(torch.randint(len(self.rendered), (), generator=g))]
+        else:
+            a, b = torch.randperm(len(self.clips), generator=g)[:2].tolist()
+            shift = int(torch.randint(self.clips[a].shape[0], (), generator=g)) if self.transpose else 0
+            x_in = self.clips[a]
+            x_tgt, t = random_plant(g, x_in.roll(shift, 0), self.clips[b], self.frame_rate)
+            t = dict(t, roll=shift)
+        return x_in.roll(t.get('roll', 0), 0), x_tgt, dict(t, roll=0)
+
+class MatchCollate:
+    "A batch of `PlantedPairs` items for `MatchSelector.training_step`: (inputs, targets, truths, rolls scored: 0 and `negatives` others drawn from `rolls`)."
+    def __init__(self, rolls=(0,), negatives: int = 3, seed: int = 0):
+        self.others = [r for r in check_rolls(rolls) if r != 0]
+        self.negatives, self.gen = check_int('negatives', negatives, min=0), torch.Generator().manual_seed(check_int('seed', seed, min=0))
+    def __call__(self, items):
+        sub = [0] + [self.others[int(k)] for k in torch.randperm(len(self.others), generator=self.gen)[:self.negatives]]
+        return torch.stack([x for x, _, _ in items]), torch.stack([y for _, y, _ in items]), [t for *_, t in items], sub
