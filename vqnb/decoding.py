@@ -61,6 +61,15 @@ class Trie:
         node = self._node(_token_list(sequence))
         return node is not None and self._END in node
 
+    def tokens(self) -> set[int]:
+        "Every token used by an ID of the trie."
+        out, stack = set(), [self.root]
+        while stack:
+            node = stack.pop()
+            for t, child in node.items():
+                if t != self._END: out.add(t); stack.append(child)
+        return out
+
     def __len__(self): return self.n
 
 # %% ../nbs/38_decoding.ipynb #a6f13a72
@@ -70,6 +79,8 @@ class TrieLogitsProcessor:
         if not isinstance(trie, Trie): raise TypeError(f"trie: expected a Trie, got {type(trie).__name__}")
         self.trie, self.prefix_length = trie, check_int('prefix_length', prefix_length, min=0)
         self.eos_token_id = None if eos_token_id is None else check_int('eos_token_id', eos_token_id, min=0)
+        if self.eos_token_id is not None and self.eos_token_id in trie.tokens():      # it would read as a token of an ID
+            raise ValueError(f"eos_token_id: {self.eos_token_id} is a token of the trie's IDs; expected a token no ID uses")
         self._rows = {}
 
     def allowed(self, prefix: tuple) -> list[int]:
@@ -110,7 +121,10 @@ def beam_search(step: Callable[[Tensor], Tensor], batch_size: int, length: int, 
     for _ in range(L):
         k, t = tokens.shape[1], tokens.shape[2]
         flat = tokens.reshape(B * k, t)
-        scores = step(flat).float().log_softmax(-1)
+        out = step(flat)
+        if not isinstance(out, Tensor) or out.ndim != 2 or len(out) != len(flat):
+            raise ValueError(f"step: expected scores [{len(flat)}, vocab] (a row per hypothesis), got {describe(out)}")
+        scores = out.float().log_softmax(-1)
         if torch.isnan(scores).any():          # NaN would make every hypothesis look dead: say so instead
             raise ValueError(f"step: returned NaN scores for {int(torch.isnan(scores).any(-1).sum())} of {len(flat)} rows")
         if processor is not None: scores = processor(flat, scores)

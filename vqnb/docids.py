@@ -29,6 +29,7 @@ class IdTable:
             raise ValueError(f"ids: expected a non-empty integer tensor [documents, length], got {describe(self.ids)}")
         if int(self.ids.min()) < 0: raise ValueError(f"ids: expected non-negative tokens, got a minimum of {int(self.ids.min())}")
         self.collision_rate = check_number('collision_rate', self.collision_rate, min=0, max=1)
+        if not isinstance(self.kind, str): raise ValueError(f"kind: expected a name (str), got {type(self.kind).__name__}")
         self.ids = self.ids.long().cpu()
         self._rows = {tuple(r): i for i, r in enumerate(self.ids.tolist())}
         if len(self._rows) != len(self.ids): raise ValueError(f"ids: expected unique rows, got {len(self.ids) - len(self._rows)} duplicates")
@@ -41,6 +42,8 @@ class IdTable:
 
     def index_of(self, ids: Tensor) -> Tensor:
         "Document index of each ID `[..., L]` (-1 where it is no document's ID, e.g. padding rows of -1)."
+        if not isinstance(ids, Tensor) or ids.ndim == 0 or ids.shape[-1] != self.length or ids.is_floating_point() or ids.dtype == torch.bool:
+            raise ValueError(f"ids: expected an integer tensor [..., {self.length}] (IDs of this table's length), got {describe(ids)}")
         flat = ids.reshape(-1, ids.shape[-1]).tolist()
         return torch.tensor([self._rows.get(tuple(r), -1) for r in flat], dtype=torch.long).reshape(ids.shape[:-1])
 

@@ -210,6 +210,7 @@ class UnitySpeechModel(SavedModel, nn.Module):
 
     def warm_start(self, dense: nn.Module) -> 'UnitySpeechModel':
         "Copy the speech encoder (and, with `pooled_memory`, the projection into the summary token) of a trained `DualEncoder` (SpeechGR's pretrained encoder)."
+        if not isinstance(dense, DualEncoder): raise TypeError(f"dense: expected a trained DualEncoder, got {type(dense).__name__}")
         self.encoder.load_state_dict(dense.encoder.state_dict())
         if self.pool is not None: self.pool.load_state_dict(dense.proj.state_dict())
         return self
@@ -234,6 +235,17 @@ def generate(model: UnitySpeechModel, x: Tensor, mask: Tensor | None = None, num
         return beam_search(step2, B, d2.length, num_beams, d2.bos, p2, states.device)
 
 # %% ../nbs/35_retrieval.ipynb #45eac44f
+def _check_items(name: str, items, dim: int | None = None, empty: bool = False) -> list[Tensor]:
+    "`items` as float32 `[frames, dim]` tensors of one width, finite, or a `ValueError` naming the argument."
+    out = [torch.as_tensor(f, dtype=torch.float32) for f in items]
+    dim = dim if dim is not None else (out[0].shape[-1] if out and out[0].ndim == 2 else None)
+    for i, f in enumerate(out):
+        if f.ndim != 2 or f.shape[1] != dim or len(f) == 0:
+            raise ValueError(f"{name}: expected [frames, {dim}] features (one width, at least one frame), got item {i} of shape {tuple(f.shape)}")
+        if not torch.isfinite(f).all(): raise ValueError(f"{name}: expected finite features, got NaN or inf in item {i}")
+    if not out and not empty: raise ValueError(f"{name}: expected a non-empty list of [frames, n_mels] tensors")
+    return out
+
 class DualTaskDataset(Dataset):
     "Whole documents (indexing) or random crops (retrieval) of `features` or of their `renditions`, with their document and semantic IDs."
     def __init__(self, features: list, doc_ids: IdTable, semantic_ids: IdTable, crop_frames: int = 150, p_index: float = 0.5,
@@ -242,12 +254,13 @@ class DualTaskDataset(Dataset):
         for name, t in (('doc_ids', doc_ids), ('semantic_ids', semantic_ids)):
             if not isinstance(t, IdTable) or len(t) != len(features): raise ValueError(f"{name}: expected an IdTable of {len(features)} rows (one per document), got {describe(t)}")
         if avoid is not None and len(avoid) != len(features): raise ValueError(f"avoid: expected {len(features)} lists of start frames, got {len(avoid)}")
-        self.features, self.doc_ids, self.semantic_ids = [torch.as_tensor(f, dtype=torch.float32) for f in features], doc_ids, semantic_ids
+        self.features, self.doc_ids, self.semantic_ids = _check_items('features', features), doc_ids, semantic_ids
         self.crop_frames, self.p_index = check_int('crop_frames', crop_frames, min=1), check_number('p_index', p_index, min=0, max=1)
         self.avoid, self.min_shift = avoid, crop_frames if min_shift is None else check_int('min_shift', min_shift, min=0)
         if renditions is not None and (not isinstance(renditions, (list, tuple)) or len(renditions) != len(features)):
             raise ValueError(f"renditions: expected {len(features)} lists (one per document) of [frames, n_mels] recordings, got {describe(renditions)}")
-        self.renditions = None if renditions is None else [[torch.as_tensor(r, dtype=torch.float32) for r in rs] for rs in renditions]
+        dim = self.features[0].shape[1]
+        self.renditions = None if renditions is None else [_check_items(f'renditions[{i}]', rs, dim, empty=True) for i, rs in enumerate(renditions)]
 
     def __len__(self): return len(self.features)
 
@@ -297,6 +310,11 @@ def retrieve(model: UnitySpeechModel, queries: list, table: IdTable, num_beams: 
              semantic_trie: Trie | None = None, batch_size: int = 64) -> RetrievalResult:
     "Rank the documents of `table` for each query `[frames, n_mels]` by generating their IDs."
     ranked, batch_size = [], check_int('batch_size', batch_size, min=1)
+    if not isinstance(model, UnitySpeechModel): raise TypeError(f"model: expected a UnitySpeechModel, got {type(model).__name__}")
+    if not isinstance(table, IdTable) or table.length != model.config.doc_length or table.vocab_size > model.config.doc_vocab:
+        raise ValueError(f"table: expected an IdTable of IDs of length {model.config.doc_length} over at most {model.config.doc_vocab} "
+                         f"tokens (the model's), got {describe(table) if not isinstance(table, IdTable) else (table.length, table.vocab_size)}")
+    if not len(queries): raise ValueError("queries: expected at least one [frames, n_mels] query, got none")
     device = next(model.parameters()).device
     for s in range(0, len(queries), batch_size):
         x, mask = pad_batch(list(queries[s:s + batch_size]), dtype=torch.float32)
@@ -358,6 +376,7 @@ def dual_encoder_step(model: DualEncoder, batch: dict) -> dict:
 def embed_items(model: DualEncoder, items: list, batch_size: int = 64) -> Tensor:
     "Unit vectors `[n, d_model]` of the log-mel items `[frames, n_mels]`, in batches (eval mode)."
     batch_size, device = check_int('batch_size', batch_size, min=1), next(model.parameters()).device
+    if not len(items): raise ValueError("items: expected at least one [frames, n_mels] item, got none")
     with evaluating(model):
         return torch.cat([model.embed(*(t.to(device) for t in pad_batch(list(items[s:s + batch_size]), dtype=torch.float32))).cpu()
                           for s in range(0, len(items), batch_size)])
