@@ -114,11 +114,12 @@ class IdDecoder(nn.Module):
         "The start token followed by `ids` `[B, L]`: `[B, L + 1]`."
         return torch.cat([ids.new_full((len(ids), 1), self.bos), ids], 1)
 
-    def forward(self, tokens: Tensor, memory: Tensor, memory_mask: Tensor) -> tuple[Tensor, Tensor]:
-        "Logits `[B*k, t, vocab]` (position i predicts token i + 1) and hidden states, for `k` hypotheses per memory row."
+    def forward(self, tokens: Tensor, memory: Tensor, memory_mask: Tensor, context: Tensor | None = None) -> tuple[Tensor, Tensor]:
+        "Logits `[B*k, t, vocab]` (position i predicts token i + 1) and hidden states, for `k` hypotheses per memory row; `context` `[B, d]` is added to every input."
         if len(tokens) % max(len(memory), 1): raise ValueError(f"tokens: expected a multiple of {len(memory)} rows (hypotheses per query), got {len(tokens)}")
         t = tokens.shape[1]
         h = self.embed(tokens) + self.pos.weight[:t]
+        if context is not None: h = h + context.repeat_interleave(len(tokens) // len(context), 0)[:, None]
         causal = torch.ones(t, t, dtype=torch.bool, device=tokens.device).triu(1)
         for block in self.blocks: h = block(h, memory, _key_padding(memory_mask), causal)
         h = self.norm(h)
@@ -185,6 +186,10 @@ class UnitySpeechModel(SavedModel, nn.Module):
         pooled = self.pool((h * m[..., None]).sum(1) / m.sum(1, keepdim=True))          # padded states are zero
         return torch.cat([h, pooled[:, None]], 1), torch.cat([m, m.new_ones(len(m), 1)], 1)
 
+    def context(self, memory: Tensor) -> Tensor | None:
+        "With `pooled_memory`, the summary token (the last memory position), also added to every decoder input: a direct path from the pooled query to each prediction; else None."
+        return memory[:, -1] if self.pool is not None else None
+
     def memory(self, states: Tensor, mask: Tensor, semantic_hidden: Tensor) -> tuple[Tensor, Tensor]:
         "Decoder 2's memory and mask: `[states; semantic_hidden]` with fusion, else `states`."
         if not self.config.fusion: return states, mask
@@ -196,8 +201,9 @@ class UnitySpeechModel(SavedModel, nn.Module):
         sem = _check_ids('semantic_ids', semantic_ids, B, c.semantic_length, c.semantic_vocab).to(x.device)
         doc = _check_ids('doc_ids', doc_ids, B, c.doc_length, c.doc_vocab).to(x.device)
         states, m = self.encode(x, mask)
-        sem_logits, sem_hidden = self.semantic_decoder(self.semantic_decoder.inputs(sem), states, m)
-        doc_logits, _ = self.doc_decoder(self.doc_decoder.inputs(doc)[:, :-1], *self.memory(states, m, sem_hidden))
+        ctx = self.context(states)
+        sem_logits, sem_hidden = self.semantic_decoder(self.semantic_decoder.inputs(sem), states, m, ctx)
+        doc_logits, _ = self.doc_decoder(self.doc_decoder.inputs(doc)[:, :-1], *self.memory(states, m, sem_hidden), ctx)
         sem_logits = sem_logits[:, :-1]
         ce = lambda logits, target, V: F.cross_entropy(logits.reshape(-1, V).float(), target.reshape(-1), label_smoothing=c.label_smoothing)
         ce1, ce2 = ce(sem_logits, sem, c.semantic_vocab), ce(doc_logits, doc, c.doc_vocab)
@@ -226,12 +232,13 @@ def generate(model: UnitySpeechModel, x: Tensor, mask: Tensor | None = None, num
     with evaluating(model):
         states, m = model.encode(x, mask)
         B = len(states)
-        step1 = lambda tok: d1(tok, states, m)[0][:, -1]
+        ctx = model.context(states)
+        step1 = lambda tok: d1(tok, states, m, ctx)[0][:, -1]
         p1, p2 = (None if t is None else TrieLogitsProcessor(t) for t in (semantic_trie, trie))
         sem, _ = beam_search(step1, B, d1.length, 1, d1.bos, p1, states.device)
         sem = sem[:, 0].clamp(min=0)              # a semantic trie always leaves one path
-        mem, mm = model.memory(states, m, d1(d1.inputs(sem), states, m)[1])
-        step2 = lambda tok: d2(tok, mem, mm)[0][:, -1]
+        mem, mm = model.memory(states, m, d1(d1.inputs(sem), states, m, ctx)[1])
+        step2 = lambda tok: d2(tok, mem, mm, ctx)[0][:, -1]
         return beam_search(step2, B, d2.length, num_beams, d2.bos, p2, states.device)
 
 # %% ../nbs/35_retrieval.ipynb #45eac44f
