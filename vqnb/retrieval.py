@@ -1,4 +1,4 @@
-"""S2GSR-UnitY (note `s2gsr-unity-plan.md`): document and semantic ID tables, a trie of valid IDs, a speech encoder with two fused decoders trained on two tasks, and trie-constrained beam search that only emits valid, distinct IDs.
+"""S2GSR-UnitY (note `s2gsr-unity-plan.md`): a speech encoder with two fused decoders trained on two tasks, dual-task data, retrieval by trie-constrained beam search, and the dense dual encoder it is measured against.
 
 Docs: https://vqnb.github.io/vqnb/retrieval.html.md"""
 
@@ -14,198 +14,23 @@ import torch, torch.nn as nn, torch.nn.functional as F
 from torch import Tensor
 from torch.utils.data import Dataset
 from .core import check_int, check_number, check_choice, describe, evaluating
-from .rqvae import DecoderBlock, document_ids, sinusoidal
+from .rqvae import DecoderBlock, sinusoidal
 from .evaluation import pad_batch
+from .train import SavedModel
+from .docids import IdTable, id_table, random_ids, atomic_ids, semantic_ids          # re-exported: vqnb.retrieval keeps its names
+from .decoding import Trie, TrieLogitsProcessor, beam_search
+_all_ = ['IdTable', 'id_table', 'random_ids', 'atomic_ids', 'semantic_ids', 'Trie', 'TrieLogitsProcessor', 'beam_search']
 
 # %% auto #0
-__all__ = ['IdTable', 'id_table', 'random_ids', 'atomic_ids', 'semantic_ids', 'Trie', 'TrieLogitsProcessor', 'beam_search',
-           'UnityConfig', 'SpeechEncoder', 'IdDecoderBlock', 'IdDecoder', 'UnityOutput', 'check_features',
-           'UnitySpeechModel', 'generate', 'DualTaskDataset', 'DualTaskCollator', 'unity_step', 'RetrievalResult',
-           'retrieve', 'DualEncoderOutput', 'DualEncoder', 'dual_encoder_step', 'embed_items']
-
-# %% ../nbs/35_retrieval.ipynb #bb2bff19
-@dataclass
-class IdTable:
-    "Unique document IDs `ids` `[N, L]` (row i = document i), the collision rate before the dedup suffix, and a name."
-    ids: Tensor
-    collision_rate: float
-    kind: str = ''
-
-    def __post_init__(self):
-        if not isinstance(self.ids, Tensor) or self.ids.ndim != 2 or self.ids.is_floating_point() or self.ids.dtype == torch.bool or 0 in self.ids.shape:
-            raise ValueError(f"ids: expected a non-empty integer tensor [documents, length], got {describe(self.ids)}")
-        if int(self.ids.min()) < 0: raise ValueError(f"ids: expected non-negative tokens, got a minimum of {int(self.ids.min())}")
-        self.collision_rate = check_number('collision_rate', self.collision_rate, min=0, max=1)
-        self.ids = self.ids.long().cpu()
-        self._rows = {tuple(r): i for i, r in enumerate(self.ids.tolist())}
-        if len(self._rows) != len(self.ids): raise ValueError(f"ids: expected unique rows, got {len(self.ids) - len(self._rows)} duplicates")
-
-    def __len__(self): return len(self.ids)
-    @property
-    def length(self) -> int: return self.ids.shape[1]
-    @property
-    def vocab_size(self) -> int: return int(self.ids.max()) + 1
-
-    def index_of(self, ids: Tensor) -> Tensor:
-        "Document index of each ID `[..., L]` (-1 where it is no document's ID, e.g. padding rows of -1)."
-        flat = ids.reshape(-1, ids.shape[-1]).tolist()
-        return torch.tensor([self._rows.get(tuple(r), -1) for r in flat], dtype=torch.long).reshape(ids.shape[:-1])
-
-# %% ../nbs/35_retrieval.ipynb #500ef02e
-def id_table(codes: Tensor, kind: str = 'rqvae') -> IdTable:
-    "The table of code tuples `codes` `[N, L]` with a dedup suffix (`[N, L + 1]`) and their collision rate."
-    if not isinstance(codes, Tensor) or codes.is_floating_point() or codes.dtype == torch.bool:
-        raise ValueError(f"codes: expected an integer tensor [documents, L], got {describe(codes)}")
-    ids, rate = document_ids(codes.long())       # int64 first: the suffix counts up to N - 1 (uint8 codes would wrap)
-    return IdTable(ids, rate, kind)
-
-def random_ids(n: int, codebook_size: int, num_codes: int, seed: int = 0) -> IdTable:
-    "`n` random code tuples of `num_codes` codes in `[0, codebook_size)`, deduplicated: IDs without content."
-    n, k, L = check_int('n', n, min=1), check_int('codebook_size', codebook_size, min=1), check_int('num_codes', num_codes, min=1)
-    g = torch.Generator().manual_seed(check_int('seed', seed, min=0))
-    return id_table(torch.randint(0, k, (n, L), generator=g), 'random')
-
-def atomic_ids(n: int) -> IdTable:
-    "Atomic IDs: document `i` is the single token `i` (DSI's unstructured IDs; decoder 2 becomes an `n`-way classifier)."
-    return IdTable(torch.arange(check_int('n', n, min=1))[:, None], 0., 'atomic')
-
-# %% ../nbs/35_retrieval.ipynb #ebe9407a
-def _kmeans(x: np.ndarray, k: int, seed: int) -> np.ndarray:
-    "Cluster index `[N]` of each row of `x` `[N, D]` among `k` clusters (scikit-learn's k-means, k-means++ seeding)."
-    from sklearn.cluster import KMeans
-    return KMeans(k, init='k-means++', n_init=3, random_state=seed).fit_predict(x)
-
-def _paths(x: np.ndarray, idx: np.ndarray, k: int, depth: int, seed: int, out: np.ndarray, level: int = 0):
-    "Write the k-means path of the rows `idx` of `x` from `level` on into `out` `[N, depth]`."
-    if level == depth: return
-    if len(idx) <= k: out[idx, level] = np.arange(len(idx)); return              # DSI: a small cluster numbers its members
-    a = _kmeans(x[idx], k, seed)
-    out[idx, level] = a
-    for j in range(k):
-        if (a == j).any(): _paths(x, idx[a == j], k, depth, seed, out, level + 1)
-
-def semantic_ids(embeddings, branching: int = 8, depth: int = 2, seed: int = 0) -> IdTable:
-    "DSI's semantic IDs: hierarchical k-means paths `[N, depth]` of the rows of `embeddings`, plus a dedup suffix."
-    x = torch.as_tensor(embeddings, dtype=torch.float64)
-    if x.ndim != 2 or 0 in x.shape or not torch.isfinite(x).all():
-        raise ValueError(f"embeddings: expected a non-empty finite [documents, dim] matrix, got {describe(x)}")
-    k, depth = check_int('branching', branching, min=2), check_int('depth', depth, min=1)
-    out = np.zeros((len(x), depth), dtype=np.int64)
-    _paths(x.numpy(), np.arange(len(x)), k, depth, check_int('seed', seed, min=0), out)
-    return IdTable(*document_ids(torch.from_numpy(out)), 'semantic')
-
-# %% ../nbs/35_retrieval.ipynb #8e50d6c4
-def _token_list(sequence) -> list:
-    "A tensor's or array's elements as Python numbers, else the items of `sequence`."
-    return sequence.tolist() if isinstance(sequence, (Tensor, np.ndarray)) else list(sequence)
-
-class Trie:
-    "Prefix tree of token sequences: `add(sequence)`, `get_children(prefix)`, `in`, `len`."
-    _END = -1                                  # key marking the end of a sequence (tokens are >= 0)
-
-    def __init__(self, sequences=()):
-        self.root, self.n = {}, 0
-        for s in sequences: self.add(s)
-    @classmethod
-    def from_table(cls, table: IdTable) -> 'Trie':
-        "The trie of every ID of `table`."
-        if not isinstance(table, IdTable): raise TypeError(f"table: expected an IdTable, got {type(table).__name__}")
-        return cls(table.ids.tolist())
-
-    def add(self, sequence) -> 'Trie':
-        "Insert `sequence` (non-negative integer tokens)."
-        seq = _token_list(sequence)
-        if not seq or not all(isinstance(t, numbers.Integral) and not isinstance(t, (bool, np.bool_)) and t >= 0 for t in seq):
-            raise ValueError(f"sequence: expected a non-empty sequence of non-negative integer tokens, got {sequence!r}")
-        seq = [int(t) for t in seq]                # numpy and torch integers as Python ints: one key per token
-        node = self.root
-        for t in seq: node = node.setdefault(t, {})
-        if self._END not in node: node[self._END], self.n = True, self.n + 1
-        return self
-
-    def _node(self, prefix):
-        node = self.root
-        for t in prefix:
-            if (node := node.get(t)) is None: return None
-        return node
-
-    def get_children(self, prefix=()) -> list[int]:
-        "Tokens that may follow `prefix`, in increasing order; `[]` after a complete ID or a prefix of no ID."
-        node = self._node(_token_list(prefix))
-        return [] if node is None else sorted(t for t in node if t != self._END)
-
-    def __contains__(self, sequence) -> bool:
-        node = self._node(_token_list(sequence))
-        return node is not None and self._END in node
-
-    def __len__(self): return self.n
-
-# %% ../nbs/35_retrieval.ipynb #a6f13a72
-class TrieLogitsProcessor:
-    "Set to -inf the `scores` `[rows, vocab]` of tokens that `trie` does not allow after each row of `input_ids`."
-    def __init__(self, trie: Trie, prefix_length: int = 1, eos_token_id: int | None = None):
-        if not isinstance(trie, Trie): raise TypeError(f"trie: expected a Trie, got {type(trie).__name__}")
-        self.trie, self.prefix_length = trie, check_int('prefix_length', prefix_length, min=0)
-        self.eos_token_id = None if eos_token_id is None else check_int('eos_token_id', eos_token_id, min=0)
-        self._rows = {}
-
-    def allowed(self, prefix: tuple) -> list[int]:
-        "Tokens allowed after the ID prefix `prefix`."
-        kids = self.trie.get_children(prefix)
-        return [self.eos_token_id] if not kids and self.eos_token_id is not None and prefix in self.trie else kids
-
-    def _row(self, prefix: tuple, vocab: int, device) -> Tensor:
-        "Boolean `[vocab]`: the tokens allowed after `prefix` (cached per prefix, vocabulary and device)."
-        if (key := (prefix, vocab, device)) not in self._rows:
-            kids = self.allowed(prefix)
-            if self.eos_token_id is not None and kids == [self.eos_token_id] and self.eos_token_id >= vocab:
-                raise ValueError(f"eos_token_id: {self.eos_token_id} is beyond the vocabulary of {vocab} scores")
-            if kids and max(kids) >= vocab: raise ValueError(f"scores: the trie has token {max(kids)}, beyond the vocabulary of {vocab} scores")
-            row = torch.zeros(vocab, dtype=torch.bool); row[kids] = True
-            self._rows[key] = row.to(device)
-        return self._rows[key]
-
-    def __call__(self, input_ids: Tensor, scores: Tensor) -> Tensor:
-        if not isinstance(input_ids, Tensor) or input_ids.ndim != 2 or input_ids.is_floating_point():
-            raise ValueError(f"input_ids: expected an integer tensor [rows, length], got {describe(input_ids)}")
-        if not isinstance(scores, Tensor) or scores.ndim != 2 or scores.shape[0] != input_ids.shape[0] or not scores.is_floating_point():
-            raise ValueError(f"scores: expected a float tensor [{input_ids.shape[0]}, vocab] (a row per row of input_ids), got {describe(scores)}")
-        if len(input_ids) == 0: return scores
-        V, dev = scores.shape[1], scores.device
-        keep = torch.stack([self._row(tuple(ids), V, dev) for ids in input_ids[:, self.prefix_length:].tolist()])
-        return scores.masked_fill(~keep, float('-inf'))
-
-# %% ../nbs/35_retrieval.ipynb #e113f3d1
-@torch.no_grad()
-def beam_search(step: Callable[[Tensor], Tensor], batch_size: int, length: int, num_beams: int, bos: int,
-                processor: Callable | None = None, device=None) -> tuple[Tensor, Tensor]:
-    "Sequences `[B, num_beams, length]` best first (-1 in empty slots) and their log-probabilities `[B, num_beams]` (-inf there)."
-    B, L, K = check_int('batch_size', batch_size, min=1), check_int('length', length, min=1), check_int('num_beams', num_beams, min=1)
-    tokens = torch.full((B, 1, 1), check_int('bos', bos, min=0), dtype=torch.long, device=device)
-    logp = torch.zeros(B, 1, device=device)
-    alive = torch.ones(B, 1, dtype=torch.bool, device=device)
-    for _ in range(L):
-        k, t = tokens.shape[1], tokens.shape[2]
-        flat = tokens.reshape(B * k, t)
-        scores = step(flat).float().log_softmax(-1)
-        if torch.isnan(scores).any():          # NaN would make every hypothesis look dead: say so instead
-            raise ValueError(f"step: returned NaN scores for {int(torch.isnan(scores).any(-1).sum())} of {len(flat)} rows")
-        if processor is not None: scores = processor(flat, scores)
-        V = scores.shape[-1]
-        cand = (logp[..., None] + scores.reshape(B, k, V)).masked_fill(~alive[..., None], float('-inf')).reshape(B, k * V)
-        top, idx = cand.topk(min(K, k * V), dim=1)                  # sorted: finite candidates first
-        alive = torch.isfinite(top)
-        beam, tok = idx // V, idx % V
-        tokens = torch.cat([tokens.gather(1, beam[..., None].expand(-1, -1, t)), tok[..., None]], 2)
-        logp = top.masked_fill(~alive, 0.)                           # dead slots: never extended (see the mask above)
-    seqs = tokens[..., 1:].masked_fill(~alive[..., None], -1)
-    seqs, scores = F.pad(seqs, (0, 0, 0, K - seqs.shape[1]), value=-1), F.pad(logp.masked_fill(~alive, float('-inf')), (0, K - alive.shape[1]), value=float('-inf'))
-    return seqs, scores
+__all__ = ['UnityConfig', 'SpeechEncoder', 'IdDecoderBlock', 'IdDecoder', 'UnityOutput', 'check_features', 'UnitySpeechModel',
+           'generate', 'DualTaskDataset', 'DualTaskCollator', 'unity_step', 'RetrievalResult', 'retrieve',
+           'DualEncoderOutput', 'DualEncoder', 'dual_encoder_step', 'embed_items', 'IdTable', 'id_table', 'random_ids',
+           'atomic_ids', 'semantic_ids', 'Trie', 'TrieLogitsProcessor', 'beam_search']
 
 # %% ../nbs/35_retrieval.ipynb #d3bba3fa
 @dataclass
 class UnityConfig:
-    "Sizes of the UnitY speech model, its vocabularies and ID lengths, the fusion switch and the loss weight."
+    "Sizes of the UnitY speech model, its vocabularies and ID lengths, the fusion and pooled-memory switches, the loss weight and smoothing."
     n_mels: int = 80
     d_model: int = 128
     nhead: int = 4
@@ -220,13 +45,16 @@ class UnityConfig:
     doc_loss_weight: float = 1.0    # lambda in CE(decoder 1) + lambda CE(decoder 2)
     max_frames: int = 1024
     stride: int = 2                 # the encoder's convolution stride: states per log-mel frame 1 / stride
+    pooled_memory: bool = False     # both decoders also attend to one summary token: a projection of the masked mean state
+    label_smoothing: float = 0.0    # of both cross-entropies
 
     def __post_init__(self):
         for k in ('n_mels', 'd_model', 'nhead', 'encoder_layers', 'decoder_layers', 'semantic_vocab', 'semantic_length',
                   'doc_vocab', 'doc_length', 'max_frames', 'stride'): check_int(k, getattr(self, k), min=1)
         if self.d_model % self.nhead: raise ValueError(f"d_model: expected a multiple of nhead={self.nhead}, got {self.d_model}")
         check_number('dropout', self.dropout, min=0, max=1, max_open=True); check_number('doc_loss_weight', self.doc_loss_weight, min=0)
-        check_choice('fusion', self.fusion, (True, False))
+        check_choice('fusion', self.fusion, (True, False)); check_choice('pooled_memory', self.pooled_memory, (True, False))
+        check_number('label_smoothing', self.label_smoothing, min=0, max=1, max_open=True)
 
     @classmethod
     def for_tables(cls, semantic: IdTable, doc: IdTable, **kwargs) -> 'UnityConfig':
@@ -286,11 +114,12 @@ class IdDecoder(nn.Module):
         "The start token followed by `ids` `[B, L]`: `[B, L + 1]`."
         return torch.cat([ids.new_full((len(ids), 1), self.bos), ids], 1)
 
-    def forward(self, tokens: Tensor, memory: Tensor, memory_mask: Tensor) -> tuple[Tensor, Tensor]:
-        "Logits `[B*k, t, vocab]` (position i predicts token i + 1) and hidden states, for `k` hypotheses per memory row."
+    def forward(self, tokens: Tensor, memory: Tensor, memory_mask: Tensor, context: Tensor | None = None) -> tuple[Tensor, Tensor]:
+        "Logits `[B*k, t, vocab]` (position i predicts token i + 1) and hidden states, for `k` hypotheses per memory row; `context` `[B, d]` is added to every input."
         if len(tokens) % max(len(memory), 1): raise ValueError(f"tokens: expected a multiple of {len(memory)} rows (hypotheses per query), got {len(tokens)}")
         t = tokens.shape[1]
         h = self.embed(tokens) + self.pos.weight[:t]
+        if context is not None: h = h + context.repeat_interleave(len(tokens) // len(context), 0)[:, None]
         causal = torch.ones(t, t, dtype=torch.bool, device=tokens.device).triu(1)
         for block in self.blocks: h = block(h, memory, _key_padding(memory_mask), causal)
         h = self.norm(h)
@@ -331,19 +160,35 @@ def _check_ids(name: str, ids, B: int, L: int, V: int) -> Tensor:
     return ids.long()
 
 # %% ../nbs/35_retrieval.ipynb #d3da2907
-class UnitySpeechModel(nn.Module):
+class UnitySpeechModel(SavedModel, nn.Module):
     "Speech encoder and two decoders (semantic ID, document ID) with UnitY fusion (note s2gsr-unity-plan.md)."
-    def __init__(self, config: UnityConfig):
+    def __init__(self, config: UnityConfig | None = None, **fields):
         super().__init__()
+        if config is None: config = UnityConfig(**fields)            # SavedModel.load passes the saved fields
+        elif fields: raise TypeError(f"fields: give a UnityConfig or its fields, not both (got {sorted(fields)})")
         if not isinstance(config, UnityConfig): raise TypeError(f"config: expected a UnityConfig, got {type(config).__name__}")
         self.config = config
         self.encoder = SpeechEncoder(config)
+        self.pool = nn.Linear(config.d_model, config.d_model) if config.pooled_memory else None
         self.semantic_decoder = IdDecoder(config.semantic_vocab, config.semantic_length, config)
         self.doc_decoder = IdDecoder(config.doc_vocab, config.doc_length, config)
 
+    def save(self, folder, **metadata):
+        "`SavedModel.save`, the config written as its fields (the keyword arguments `load` rebuilds it from)."
+        config, self.config = self.config, asdict(self.config)
+        try: return super().save(folder, **metadata)
+        finally: self.config = config
+
     def encode(self, x: Tensor, mask: Tensor | None = None) -> tuple[Tensor, Tensor]:
-        "Encoder states `[B, ceil(T/stride), d_model]` and their mask of log-mel `x` `[B, T, n_mels]` (mask: True = real)."
-        return self.encoder(*check_features(x, mask, self.config, next(self.parameters()).dtype))
+        "The decoders' memory `[B, M, d_model]` and mask: encoder states of log-mel `x` `[B, T, n_mels]` (mask: True = real), `M = ceil(T/stride)`, plus the summary token with `pooled_memory`."
+        h, m = self.encoder(*check_features(x, mask, self.config, next(self.parameters()).dtype))
+        if self.pool is None: return h, m
+        pooled = self.pool((h * m[..., None]).sum(1) / m.sum(1, keepdim=True))          # padded states are zero
+        return torch.cat([h, pooled[:, None]], 1), torch.cat([m, m.new_ones(len(m), 1)], 1)
+
+    def context(self, memory: Tensor) -> Tensor | None:
+        "With `pooled_memory`, the summary token (the last memory position), also added to every decoder input: a direct path from the pooled query to each prediction; else None."
+        return memory[:, -1] if self.pool is not None else None
 
     def memory(self, states: Tensor, mask: Tensor, semantic_hidden: Tensor) -> tuple[Tensor, Tensor]:
         "Decoder 2's memory and mask: `[states; semantic_hidden]` with fusion, else `states`."
@@ -356,12 +201,26 @@ class UnitySpeechModel(nn.Module):
         sem = _check_ids('semantic_ids', semantic_ids, B, c.semantic_length, c.semantic_vocab).to(x.device)
         doc = _check_ids('doc_ids', doc_ids, B, c.doc_length, c.doc_vocab).to(x.device)
         states, m = self.encode(x, mask)
-        sem_logits, sem_hidden = self.semantic_decoder(self.semantic_decoder.inputs(sem), states, m)
-        doc_logits, _ = self.doc_decoder(self.doc_decoder.inputs(doc)[:, :-1], *self.memory(states, m, sem_hidden))
+        ctx = self.context(states)
+        sem_logits, sem_hidden = self.semantic_decoder(self.semantic_decoder.inputs(sem), states, m, ctx)
+        doc_logits, _ = self.doc_decoder(self.doc_decoder.inputs(doc)[:, :-1], *self.memory(states, m, sem_hidden), ctx)
         sem_logits = sem_logits[:, :-1]
-        ce1 = F.cross_entropy(sem_logits.reshape(-1, c.semantic_vocab).float(), sem.reshape(-1))
-        ce2 = F.cross_entropy(doc_logits.reshape(-1, c.doc_vocab).float(), doc.reshape(-1))
+        ce = lambda logits, target, V: F.cross_entropy(logits.reshape(-1, V).float(), target.reshape(-1), label_smoothing=c.label_smoothing)
+        ce1, ce2 = ce(sem_logits, sem, c.semantic_vocab), ce(doc_logits, doc, c.doc_vocab)
         return UnityOutput(ce1 + c.doc_loss_weight * ce2, ce1, ce2, sem_logits, doc_logits)
+
+    def training_step(self, batch: dict) -> dict:
+        "The `vqnb.train.Trainer` step (`step_fn=UnitySpeechModel.training_step`) on a `DualTaskCollator` batch: the loss, both cross-entropies, the share of retrieval items."
+        out = self(batch['x'], batch['mask'], batch['semantic_ids'], batch['doc_ids'])
+        return dict(loss=out.loss, **out.metrics, retrieval_share=batch['task'].float().mean())
+
+    def warm_start(self, dense: nn.Module) -> 'UnitySpeechModel':
+        "Copy the speech encoder (and, with `pooled_memory`, the projection into the summary token) of a trained `DualEncoder` (SpeechGR's pretrained encoder)."
+        if not isinstance(dense, DualEncoder): raise TypeError(f"dense: expected a trained DualEncoder, got {type(dense).__name__}")
+        self.encoder.load_state_dict(dense.encoder.state_dict())
+        if self.pool is not None: self.pool.load_state_dict(dense.proj.state_dict())
+        return self
+
 
 # %% ../nbs/35_retrieval.ipynb #2fde847e
 @torch.no_grad()
@@ -373,15 +232,27 @@ def generate(model: UnitySpeechModel, x: Tensor, mask: Tensor | None = None, num
     with evaluating(model):
         states, m = model.encode(x, mask)
         B = len(states)
-        step1 = lambda tok: d1(tok, states, m)[0][:, -1]
+        ctx = model.context(states)
+        step1 = lambda tok: d1(tok, states, m, ctx)[0][:, -1]
         p1, p2 = (None if t is None else TrieLogitsProcessor(t) for t in (semantic_trie, trie))
         sem, _ = beam_search(step1, B, d1.length, 1, d1.bos, p1, states.device)
         sem = sem[:, 0].clamp(min=0)              # a semantic trie always leaves one path
-        mem, mm = model.memory(states, m, d1(d1.inputs(sem), states, m)[1])
-        step2 = lambda tok: d2(tok, mem, mm)[0][:, -1]
+        mem, mm = model.memory(states, m, d1(d1.inputs(sem), states, m, ctx)[1])
+        step2 = lambda tok: d2(tok, mem, mm, ctx)[0][:, -1]
         return beam_search(step2, B, d2.length, num_beams, d2.bos, p2, states.device)
 
 # %% ../nbs/35_retrieval.ipynb #45eac44f
+def _check_items(name: str, items, dim: int | None = None, empty: bool = False) -> list[Tensor]:
+    "`items` as float32 `[frames, dim]` tensors of one width, finite, or a `ValueError` naming the argument."
+    out = [torch.as_tensor(f, dtype=torch.float32) for f in items]
+    dim = dim if dim is not None else (out[0].shape[-1] if out and out[0].ndim == 2 else None)
+    for i, f in enumerate(out):
+        if f.ndim != 2 or f.shape[1] != dim or len(f) == 0:
+            raise ValueError(f"{name}: expected [frames, {dim}] features (one width, at least one frame), got item {i} of shape {tuple(f.shape)}")
+        if not torch.isfinite(f).all(): raise ValueError(f"{name}: expected finite features, got NaN or inf in item {i}")
+    if not out and not empty: raise ValueError(f"{name}: expected a non-empty list of [frames, n_mels] tensors")
+    return out
+
 class DualTaskDataset(Dataset):
     "Whole documents (indexing) or random crops (retrieval) of `features` or of their `renditions`, with their document and semantic IDs."
     def __init__(self, features: list, doc_ids: IdTable, semantic_ids: IdTable, crop_frames: int = 150, p_index: float = 0.5,
@@ -390,12 +261,13 @@ class DualTaskDataset(Dataset):
         for name, t in (('doc_ids', doc_ids), ('semantic_ids', semantic_ids)):
             if not isinstance(t, IdTable) or len(t) != len(features): raise ValueError(f"{name}: expected an IdTable of {len(features)} rows (one per document), got {describe(t)}")
         if avoid is not None and len(avoid) != len(features): raise ValueError(f"avoid: expected {len(features)} lists of start frames, got {len(avoid)}")
-        self.features, self.doc_ids, self.semantic_ids = [torch.as_tensor(f, dtype=torch.float32) for f in features], doc_ids, semantic_ids
+        self.features, self.doc_ids, self.semantic_ids = _check_items('features', features), doc_ids, semantic_ids
         self.crop_frames, self.p_index = check_int('crop_frames', crop_frames, min=1), check_number('p_index', p_index, min=0, max=1)
         self.avoid, self.min_shift = avoid, crop_frames if min_shift is None else check_int('min_shift', min_shift, min=0)
         if renditions is not None and (not isinstance(renditions, (list, tuple)) or len(renditions) != len(features)):
             raise ValueError(f"renditions: expected {len(features)} lists (one per document) of [frames, n_mels] recordings, got {describe(renditions)}")
-        self.renditions = None if renditions is None else [[torch.as_tensor(r, dtype=torch.float32) for r in rs] for rs in renditions]
+        dim = self.features[0].shape[1]
+        self.renditions = None if renditions is None else [_check_items(f'renditions[{i}]', rs, dim, empty=True) for i, rs in enumerate(renditions)]
 
     def __len__(self): return len(self.features)
 
@@ -429,9 +301,8 @@ class DualTaskCollator:
         return out
 
 def unity_step(model: UnitySpeechModel, batch: dict) -> dict:
-    "The `vqnb.train.Trainer` step: the loss, both cross-entropies and the share of retrieval items in the batch."
-    out = model(batch['x'], batch['mask'], batch['semantic_ids'], batch['doc_ids'])
-    return dict(loss=out.loss, **out.metrics, retrieval_share=batch['task'].float().mean())
+    "`model.training_step(batch)`, as a function (the name earlier experiments used)."
+    return model.training_step(batch)
 
 # %% ../nbs/35_retrieval.ipynb #bf189ba2
 @dataclass
@@ -446,6 +317,11 @@ def retrieve(model: UnitySpeechModel, queries: list, table: IdTable, num_beams: 
              semantic_trie: Trie | None = None, batch_size: int = 64) -> RetrievalResult:
     "Rank the documents of `table` for each query `[frames, n_mels]` by generating their IDs."
     ranked, batch_size = [], check_int('batch_size', batch_size, min=1)
+    if not isinstance(model, UnitySpeechModel): raise TypeError(f"model: expected a UnitySpeechModel, got {type(model).__name__}")
+    if not isinstance(table, IdTable) or table.length != model.config.doc_length or table.vocab_size > model.config.doc_vocab:
+        raise ValueError(f"table: expected an IdTable of IDs of length {model.config.doc_length} over at most {model.config.doc_vocab} "
+                         f"tokens (the model's), got {describe(table) if not isinstance(table, IdTable) else (table.length, table.vocab_size)}")
+    if not len(queries): raise ValueError("queries: expected at least one [frames, n_mels] query, got none")
     device = next(model.parameters()).device
     for s in range(0, len(queries), batch_size):
         x, mask = pad_batch(list(queries[s:s + batch_size]), dtype=torch.float32)
@@ -494,15 +370,20 @@ class DualEncoder(nn.Module):
         target = torch.arange(len(q), device=logits.device)
         return DualEncoderOutput((F.cross_entropy(logits, target) + F.cross_entropy(logits.T, target)) / 2, logits)
 
+    def training_step(self, batch: dict) -> dict:
+        "The `vqnb.train.Trainer` step (`step_fn=DualEncoder.training_step`) on a `DualTaskCollator(documents=...)` batch: InfoNCE loss and in-batch accuracy."
+        out = self(batch['x'], batch['mask'], batch['doc_x'], batch['doc_mask'], batch['doc'])
+        return dict(loss=out.loss, **out.metrics)
+
 def dual_encoder_step(model: DualEncoder, batch: dict) -> dict:
-    "The `vqnb.train.Trainer` step on a `DualTaskCollator(documents=...)` batch: InfoNCE loss and in-batch accuracy."
-    out = model(batch['x'], batch['mask'], batch['doc_x'], batch['doc_mask'], batch['doc'])
-    return dict(loss=out.loss, **out.metrics)
+    "`model.training_step(batch)`, as a function (the name earlier experiments used)."
+    return model.training_step(batch)
 
 @torch.no_grad()
 def embed_items(model: DualEncoder, items: list, batch_size: int = 64) -> Tensor:
     "Unit vectors `[n, d_model]` of the log-mel items `[frames, n_mels]`, in batches (eval mode)."
     batch_size, device = check_int('batch_size', batch_size, min=1), next(model.parameters()).device
+    if not len(items): raise ValueError("items: expected at least one [frames, n_mels] item, got none")
     with evaluating(model):
         return torch.cat([model.embed(*(t.to(device) for t in pad_batch(list(items[s:s + batch_size]), dtype=torch.float32))).cpu()
                           for s in range(0, len(items), batch_size)])
