@@ -44,6 +44,7 @@ def _run_parsers(sub):
     ls.add_argument('--runs', default=None, help='runs folder (default: $VQNB_RUNS_DIR or runs/)')
     ls.add_argument('--compare', metavar='EXPERIMENT', help="the experiment's tracked runs side by side: parameters and summary metrics")
     ls.add_argument('--all-metrics', action='store_true', help='with --compare: every metric, not only the summary')
+    ls.add_argument('--snapshot', action='store_true', help="write docs/results/EXPERIMENT.json from each experiment's latest finished default run (the README's tables)")
 
 def _data_parsers(sub):
     d = sub.add_parser('data', help='build or verify the corpora')
@@ -182,8 +183,14 @@ def _one_line(e: BaseException) -> str | None:
 
 def list_or_compare_runs(args) -> int:
     "`vqnb runs`: the run folders with their key metrics; with `--compare EXPERIMENT`, that experiment's MLflow runs side by side."
-    from vqnb.runner import list_runs, format_runs, compare_runs
+    from vqnb.runner import list_runs, format_runs, compare_runs, list_experiments, snapshot_run, ExperimentError
     if args.all_metrics and not args.compare: raise UsageError("vqnb runs: --all-metrics goes with --compare EXPERIMENT")
+    if args.snapshot and args.compare: raise UsageError("vqnb runs: --snapshot or --compare, not both")
+    if args.snapshot:
+        for name in list_experiments():
+            try: print(f"{name}: {snapshot_run(name, args.runs)}")
+            except ExperimentError as e: print(f"{name}: no snapshot ({e})")
+        return 0
     if not args.compare: print(format_runs(list_runs(args.runs))); return 0
     import pandas as pd
     with pd.option_context('display.max_rows', None, 'display.max_columns', None, 'display.width', 200):

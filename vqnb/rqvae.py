@@ -66,7 +66,7 @@ class DecoderBlock(nn.Module):
 # %% ../nbs/30_rqvae.ipynb #ab12cd34
 class MultiWindowDecoder(nn.Module):
     "Positional queries attend to themselves and to the window codes; returns `[B, T, latent_dim]`."
-    def __init__(self, latent_dim: int, num_layers: int = 4, nhead: int = 8, dropout: float = 0.1):
+    def __init__(self, latent_dim: int, *, num_layers: int = 4, nhead: int = 8, dropout: float = 0.1):
         super().__init__()
         self.latent_dim, nhead, dropout = _check_heads(latent_dim, nhead, dropout)
         self.blocks = nn.ModuleList(DecoderBlock(latent_dim, nhead, dropout) for _ in range(check_int('num_layers', num_layers, min=1)))
@@ -104,7 +104,7 @@ def _check_features(x: Tensor, mask, input_dim: int, max_seq_len: int) -> Tensor
 # %% ../nbs/30_rqvae.ipynb #aa11bb22
 class DocumentEncoder(nn.Module):
     "Frames `[B, T, input_dim]` -> window vectors `[B, W, latent_dim]`, their mask and centres (global: W = 1)."
-    def __init__(self, input_dim: int, latent_dim: int, max_seq_len: int = 512, num_layers: int = 4, nhead: int = 8,
+    def __init__(self, input_dim: int, latent_dim: int, *, max_seq_len: int = 512, num_layers: int = 4, nhead: int = 8,
                  dropout: float = 0.1, pooling_type: str = 'sliding_window', window_size: int = 25, window_stride: int = 12,
                  pooling_hidden_dim: int = 128):
         super().__init__()
@@ -146,13 +146,13 @@ class DocumentEncoder(nn.Module):
 # %% ../nbs/30_rqvae.ipynb #a4756e1c
 class FrameDecoder(nn.Module):
     "Quantized windows `[B, W, latent_dim]` placed at their centres -> frames `[B, T, output_dim]`."
-    def __init__(self, latent_dim: int, output_dim: int, max_seq_len: int = 512, num_layers: int = 4, nhead: int = 8,
+    def __init__(self, latent_dim: int, output_dim: int, *, max_seq_len: int = 512, num_layers: int = 4, nhead: int = 8,
                  dropout: float = 0.1):
         super().__init__()
         self.latent_dim, self.output_dim = check_int('latent_dim', latent_dim, min=1), check_int('output_dim', output_dim, min=1)
         self.register_buffer('positions', sinusoidal(torch.arange(check_int('max_seq_len', max_seq_len, min=1)), latent_dim), persistent=False)
         self.query_proj = nn.Linear(latent_dim, latent_dim)
-        self.transformer = MultiWindowDecoder(latent_dim, num_layers, nhead, dropout)
+        self.transformer = MultiWindowDecoder(latent_dim, num_layers=num_layers, nhead=nhead, dropout=dropout)
         self.output_head = nn.Linear(latent_dim, output_dim)
 
     def forward(self, quantized: Tensor, window_mask: Tensor, centers: Tensor, mask: Tensor) -> Tensor:

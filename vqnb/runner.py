@@ -6,7 +6,7 @@ Docs: https://vqnb.github.io/vqnb/runner.html.md"""
 
 # %% ../nbs/21_runner.ipynb #20d5cc90
 from __future__ import annotations
-import ast, base64, contextlib, json, os, socket, threading, time
+import ast, base64, contextlib, json, math, os, socket, threading, time
 from datetime import datetime, timezone
 from pathlib import Path
 from .core import project_root, runs_dir, atomic_write_bytes, atomic_write_json, atomic_write_text, check_choice
@@ -14,7 +14,7 @@ from .core import project_root, runs_dir, atomic_write_bytes, atomic_write_json,
 # %% auto #0
 __all__ = ['SCALES', 'ExperimentError', 'experiments_dir', 'list_experiments', 'experiment_path', 'experiment_parameters',
            'parse_parameters', 'read_status', 'widget_js_dir', 'offline_html_exporter', 'run_experiment', 'list_runs',
-           'format_runs', 'compare_runs', 'RunInfo', 'open_run']
+           'format_runs', 'compare_runs', 'results_dir', 'latest_finished', 'snapshot_run', 'RunInfo', 'open_run']
 
 # %% ../nbs/21_runner.ipynb #558869d1
 class ExperimentError(RuntimeError): "An experiment that cannot be run, or that failed."
@@ -360,6 +360,40 @@ def compare_runs(experiment: str, runs: str | Path | None = None, all_metrics: b
                                                   **{('metric', k): v for k, v in m.items()}}
     df = pd.DataFrame(cols)
     return df.sort_index(level=0, key=lambda s: s.map({'run': 0, 'param': 1, 'metric': 2})) if len(df) else df
+
+# %% ../nbs/21_runner.ipynb #92ed879e
+def results_dir() -> Path:
+    "Where the README's result snapshots live: docs/results in the checkout (or the current folder)."
+    return (project_root() or Path.cwd())/'docs'/'results'
+
+def _finite(v):
+    "`v` with every NaN / inf (which strict JSON cannot hold) as None."
+    if isinstance(v, dict): return {k: _finite(x) for k, x in v.items()}
+    if isinstance(v, list): return [_finite(x) for x in v]
+    return None if isinstance(v, float) and not math.isfinite(v) else v
+
+def latest_finished(name: str, runs: str | Path | None = None, scale: str = 'default') -> Path | None:
+    "The newest run folder of experiment `name` that finished at `scale` (a notebook without a scale parameter counts as 'default'), or None."
+    check_choice('scale', scale, SCALES)
+    root = Path(runs or runs_dir())/name
+    for run in sorted((p for p in root.iterdir() if p.is_dir()), reverse=True) if root.is_dir() else ():
+        s = read_status(run)
+        if s['status'] == 'done' and s.get('parameters', {}).get('scale', 'default') == scale and (run/'metrics.json').is_file(): return run
+    return None
+
+def snapshot_run(name: str, runs: str | Path | None = None, scale: str = 'default', folder: str | Path | None = None) -> Path:
+    "Write `folder`/NAME.json (default: `results_dir()`): the latest finished `scale` run's id, date, parameters, `summary` and `table_markdown`."
+    run = latest_finished(name, runs, scale)
+    if run is None: raise ExperimentError(f"experiment {name}: no finished {scale} run in {Path(runs or runs_dir())/name}; `vqnb run {name}` makes one")
+    s, metrics = read_status(run), json.loads((run/'metrics.json').read_text())
+    if not isinstance(metrics, dict): raise ExperimentError(f"{run/'metrics.json'}: expected a JSON object")
+    snap = dict(experiment=name, run=run.name, date=s.get('started', '')[:10], scale=scale,
+                parameters={k: v for k, v in s.get('parameters', {}).items() if k != 'run_dir'},
+                summary=metrics.get('summary', {}), table_markdown=metrics.get('table_markdown'))
+    out = Path(folder or results_dir())/f"{name}.json"
+    out.parent.mkdir(parents=True, exist_ok=True)
+    atomic_write_text(out, json.dumps(_finite(snap), indent=1, sort_keys=True, allow_nan=False) + '\n')   # strict JSON
+    return out
 
 # %% ../nbs/21_runner.ipynb #97403d7c
 from dataclasses import dataclass

@@ -22,9 +22,9 @@ from .core import (replace_atomically, atomic_write_json, read_json, stale_tempo
 
 # %% auto #0
 __all__ = ['SCHEDULES', 'select_device', 'seed_everything', 'rng_state', 'set_rng_state', 'TrainConfig', 'CheckpointError',
-           'CheckpointWarning', 'CheckpointStore', 'load_checkpoint', 'Callback', 'default_step', 'Trainer',
-           'TrackingWarning', 'tracking_uri', 'tracking_enabled', 'metric_key', 'flat_numbers', 'Tracker',
-           'tracking_root', 'SavedModel']
+           'CheckpointWarning', 'CheckpointStore', 'load_checkpoint', 'TrackingWarning', 'tracking_uri',
+           'tracking_enabled', 'metric_key', 'flat_numbers', 'Tracker', 'tracking_root', 'Callback', 'default_step',
+           'Trainer', 'SavedModel']
 
 # %% ../nbs/20_train.ipynb #064a5107
 def select_device(device: str = 'auto') -> torch.device:
@@ -190,6 +190,119 @@ def load(self: CheckpointStore, map_location='cpu') -> tuple[dict, dict]:
 def load_checkpoint(ckpt_dir: str | Path, map_location='cpu') -> tuple[dict, dict]:
     "The newest intact checkpoint of `ckpt_dir` (sha256 checked, weights only): `(state, record)`."
     return CheckpointStore(ckpt_dir).load(map_location)
+
+# %% ../nbs/20_train.ipynb #aa7f6af2
+class TrackingWarning(UserWarning): "An MLflow call that failed: the run goes on, untracked from there."
+
+def tracking_uri(runs: str | Path) -> str:
+    "The MLflow store of the runs folder `runs`: the SQLite file `mlflow.db` in it (no server)."
+    return f"sqlite:///{Path(runs).resolve()/'mlflow.db'}"
+
+def tracking_enabled() -> bool:
+    "False when $VQNB_TRACKING is 0 / off / false / no: nothing is logged to MLflow."
+    return os.environ.get('VQNB_TRACKING', '1').strip().lower() not in ('0', 'off', 'false', 'no')
+
+def metric_key(key: str) -> str:
+    "`key` as MLflow accepts it (letters, digits, `_ - . / :` and spaces): `recall@10` -> `recall_at_10`."
+    return re.sub(r'[^\w\-./: ]', '_', str(key).replace('@', '_at_'))[:250]
+
+def flat_numbers(d: dict, prefix: str = '') -> dict[str, float]:
+    "The finite numbers (and booleans, as 0 / 1) of the nested dict `d`, keyed by their path `a.b`; lists and strings left out."
+    out = {}
+    for k, v in (d or {}).items():
+        key = f"{prefix}{k}"
+        if isinstance(v, dict): out |= flat_numbers(v, key + '.')
+        elif isinstance(v, (bool, int, float, np.integer, np.floating)) and math.isfinite(float(v)): out[metric_key(key)] = float(v)
+    return out
+
+# %% ../nbs/20_train.ipynb #d349a670
+class Tracker:
+    "One MLflow run in the store of the runs folder `runs`, through `MlflowClient` (no global state). A failed call warns and stops the tracking."
+    def __init__(self, runs: str | Path, experiment: str, *, run_id: str | None = None, run_name: str | None = None,
+                 tags: dict | None = None, parent: str | None = None):
+        self.runs, self.client, self.run_id = Path(runs), None, None
+        self._call(self._open, experiment, run_id, run_name, dict(tags or {}), parent, _opening=True)
+
+    def _call(self, f, *args, _opening=False, **kw):
+        if self.client is None and not _opening: return None
+        try: return f(*args, **kw)
+        except Exception as e:                          # tracking never breaks a run
+            warnings.warn(f"MLflow tracking in {self.runs/'mlflow.db'} failed ({type(e).__name__}: {str(e)[:300]}); "
+                          f"the run goes on untracked", TrackingWarning, stacklevel=3)
+            self.client = None
+
+    def _open(self, experiment, run_id, run_name, tags, parent):
+        from mlflow.tracking import MlflowClient       # imported here: mlflow takes seconds to import
+        self.runs.mkdir(parents=True, exist_ok=True)
+        client = MlflowClient(tracking_uri=tracking_uri(self.runs))
+        exp = client.get_experiment_by_name(experiment)
+        # artifacts beside the store, never in the current folder (MLflow's default ./mlruns)
+        exp_id = exp.experiment_id if exp else client.create_experiment(experiment, artifact_location=(self.runs/'mlartifacts').resolve().as_uri())
+        if run_id is not None:                          # a resumed run continues its MLflow run (if the store still has it)
+            try: client.update_run(run_id, status='RUNNING')
+            except Exception: run_id = None
+        if run_id is None:
+            if parent: tags['mlflow.parentRunId'] = parent
+            run_id = client.create_run(exp_id, run_name=run_name, tags={k: str(v) for k, v in tags.items()}).info.run_id
+        self.client, self.run_id = client, run_id
+
+    @property
+    def active(self) -> bool: "Whether calls still reach the store."; return self.client is not None
+
+    def log_params(self, params: dict):
+        "Log `params` (nested dicts flattened to `a.b`); MLflow keeps a parameter's first value, so a resumed run logs only new ones."
+        def log():
+            from mlflow.entities import Param
+            have = self.client.get_run(self.run_id).data.params
+            flat = {}
+            def walk(d, prefix):
+                for k, v in d.items():
+                    if isinstance(v, dict) and v: walk(v, f"{prefix}{k}.")
+                    else: flat[metric_key(f"{prefix}{k}")] = json.dumps(v, default=str) if not isinstance(v, str) else v
+            walk(params, '')
+            new = [Param(k, v[:6000]) for k, v in flat.items() if k not in have]
+            for i in range(0, len(new), 100): self.client.log_batch(self.run_id, params=new[i:i + 100])
+        self._call(log)
+
+    def log_metrics(self, metrics: dict, step: int = 0):
+        "Log the finite numbers of `metrics` (nested dicts flattened) at `step`."
+        def log():
+            from mlflow.entities import Metric
+            now = int(time.time() * 1000)
+            ms = [Metric(k, v, now, step) for k, v in flat_numbers(metrics).items()]
+            for i in range(0, len(ms), 500): self.client.log_batch(self.run_id, metrics=ms[i:i + 500])
+        self._call(log)
+
+    def log_artifact(self, path: str | Path, artifact_path: str | None = None):
+        "Copy the file or folder `path` into the run's artifacts (under `artifact_path`)."
+        path = Path(path)
+        if path.is_dir(): self._call(self.client and self.client.log_artifacts, self.run_id, str(path), artifact_path)
+        elif path.is_file(): self._call(self.client and self.client.log_artifact, self.run_id, str(path), artifact_path)
+
+    def set_tags(self, tags: dict):
+        "Set the run's tags (values as strings)."
+        self._call(lambda: [self.client.set_tag(self.run_id, k, str(v)) for k, v in tags.items()])
+
+    def end(self, status: str = 'FINISHED'):
+        "Mark the run FINISHED, FAILED or KILLED."
+        self._call(self.client and self.client.set_terminated, self.run_id, status)
+
+# %% ../nbs/20_train.ipynb #fe3dee19
+def tracking_root(run_dir: str | Path | None, tracking: bool | str | Path | None = None) -> Path | None:
+    """The runs folder whose MLflow store a `Trainer` run in `run_dir` logs to, or None (not tracked). `tracking`: False never,
+    a folder that folder; None or True: $VQNB_TRACKING_DIR (set by `vqnb run` for its notebooks), else the nearest folder
+    above `run_dir` that holds an `mlflow.db`, else the runs folder (`runs_dir()`) when `run_dir` is inside it (or `tracking` is True)."""
+    if tracking is not None and not isinstance(tracking, (bool, str, Path)):
+        raise TypeError(f"tracking: expected True, False, None or a runs folder, got {type(tracking).__name__}")
+    if tracking is False or not tracking_enabled(): return None
+    if isinstance(tracking, (str, Path)): return Path(tracking)
+    if os.environ.get('VQNB_TRACKING_DIR'): return Path(os.environ['VQNB_TRACKING_DIR'])
+    if run_dir is None: return runs_dir() if tracking is True else None
+    here = Path(run_dir).resolve()
+    held = next((p for p in here.parents if (p/'mlflow.db').is_file()), None)
+    if held is not None: return held
+    runs = runs_dir().resolve()
+    return runs if runs in here.parents or tracking is True else None
 
 # %% ../nbs/20_train.ipynb #03ae3667
 class Callback:
@@ -379,119 +492,6 @@ def validate(self: Trainer) -> dict:
 def _autocast(self: Trainer):
     on = self.config.amp and self.device.type == 'cuda'
     return torch.autocast(device_type=self.device.type, dtype=torch.bfloat16, enabled=on)
-
-# %% ../nbs/20_train.ipynb #aa7f6af2
-class TrackingWarning(UserWarning): "An MLflow call that failed: the run goes on, untracked from there."
-
-def tracking_uri(runs: str | Path) -> str:
-    "The MLflow store of the runs folder `runs`: the SQLite file `mlflow.db` in it (no server)."
-    return f"sqlite:///{Path(runs).resolve()/'mlflow.db'}"
-
-def tracking_enabled() -> bool:
-    "False when $VQNB_TRACKING is 0 / off / false / no: nothing is logged to MLflow."
-    return os.environ.get('VQNB_TRACKING', '1').strip().lower() not in ('0', 'off', 'false', 'no')
-
-def metric_key(key: str) -> str:
-    "`key` as MLflow accepts it (letters, digits, `_ - . / :` and spaces): `recall@10` -> `recall_at_10`."
-    return re.sub(r'[^\w\-./: ]', '_', str(key).replace('@', '_at_'))[:250]
-
-def flat_numbers(d: dict, prefix: str = '') -> dict[str, float]:
-    "The finite numbers (and booleans, as 0 / 1) of the nested dict `d`, keyed by their path `a.b`; lists and strings left out."
-    out = {}
-    for k, v in (d or {}).items():
-        key = f"{prefix}{k}"
-        if isinstance(v, dict): out |= flat_numbers(v, key + '.')
-        elif isinstance(v, (bool, int, float, np.integer, np.floating)) and math.isfinite(float(v)): out[metric_key(key)] = float(v)
-    return out
-
-# %% ../nbs/20_train.ipynb #d349a670
-class Tracker:
-    "One MLflow run in the store of the runs folder `runs`, through `MlflowClient` (no global state). A failed call warns and stops the tracking."
-    def __init__(self, runs: str | Path, experiment: str, *, run_id: str | None = None, run_name: str | None = None,
-                 tags: dict | None = None, parent: str | None = None):
-        self.runs, self.client, self.run_id = Path(runs), None, None
-        self._call(self._open, experiment, run_id, run_name, dict(tags or {}), parent, _opening=True)
-
-    def _call(self, f, *args, _opening=False, **kw):
-        if self.client is None and not _opening: return None
-        try: return f(*args, **kw)
-        except Exception as e:                          # tracking never breaks a run
-            warnings.warn(f"MLflow tracking in {self.runs/'mlflow.db'} failed ({type(e).__name__}: {str(e)[:300]}); "
-                          f"the run goes on untracked", TrackingWarning, stacklevel=3)
-            self.client = None
-
-    def _open(self, experiment, run_id, run_name, tags, parent):
-        from mlflow.tracking import MlflowClient       # imported here: mlflow takes seconds to import
-        self.runs.mkdir(parents=True, exist_ok=True)
-        client = MlflowClient(tracking_uri=tracking_uri(self.runs))
-        exp = client.get_experiment_by_name(experiment)
-        # artifacts beside the store, never in the current folder (MLflow's default ./mlruns)
-        exp_id = exp.experiment_id if exp else client.create_experiment(experiment, artifact_location=(self.runs/'mlartifacts').resolve().as_uri())
-        if run_id is not None:                          # a resumed run continues its MLflow run (if the store still has it)
-            try: client.update_run(run_id, status='RUNNING')
-            except Exception: run_id = None
-        if run_id is None:
-            if parent: tags['mlflow.parentRunId'] = parent
-            run_id = client.create_run(exp_id, run_name=run_name, tags={k: str(v) for k, v in tags.items()}).info.run_id
-        self.client, self.run_id = client, run_id
-
-    @property
-    def active(self) -> bool: "Whether calls still reach the store."; return self.client is not None
-
-    def log_params(self, params: dict):
-        "Log `params` (nested dicts flattened to `a.b`); MLflow keeps a parameter's first value, so a resumed run logs only new ones."
-        def log():
-            from mlflow.entities import Param
-            have = self.client.get_run(self.run_id).data.params
-            flat = {}
-            def walk(d, prefix):
-                for k, v in d.items():
-                    if isinstance(v, dict) and v: walk(v, f"{prefix}{k}.")
-                    else: flat[metric_key(f"{prefix}{k}")] = json.dumps(v, default=str) if not isinstance(v, str) else v
-            walk(params, '')
-            new = [Param(k, v[:6000]) for k, v in flat.items() if k not in have]
-            for i in range(0, len(new), 100): self.client.log_batch(self.run_id, params=new[i:i + 100])
-        self._call(log)
-
-    def log_metrics(self, metrics: dict, step: int = 0):
-        "Log the finite numbers of `metrics` (nested dicts flattened) at `step`."
-        def log():
-            from mlflow.entities import Metric
-            now = int(time.time() * 1000)
-            ms = [Metric(k, v, now, step) for k, v in flat_numbers(metrics).items()]
-            for i in range(0, len(ms), 500): self.client.log_batch(self.run_id, metrics=ms[i:i + 500])
-        self._call(log)
-
-    def log_artifact(self, path: str | Path, artifact_path: str | None = None):
-        "Copy the file or folder `path` into the run's artifacts (under `artifact_path`)."
-        path = Path(path)
-        if path.is_dir(): self._call(self.client and self.client.log_artifacts, self.run_id, str(path), artifact_path)
-        elif path.is_file(): self._call(self.client and self.client.log_artifact, self.run_id, str(path), artifact_path)
-
-    def set_tags(self, tags: dict):
-        "Set the run's tags (values as strings)."
-        self._call(lambda: [self.client.set_tag(self.run_id, k, str(v)) for k, v in tags.items()])
-
-    def end(self, status: str = 'FINISHED'):
-        "Mark the run FINISHED, FAILED or KILLED."
-        self._call(self.client and self.client.set_terminated, self.run_id, status)
-
-# %% ../nbs/20_train.ipynb #fe3dee19
-def tracking_root(run_dir: str | Path | None, tracking: bool | str | Path | None = None) -> Path | None:
-    """The runs folder whose MLflow store a `Trainer` run in `run_dir` logs to, or None (not tracked). `tracking`: False never,
-    a folder that folder; None or True: $VQNB_TRACKING_DIR (set by `vqnb run` for its notebooks), else the nearest folder
-    above `run_dir` that holds an `mlflow.db`, else the runs folder (`runs_dir()`) when `run_dir` is inside it (or `tracking` is True)."""
-    if tracking is not None and not isinstance(tracking, (bool, str, Path)):
-        raise TypeError(f"tracking: expected True, False, None or a runs folder, got {type(tracking).__name__}")
-    if tracking is False or not tracking_enabled(): return None
-    if isinstance(tracking, (str, Path)): return Path(tracking)
-    if os.environ.get('VQNB_TRACKING_DIR'): return Path(os.environ['VQNB_TRACKING_DIR'])
-    if run_dir is None: return runs_dir() if tracking is True else None
-    here = Path(run_dir).resolve()
-    held = next((p for p in here.parents if (p/'mlflow.db').is_file()), None)
-    if held is not None: return held
-    runs = runs_dir().resolve()
-    return runs if runs in here.parents or tracking is True else None
 
 # %% ../nbs/20_train.ipynb #9ec08b84
 @patch
