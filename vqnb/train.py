@@ -225,7 +225,10 @@ class Tracker:
 
     def _call(self, f, *args, _opening=False, **kw):
         if self.client is None and not _opening: return None
-        try: return f(*args, **kw)
+        try:
+            with warnings.catch_warnings():             # mlflow's own deprecation notices (SQLAlchemy's) are not the user's business
+                warnings.simplefilter('ignore', DeprecationWarning)
+                return f(*args, **kw)
         except Exception as e:                          # tracking never breaks a run
             warnings.warn(f"MLflow tracking in {self.runs/'mlflow.db'} failed ({type(e).__name__}: {str(e)[:300]}); "
                           f"the run goes on untracked", TrackingWarning, stacklevel=3)
