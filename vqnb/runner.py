@@ -223,7 +223,7 @@ def _track_result(tracker, run: Path, name: str, status: str):
     try: metrics = json.loads((run/'metrics.json').read_text())
     except (OSError, UnicodeDecodeError, ValueError): metrics = None
     if isinstance(metrics, dict): tracker.log_metrics({k: v for k, v in metrics.items() if k != 'history'})
-    for f in (f"{name}.html", 'metrics.json', 'status.json'): tracker.log_artifact(run/f)
+    for f in (f"{name}.html", 'report.html', 'metrics.json', 'status.json'): tracker.log_artifact(run/f)     # report.html: an experiment's own
     tracker.log_artifact(run/'figures', 'figures')
     for rel, folder in _saved_models(run).items(): tracker.log_artifact(folder, f"models/{rel}")
     tracker.end(status)
@@ -373,12 +373,13 @@ def _finite(v):
     return None if isinstance(v, float) and not math.isfinite(v) else v
 
 def latest_finished(name: str, runs: str | Path | None = None, scale: str = 'default') -> Path | None:
-    "The newest run folder of experiment `name` that finished at `scale` (a notebook without a scale parameter counts as 'default'), or None."
+    "The newest run folder of experiment `name` that finished at `scale` with no other parameter given (`-p`), or None; a notebook without a scale parameter counts as 'default'."
     check_choice('scale', scale, SCALES)
     root = Path(runs or runs_dir())/name
     for run in sorted((p for p in root.iterdir() if p.is_dir()), reverse=True) if root.is_dir() else ():
         s = read_status(run)
-        if s['status'] == 'done' and s.get('parameters', {}).get('scale', 'default') == scale and (run/'metrics.json').is_file(): return run
+        given = {k: v for k, v in s.get('parameters', {}).items() if k != 'run_dir'}
+        if s['status'] == 'done' and given in ({'scale': scale}, *([{}] if scale == 'default' else [])) and (run/'metrics.json').is_file(): return run
     return None
 
 def snapshot_run(name: str, runs: str | Path | None = None, scale: str = 'default', folder: str | Path | None = None) -> Path:
