@@ -3,6 +3,8 @@
 #   make test   sync checks + every notebook's tests (what CI runs)
 #   make lab    JupyterLab on the workspace, the audio window inspector's notebook open
 #   make bench  benchmarks against the peer libraries
+#   make results  snapshot each experiment's latest finished default run into docs/results/ and render the README's tables
+#   make ui     the MLflow UI on the tracked runs (runs/mlflow.db), at http://127.0.0.1:5000 (PORT=... to change)
 #   make gpu-smoke  DDP + NCCL + bfloat16 training on every visible GPU (not part of make test)
 #   make sync   export the library, clean the notebooks, render README.md (before a commit)
 PYTHON ?= python3
@@ -17,7 +19,7 @@ BROWSER_PACKAGES := chromium $(if $(shell command -v npm),,npm)
 ALLOW_ROOT := $(if $(filter 0,$(shell id -u)),--allow-root)
 WIDGET_JS := .cache/widget-js
 
-.PHONY: run test lab bench sync outputs sysdeps install clean-venv gpu-smoke
+.PHONY: run test lab bench sync outputs sysdeps install clean-venv gpu-smoke ui results
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -74,6 +76,18 @@ gpu-smoke: $(VENV)/.installed
 lab: install
 	@echo "The audio window inspector: nbs/_inspector_demo.ipynb (address: .../lab/tree/nbs/_inspector_demo.ipynb?token=...)"
 	$(BIN)/jupyter lab --notebook-dir=. --no-browser $(ALLOW_ROOT) nbs/_inspector_demo.ipynb
+
+# The README's result tables are rendered from docs/results/EXPERIMENT.json (committed), written here from runs/.
+results: $(VENV)/.installed
+	$(BIN)/vqnb runs --snapshot
+	$(BIN)/python tools/readme.py
+
+# Every `vqnb run` (and the Trainer runs inside it) is tracked in runs/mlflow.db, artifacts in runs/mlartifacts/; the UI
+# reads that store (no tracking server), on this machine only. `vqnb runs --compare EXPERIMENT` prints the same runs.
+PORT ?= 5000
+ui: $(VENV)/.installed
+	@mkdir -p runs
+	$(BIN)/mlflow ui --backend-store-uri sqlite:///$(CURDIR)/runs/mlflow.db --artifacts-destination $(CURDIR)/runs/mlartifacts --host 127.0.0.1 --port $(PORT) --workers 1
 
 bench: sysdeps $(VENV)/.installed-bench
 	$(BIN)/python bench/quantize.py

@@ -70,10 +70,6 @@ def pad(items):
     for b, f in enumerate(items): x[b, :len(f)], mask[b, :len(f)] = f, True
     return x, mask
 
-def rqvae_step(model, batch):
-    out = model(*batch)
-    return dict(loss=out.loss, recon=out.recon_loss)
-
 # ---- one rank -------------------------------------------------------------------------------------------------------
 
 def worker(args):
@@ -107,7 +103,7 @@ def train_one(name, args, torch, nn, docs, out, rank, world, device) -> dict:
         train, valid, kw = TensorDataset(x), TensorDataset(x[:64]), {}
     else:
         model = rqvae_model(torch)
-        train, valid, kw = docs, docs[:16], dict(step_fn=rqvae_step, collate_fn=pad)
+        train, valid, kw = docs, docs[:16], dict(collate_fn=pad)     # the model's own training_step, called through the DDP wrapper
     with torch.random.fork_rng(devices=[]):
         torch.manual_seed(0); fresh = {k: v.clone() for k, v in model.state_dict().items()}
     per_rank_batch = max(1, len(train) // (world * args.steps))

@@ -10,7 +10,8 @@ import argparse, os, sys
 from pathlib import Path
 
 # %% auto #0
-__all__ = ['CORPORA', 'UsageError', 'parser', 'run_experiments', 'build_corpora', 'verify_corpora', 'import_corpus', 'main']
+__all__ = ['CORPORA', 'UsageError', 'parser', 'run_experiments', 'build_corpora', 'verify_corpora', 'import_corpus',
+           'list_or_compare_runs', 'main']
 
 # %% ../nbs/99_cli.ipynb #31152507
 class UsageError(ValueError): "A bad command line: names the argument and what was expected."
@@ -39,8 +40,11 @@ def _run_parsers(sub):
                    help='continue the latest unfinished run with these parameters (or RUN_DIR); a finished one is not redone')
     r.add_argument('--runs', default=None, help='runs folder (default: $VQNB_RUNS_DIR or runs/)')
     r.add_argument('--no-progress', action='store_true', help="hide papermill's cell progress bar")
-    ls = sub.add_parser('runs', help='list past runs with their key metrics')
+    ls = sub.add_parser('runs', help='list past runs with their key metrics, or compare the MLflow runs of one experiment')
     ls.add_argument('--runs', default=None, help='runs folder (default: $VQNB_RUNS_DIR or runs/)')
+    ls.add_argument('--compare', metavar='EXPERIMENT', help="the experiment's tracked runs side by side: parameters and summary metrics")
+    ls.add_argument('--all-metrics', action='store_true', help='with --compare: every metric, not only the summary')
+    ls.add_argument('--snapshot', action='store_true', help="write docs/results/EXPERIMENT.json from each experiment's latest finished default run (the README's tables)")
 
 def _data_parsers(sub):
     d = sub.add_parser('data', help='build or verify the corpora')
@@ -177,14 +181,28 @@ def _one_line(e: BaseException) -> str | None:
     if isinstance(e, (UsageError, ExperimentError, CheckpointError, ToolMissing, ValueError)): return str(e)
     return None
 
+def list_or_compare_runs(args) -> int:
+    "`vqnb runs`: the run folders with their key metrics; with `--compare EXPERIMENT`, that experiment's MLflow runs side by side."
+    from vqnb.runner import list_runs, format_runs, compare_runs, list_experiments, snapshot_run, ExperimentError
+    if args.all_metrics and not args.compare: raise UsageError("vqnb runs: --all-metrics goes with --compare EXPERIMENT")
+    if args.snapshot and args.compare: raise UsageError("vqnb runs: --snapshot or --compare, not both")
+    if args.snapshot:
+        for name in list_experiments():
+            try: print(f"{name}: {snapshot_run(name, args.runs)}")
+            except ExperimentError as e: print(f"{name}: no snapshot ({e})")
+        return 0
+    if not args.compare: print(format_runs(list_runs(args.runs))); return 0
+    import pandas as pd
+    with pd.option_context('display.max_rows', None, 'display.max_columns', None, 'display.width', 200):
+        print(compare_runs(args.compare, args.runs, all_metrics=args.all_metrics).to_string())
+    return 0
+
 def main(argv: list[str] | None = None) -> int:
     "Run `vqnb` with `argv` (default: the process's arguments); return the exit status."
     try:
         args = parser().parse_args(argv)
         if args.command == 'run': return run_experiments(args)
-        if args.command == 'runs':
-            from vqnb.runner import list_runs, format_runs
-            print(format_runs(list_runs(args.runs))); return 0
+        if args.command == 'runs': return list_or_compare_runs(args)
         if args.data_command == 'verify': return verify_corpora(args.name, args.size, args.seed, args.root)
         if args.data_command == 'list':
             from vqnb.corpus import list_corpora, format_corpora

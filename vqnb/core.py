@@ -12,7 +12,7 @@ from typing import Any, Callable, Iterable
 import vqnb
 
 # %% auto #0
-__all__ = ['project_root', 'data_root', 'ToolMissing', 'require_command', 'require_path', 'tool_version', 'versions',
+__all__ = ['project_root', 'data_root', 'runs_dir', 'ToolMissing', 'require_command', 'require_path', 'tool_version', 'versions',
            'temporary_name', 'replace_atomically', 'atomic_write_bytes', 'atomic_write_text', 'atomic_write_json',
            'read_json', 'stale_temporaries', 'describe', 'as_tensor', 'evaluating', 'collective_device', 'check_int',
            'check_number', 'check_choice', 'show_figure']
@@ -28,6 +28,11 @@ def data_root(root: str | Path | None = None) -> Path:
     if root or os.environ.get('VQNB_DATA_DIR'): return Path(root or os.environ['VQNB_DATA_DIR']).expanduser()
     proj = project_root()
     return proj/'data'/'cache' if proj else Path.home()/'.cache'/'vqnb'/'data'
+
+def runs_dir() -> Path:
+    "Folder of the runs (and of their MLflow store): $VQNB_RUNS_DIR, else runs/ in the checkout (or the current folder)."
+    if os.environ.get('VQNB_RUNS_DIR'): return Path(os.environ['VQNB_RUNS_DIR'])
+    return (project_root() or Path.cwd())/'runs'
 
 
 # %% ../nbs/00_core.ipynb #8fdb4490

@@ -6,8 +6,9 @@ Docs: https://vqnb.github.io/vqnb/rqvae.html.md"""
 
 # %% ../nbs/30_rqvae.ipynb #fb83562e
 from __future__ import annotations
-import math
-from dataclasses import dataclass
+import math, warnings
+from dataclasses import dataclass, asdict
+from pathlib import Path
 import torch, torch.nn as nn, torch.nn.functional as F
 from torch import Tensor
 from fastcore.basics import patch
@@ -18,8 +19,9 @@ from .evaluation import pad_batch
 from .train import SavedModel
 
 # %% auto #0
-__all__ = ['PRESETS', 'sinusoidal', 'DecoderBlock', 'MultiWindowDecoder', 'DocumentEncoder', 'FrameDecoder', 'RQVAEOutput',
-           'DocumentRQVAE', 'document_ids', 'encode_documents', 'document_vectors']
+__all__ = ['PRESETS', 'RUN_METADATA_KEYS', 'sinusoidal', 'DecoderBlock', 'MultiWindowDecoder', 'DocumentEncoder', 'FrameDecoder',
+           'RQVAEOutput', 'RQVAEConfig', 'DocumentRQVAE', 'run_metadata', 'read_run_metadata', 'document_ids',
+           'encode_documents', 'document_vectors']
 
 # %% ../nbs/30_rqvae.ipynb #986035ba
 def sinusoidal(positions: Tensor, dim: int) -> Tensor:
@@ -64,7 +66,7 @@ class DecoderBlock(nn.Module):
 # %% ../nbs/30_rqvae.ipynb #ab12cd34
 class MultiWindowDecoder(nn.Module):
     "Positional queries attend to themselves and to the window codes; returns `[B, T, latent_dim]`."
-    def __init__(self, latent_dim: int, num_layers: int = 4, nhead: int = 8, dropout: float = 0.1):
+    def __init__(self, latent_dim: int, *, num_layers: int = 4, nhead: int = 8, dropout: float = 0.1):
         super().__init__()
         self.latent_dim, nhead, dropout = _check_heads(latent_dim, nhead, dropout)
         self.blocks = nn.ModuleList(DecoderBlock(latent_dim, nhead, dropout) for _ in range(check_int('num_layers', num_layers, min=1)))
@@ -102,7 +104,7 @@ def _check_features(x: Tensor, mask, input_dim: int, max_seq_len: int) -> Tensor
 # %% ../nbs/30_rqvae.ipynb #aa11bb22
 class DocumentEncoder(nn.Module):
     "Frames `[B, T, input_dim]` -> window vectors `[B, W, latent_dim]`, their mask and centres (global: W = 1)."
-    def __init__(self, input_dim: int, latent_dim: int, max_seq_len: int = 512, num_layers: int = 4, nhead: int = 8,
+    def __init__(self, input_dim: int, latent_dim: int, *, max_seq_len: int = 512, num_layers: int = 4, nhead: int = 8,
                  dropout: float = 0.1, pooling_type: str = 'sliding_window', window_size: int = 25, window_stride: int = 12,
                  pooling_hidden_dim: int = 128):
         super().__init__()
@@ -144,13 +146,13 @@ class DocumentEncoder(nn.Module):
 # %% ../nbs/30_rqvae.ipynb #a4756e1c
 class FrameDecoder(nn.Module):
     "Quantized windows `[B, W, latent_dim]` placed at their centres -> frames `[B, T, output_dim]`."
-    def __init__(self, latent_dim: int, output_dim: int, max_seq_len: int = 512, num_layers: int = 4, nhead: int = 8,
+    def __init__(self, latent_dim: int, output_dim: int, *, max_seq_len: int = 512, num_layers: int = 4, nhead: int = 8,
                  dropout: float = 0.1):
         super().__init__()
         self.latent_dim, self.output_dim = check_int('latent_dim', latent_dim, min=1), check_int('output_dim', output_dim, min=1)
         self.register_buffer('positions', sinusoidal(torch.arange(check_int('max_seq_len', max_seq_len, min=1)), latent_dim), persistent=False)
         self.query_proj = nn.Linear(latent_dim, latent_dim)
-        self.transformer = MultiWindowDecoder(latent_dim, num_layers, nhead, dropout)
+        self.transformer = MultiWindowDecoder(latent_dim, num_layers=num_layers, nhead=nhead, dropout=dropout)
         self.output_head = nn.Linear(latent_dim, output_dim)
 
     def forward(self, quantized: Tensor, window_mask: Tensor, centers: Tensor, mask: Tensor) -> Tensor:
@@ -205,21 +207,70 @@ def _residual_quantizer(dim, codebook_size, num_quantizers, commitment_weight, d
                                    threshold_ema_dead_code=check_number('threshold_ema_dead_code', threshold_ema_dead_code, min=0))
 
 
+# %% ../nbs/30_rqvae.ipynb #d10ab8d4
+@dataclass
+class RQVAEConfig:
+    "Everything that builds a `DocumentRQVAE` (`model.config` holds it as a dict, which `SavedModel` writes to config.json)."
+    input_dim: int
+    latent_dim: int
+    codebook_size: int
+    num_quantizers: int                  # residual layers: the note's `num_codebooks`
+    window_size: int = 25
+    window_stride: int = 12
+    max_seq_len: int = 512
+    num_encoder_layers: int = 4
+    num_decoder_layers: int = 4
+    nhead: int = 8
+    dropout: float = 0.1
+    commitment_weight: float = 0.25
+    decay: float = 0.99
+    pooling_type: str = 'sliding_window'
+    pooling_hidden_dim: int = 128
+    threshold_ema_dead_code: float = 1.0
+
+def _rqvae_config(input_dim, latent_dim, positional: tuple, fields: dict) -> RQVAEConfig:
+    "The config of a `DocumentRQVAE(...)` call: an `RQVAEConfig` alone, or its fields (`num_codebooks`: the note's name)."
+    if isinstance(input_dim, RQVAEConfig):
+        given = [k for k, v in fields.items() if v is not None] + (['latent_dim'] if latent_dim is not None else [])
+        if positional or given: raise TypeError(f"DocumentRQVAE: expected an RQVAEConfig alone, or the fields by keyword; got both ({', '.join(given) or 'positional arguments'})")
+        return input_dim
+    if len(positional) > 2:
+        raise TypeError(f"DocumentRQVAE: expected input_dim and latent_dim by position and the rest by keyword, got {2 + len(positional)} positional arguments")
+    if positional:      # DocumentRQVAE(input_dim, latent_dim, codebook_size, num_quantizers): the call of earlier versions
+        warnings.warn("DocumentRQVAE: pass codebook_size= and num_quantizers= by keyword", DeprecationWarning, stacklevel=3)
+        for k, v in zip(('codebook_size', 'num_quantizers'), positional):
+            if fields.get(k) is not None: raise TypeError(f"DocumentRQVAE: {k} given by position and by keyword")
+            fields[k] = v
+    alias = fields.pop('num_codebooks', None)
+    if alias is not None:
+        if fields.get('num_quantizers') not in (None, alias):
+            raise ValueError(f"num_codebooks: the note's name for num_quantizers; got both ({alias} and {fields['num_quantizers']}), give one")
+        fields['num_quantizers'] = alias
+    missing = [k for k in ('latent_dim', 'codebook_size', 'num_quantizers') if (latent_dim if k == 'latent_dim' else fields.get(k)) is None]
+    if missing: raise TypeError(f"DocumentRQVAE: missing {', '.join(missing)} (num_codebooks= is accepted for num_quantizers)")
+    return RQVAEConfig(input_dim, latent_dim, **{k: v for k, v in fields.items() if v is not None})
+
 # %% ../nbs/30_rqvae.ipynb #05bd8990
 class DocumentRQVAE(SavedModel, nn.Module):
     "Document RQ-VAE with global or sliding-window attentive statistics pooling (note sliding-window-rqvae.md)."
-    def __init__(self, input_dim: int, latent_dim: int, codebook_size: int, num_quantizers: int,
-                 window_size: int = 25, window_stride: int = 12, max_seq_len: int = 512,
-                 num_encoder_layers: int = 4, num_decoder_layers: int = 4, nhead: int = 8, dropout: float = 0.1,
-                 commitment_weight: float = 0.25, decay: float = 0.99, pooling_type: str = 'sliding_window',
-                 pooling_hidden_dim: int = 128, threshold_ema_dead_code: float = 1.0):
+    def __init__(self, input_dim: int | RQVAEConfig, latent_dim: int | None = None, *positional, codebook_size: int | None = None,
+                 num_quantizers: int | None = None, num_codebooks: int | None = None, window_size: int | None = None,
+                 window_stride: int | None = None, max_seq_len: int | None = None, num_encoder_layers: int | None = None,
+                 num_decoder_layers: int | None = None, nhead: int | None = None, dropout: float | None = None,
+                 commitment_weight: float | None = None, decay: float | None = None, pooling_type: str | None = None,
+                 pooling_hidden_dim: int | None = None, threshold_ema_dead_code: float | None = None):
+        "An `RQVAEConfig`, or its fields: `input_dim` and `latent_dim` by position, the rest by keyword (None: `RQVAEConfig`'s default)."
         super().__init__()
-        self.config = {k: v for k, v in locals().items() if k not in ('self', '__class__')}
-        self.encoder = DocumentEncoder(input_dim, latent_dim, max_seq_len, num_encoder_layers, nhead, dropout, pooling_type,
-                                       window_size, window_stride, pooling_hidden_dim)
-        self.rvq = _residual_quantizer(latent_dim, codebook_size, num_quantizers, commitment_weight, decay, threshold_ema_dead_code)
-        self.decoder = FrameDecoder(latent_dim, input_dim, max_seq_len, num_decoder_layers, nhead, dropout)
-        self.input_dim, self.latent_dim, self.num_quantizers = input_dim, latent_dim, num_quantizers
+        fields = {k: v for k, v in locals().items() if k not in ('self', '__class__', 'input_dim', 'latent_dim', 'positional')}
+        c = _rqvae_config(input_dim, latent_dim, positional, fields)
+        self.config = asdict(c)     # the constructor's arguments, as SavedModel writes them (RQVAEConfig(**model.config) rebuilds c)
+        self.encoder = DocumentEncoder(c.input_dim, c.latent_dim, max_seq_len=c.max_seq_len, num_layers=c.num_encoder_layers, nhead=c.nhead,
+                                       dropout=c.dropout, pooling_type=c.pooling_type, window_size=c.window_size,
+                                       window_stride=c.window_stride, pooling_hidden_dim=c.pooling_hidden_dim)
+        self.rvq = _residual_quantizer(c.latent_dim, c.codebook_size, c.num_quantizers, c.commitment_weight, c.decay, c.threshold_ema_dead_code)
+        self.decoder = FrameDecoder(c.latent_dim, c.input_dim, max_seq_len=c.max_seq_len, num_layers=c.num_decoder_layers,
+                                    nhead=c.nhead, dropout=c.dropout)
+        self.input_dim, self.latent_dim, self.num_quantizers = c.input_dim, c.latent_dim, c.num_quantizers
 
     @classmethod
     def from_preset(cls, preset: str, **kwargs) -> 'DocumentRQVAE':
@@ -235,12 +286,44 @@ class DocumentRQVAE(SavedModel, nn.Module):
         recon_loss = (recon - x).pow(2).sum() / (mask.sum().clamp(min=1) * self.input_dim)   # x and recon: zeros at padding
         return RQVAEOutput(recon, recon_loss + q.loss, recon_loss, q.loss, q.codes, wmask, q.quantized, q.perplexity, q.usage)
 
+    def training_step(self, batch, forward=None) -> dict:
+        "What `Trainer` optimises on a batch `(x, mask)` (`pad_batch`'s): the loss and the metrics it logs. `forward`: the module to call (the DDP wrapper under torchrun)."
+        out = (forward or self)(*batch)
+        return dict(loss=out.loss, **out.metrics)
+
     @torch.no_grad()
     def encode(self, x: Tensor, mask: Tensor | None = None) -> tuple[Tensor, Tensor]:
         "Codes `[B, W, num_quantizers]` (-1 on padded windows) and the window mask `[B, W]`, in eval mode."
         with evaluating(self):
             z, wmask, _, _ = self.encoder(x, mask)
             return _window_codes(self.rvq, z, wmask), wmask
+
+# %% ../nbs/30_rqvae.ipynb #1551d6e2
+RUN_METADATA_KEYS = ('feature_mean', 'feature_std', 'held_out', 'max_frames', 'corpus', 'corpus_size')
+
+def run_metadata(*, feature_mean, feature_std, held_out, max_frames: int, corpus: str, corpus_size: str | None = None) -> dict:
+    "What an experiment saves beside a trained `DocumentRQVAE` (`model.save(folder, **run_metadata(...))`), checked: one schema for every reader."
+    stats = {}
+    for name, v in (('feature_mean', feature_mean), ('feature_std', feature_std)):
+        try: t = torch.as_tensor(v, dtype=torch.float64)
+        except (TypeError, ValueError, RuntimeError): raise TypeError(f"{name}: expected numbers (one per feature), got {type(v).__name__}") from None
+        if t.ndim != 1 or not len(t) or not bool(torch.isfinite(t).all()): raise ValueError(f"{name}: expected a finite vector of one value per feature, got {describe(t)}")
+        stats[name] = t.tolist()
+    if len(stats['feature_mean']) != len(stats['feature_std']):
+        raise ValueError(f"feature_std: expected {len(stats['feature_mean'])} values (as feature_mean), got {len(stats['feature_std'])}")
+    if min(stats['feature_std']) <= 0: raise ValueError(f"feature_std: expected values > 0 (features are divided by them), got {min(stats['feature_std'])}")
+    held = [check_int('held_out', int(i) if hasattr(i, '__index__') else i, min=0) for i in held_out]
+    if not isinstance(corpus, str): raise TypeError(f"corpus: expected the corpus's name, got {type(corpus).__name__}")
+    if corpus_size is not None and not isinstance(corpus_size, str): raise TypeError(f"corpus_size: expected a size name or None, got {type(corpus_size).__name__}")
+    return dict(**stats, held_out=held, max_frames=check_int('max_frames', max_frames, min=1), corpus=corpus, corpus_size=corpus_size)
+
+def read_run_metadata(folder: str | Path) -> dict:
+    "The `run_metadata` saved beside the model in `folder`, checked; an error names its config.json and the key."
+    meta, where = SavedModel.saved_metadata(folder), Path(folder)/'config.json'
+    if missing := [k for k in RUN_METADATA_KEYS[:4] if k not in meta]:
+        raise ValueError(f"{where}: metadata lacks {', '.join(missing)} (expected the keys run_metadata writes: {', '.join(RUN_METADATA_KEYS)})")
+    try: return run_metadata(**{k: meta.get(k, 'unknown' if k == 'corpus' else None) for k in RUN_METADATA_KEYS})
+    except (TypeError, ValueError) as e: raise ValueError(f"{where}: metadata {e}") from None
 
 # %% ../nbs/30_rqvae.ipynb #f6752177
 def _align_codes(model: DocumentRQVAE, codes: Tensor, lengths) -> tuple[Tensor, Tensor, Tensor, Tensor]:

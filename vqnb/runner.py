@@ -6,15 +6,15 @@ Docs: https://vqnb.github.io/vqnb/runner.html.md"""
 
 # %% ../nbs/21_runner.ipynb #20d5cc90
 from __future__ import annotations
-import ast, base64, contextlib, json, os, socket, threading, time
+import ast, base64, contextlib, json, math, os, socket, threading, time
 from datetime import datetime, timezone
 from pathlib import Path
-from .core import project_root, atomic_write_bytes, atomic_write_json, atomic_write_text, check_choice
+from .core import project_root, runs_dir, atomic_write_bytes, atomic_write_json, atomic_write_text, check_choice
 
 # %% auto #0
-__all__ = ['SCALES', 'ExperimentError', 'experiments_dir', 'runs_dir', 'list_experiments', 'experiment_path',
-           'experiment_parameters', 'parse_parameters', 'read_status', 'widget_js_dir', 'offline_html_exporter',
-           'run_experiment', 'list_runs', 'format_runs', 'RunInfo', 'open_run']
+__all__ = ['SCALES', 'ExperimentError', 'experiments_dir', 'list_experiments', 'experiment_path', 'experiment_parameters',
+           'parse_parameters', 'read_status', 'widget_js_dir', 'offline_html_exporter', 'run_experiment', 'list_runs',
+           'format_runs', 'compare_runs', 'results_dir', 'latest_finished', 'snapshot_run', 'RunInfo', 'open_run']
 
 # %% ../nbs/21_runner.ipynb #558869d1
 class ExperimentError(RuntimeError): "An experiment that cannot be run, or that failed."
@@ -25,11 +25,6 @@ def experiments_dir() -> Path:
     root = project_root()
     if root is None: raise ExperimentError("no experiments folder: set VQNB_EXPERIMENTS_DIR (vqnb is not installed from a checkout)")
     return root/'nbs'/'experiments'
-
-def runs_dir() -> Path:
-    "Folder of the runs: $VQNB_RUNS_DIR, else runs/ in the checkout (or the current folder)."
-    if os.environ.get('VQNB_RUNS_DIR'): return Path(os.environ['VQNB_RUNS_DIR'])
-    return (project_root() or Path.cwd())/'runs'
 
 def list_experiments() -> dict[str, Path]:
     "Experiment name -> notebook."
@@ -207,19 +202,59 @@ def _failure(e: Exception) -> tuple[str, str]:
     line = next((l for l in src.splitlines() if l.strip() and not l.startswith('#')), src[:60]).strip()
     return line, (f"{e.ename}: {e.evalue}" if hasattr(e, 'ename') else f"{type(e).__name__}: {e}")
 
+# %% ../nbs/21_runner.ipynb #f8239291
+def _experiment_tracker(name: str, run: Path, parameters: dict, previous: dict):
+    "The MLflow run of the experiment run folder `run` in its runs folder's store (a continued run keeps its own), or None when not tracked."
+    from vqnb.train import Tracker, tracking_enabled
+    if not tracking_enabled(): return None
+    t = Tracker(run.parent.parent, name, run_id=previous.get('mlflow_run_id'), run_name=run.name,
+                tags=dict(vqnb_kind='experiment', vqnb_run_dir=str(run)))
+    t.log_params({k: v for k, v in parameters.items() if k != 'run_dir'})
+    return t if t.active else None
+
+def _saved_models(run: Path) -> dict[str, Path]:
+    "The saved models under `run` (folders holding `config.json` and `model.safetensors`, checkpoints aside), by relative path."
+    return {p.parent.relative_to(run).as_posix(): p.parent for p in sorted(run.rglob('model.safetensors'))
+            if (p.parent/'config.json').exists() and 'checkpoints' not in p.parts}
+
+def _track_result(tracker, run: Path, name: str, status: str):
+    "Log what the run left: the numbers of metrics.json, the report, metrics and status files, figures, saved models; then end the MLflow run."
+    if tracker is None: return
+    try: metrics = json.loads((run/'metrics.json').read_text())
+    except (OSError, UnicodeDecodeError, ValueError): metrics = None
+    if isinstance(metrics, dict): tracker.log_metrics({k: v for k, v in metrics.items() if k != 'history'})
+    for f in (f"{name}.html", 'report.html', 'metrics.json', 'status.json'): tracker.log_artifact(run/f)     # report.html: an experiment's own
+    tracker.log_artifact(run/'figures', 'figures')
+    for rel, folder in _saved_models(run).items(): tracker.log_artifact(folder, f"models/{rel}")
+    tracker.end(status)
+
+@contextlib.contextmanager
+def _tracking_env(tracker, name: str, run: Path):
+    "The notebook kernel's environment: where its `Trainer` runs log, nested under the experiment's MLflow run."
+    keys = ('VQNB_TRACKING_DIR', 'VQNB_TRACKING_PARENT', 'VQNB_TRACKING_EXPERIMENT')
+    saved = {k: os.environ.get(k) for k in keys}
+    if tracker is not None: os.environ.update(zip(keys, (str(run.parent.parent.resolve()), tracker.run_id, name)))
+    try: yield
+    finally:
+        for k, v in saved.items():
+            if v is None: os.environ.pop(k, None)
+            else: os.environ[k] = v
+
 # %% ../nbs/21_runner.ipynb #f37da78c
 def _execute(name: str, run: Path, parameters: dict, progress: bool, stream: bool, previous: dict) -> Path:
-    "Execute experiment `name` in `run` with `parameters`; status.json says running, then done or failed."
+    "Execute experiment `name` in `run` with `parameters`; status.json says running, then done or failed. Tracked in MLflow."
     import papermill as pm
     out_nb, t0, before = run/f"{name}.ipynb", time.time(), previous.get('seconds', 0.)
+    tracker = _experiment_tracker(name, run, parameters, previous)
     status = dict(experiment=name, parameters=parameters, started=previous.get('started', datetime.now(timezone.utc).isoformat()),
-                  attempts=previous.get('attempts', 0) + 1, status='running', pid=os.getpid(), host=socket.gethostname())
+                  attempts=previous.get('attempts', 0) + 1, status='running', pid=os.getpid(), host=socket.gethostname(),
+                  **(dict(mlflow_run_id=tracker.run_id) if tracker is not None else {}))
     atomic_write_json(run/'status.json', status)
     # the kernel inherits this process's environment; a non-interactive MPLBACKEND (Agg, as in CI) would keep its
     # figures out of the notebook, and so out of the HTML and figures/
     backend = os.environ.pop('MPLBACKEND', None)
     try:
-        with _ProgressTail(run, name) if stream else contextlib.nullcontext():
+        with _ProgressTail(run, name) if stream else contextlib.nullcontext(), _tracking_env(tracker, name, run):
             pm.execute_notebook(str(experiment_path(name)), str(out_nb), parameters=parameters, cwd=str(run),
                                 kernel_name='python3', progress_bar=progress)
     except Exception as e:
@@ -227,12 +262,14 @@ def _execute(name: str, run: Path, parameters: dict, progress: bool, stream: boo
         status |= dict(status='failed', seconds=before + time.time() - t0, cell=line, error=error)
         if out_nb.exists(): _export(out_nb, run)
         atomic_write_json(run/'status.json', status)
+        _track_result(tracker, run, name, 'FAILED')
         raise ExperimentError(f"experiment {name} failed at `{line}` ({error}); partial outputs in {run}; "
                               f"continue it with `vqnb run {name} --resume {run}`") from None
     finally:
         if backend is not None: os.environ['MPLBACKEND'] = backend
     _export(out_nb, run)
     atomic_write_json(run/'status.json', status | dict(status='done', seconds=before + time.time() - t0))
+    _track_result(tracker, run, name, 'FINISHED')
     return run
 
 # %% ../nbs/21_runner.ipynb #6510dabb
@@ -299,6 +336,65 @@ def format_runs(runs: list[dict]) -> str:
         summ = r['problem'] or ', '.join(f"{k}={v:.4g}" if isinstance(v, float) else f"{k}={v}" for k, v in list(r['summary'].items())[:6])
         lines.append(f"{r['experiment']:24} {r['run']:26} {r['status']:11} {r['seconds']:>8}  {summ}")
     return '\n'.join(lines)
+
+# %% ../nbs/21_runner.ipynb #058a1dba
+def compare_runs(experiment: str, runs: str | Path | None = None, all_metrics: bool = False):
+    """The MLflow runs of `experiment` side by side (a pandas DataFrame, one column per run, oldest first): status, parameters,
+    and the `summary` metrics (every metric with `all_metrics`)."""
+    import pandas as pd
+    root = Path(runs or runs_dir())
+    if not (root/'mlflow.db').is_file(): raise ExperimentError(f"experiment: no MLflow store in {root} (no tracked run yet; `vqnb run {experiment}` makes one)")
+    from mlflow.tracking import MlflowClient
+    from vqnb.train import tracking_uri
+    client = MlflowClient(tracking_uri=tracking_uri(root))
+    exp = client.get_experiment_by_name(experiment)
+    if exp is None:
+        names = sorted(e.name for e in client.search_experiments() if e.name not in ('Default', 'train'))
+        raise ExperimentError(f"experiment: no tracked runs of {experiment!r} in {root}; tracked: {', '.join(names) or 'none'}")
+    found = client.search_runs([exp.experiment_id], filter_string="tags.vqnb_kind = 'experiment'", order_by=['attributes.start_time ASC'])
+    cols = {}
+    for r in found:
+        m = r.data.metrics if all_metrics else {k[len('summary.'):]: v for k, v in r.data.metrics.items() if k.startswith('summary.')}
+        cols[r.info.run_name or r.info.run_id] = {('run', 'id'): r.info.run_id, ('run', 'status'): r.info.status,
+                                                  **{('param', k): v for k, v in r.data.params.items()},
+                                                  **{('metric', k): v for k, v in m.items()}}
+    df = pd.DataFrame(cols)
+    return df.sort_index(level=0, key=lambda s: s.map({'run': 0, 'param': 1, 'metric': 2})) if len(df) else df
+
+# %% ../nbs/21_runner.ipynb #92ed879e
+def results_dir() -> Path:
+    "Where the README's result snapshots live: docs/results in the checkout (or the current folder)."
+    return (project_root() or Path.cwd())/'docs'/'results'
+
+def _finite(v):
+    "`v` with every NaN / inf (which strict JSON cannot hold) as None."
+    if isinstance(v, dict): return {k: _finite(x) for k, x in v.items()}
+    if isinstance(v, list): return [_finite(x) for x in v]
+    return None if isinstance(v, float) and not math.isfinite(v) else v
+
+def latest_finished(name: str, runs: str | Path | None = None, scale: str = 'default') -> Path | None:
+    "The newest run folder of experiment `name` that finished at `scale` with no other parameter given (`-p`), or None; a notebook without a scale parameter counts as 'default'."
+    check_choice('scale', scale, SCALES)
+    root = Path(runs or runs_dir())/name
+    for run in sorted((p for p in root.iterdir() if p.is_dir()), reverse=True) if root.is_dir() else ():
+        s = read_status(run)
+        given = {k: v for k, v in s.get('parameters', {}).items() if k != 'run_dir'}
+        if s['status'] == 'done' and given in ({'scale': scale}, *([{}] if scale == 'default' else [])) and (run/'metrics.json').is_file(): return run
+    return None
+
+def snapshot_run(name: str, runs: str | Path | None = None, scale: str = 'default', folder: str | Path | None = None) -> Path:
+    "Write `folder`/NAME.json (default: `results_dir()`): the latest finished `scale` run's id, date, parameters, `summary` and `table_markdown`."
+    run = latest_finished(name, runs, scale)
+    if run is None: raise ExperimentError(f"experiment {name}: no finished {scale} run in {Path(runs or runs_dir())/name}; `vqnb run {name}` makes one")
+    s, metrics = read_status(run), json.loads((run/'metrics.json').read_text())
+    if not isinstance(metrics, dict): raise ExperimentError(f"{run/'metrics.json'}: expected a JSON object")
+    snap = dict(experiment=name, run=run.name, date=s.get('started', '')[:10], scale=scale,
+                parameters={k: v for k, v in s.get('parameters', {}).items() if k != 'run_dir'},
+                summary=metrics.get('summary', {}), table_markdown=metrics.get('table_markdown'))
+    out = Path(folder or results_dir())/f"{name}.json"
+    out.parent.mkdir(parents=True, exist_ok=True)
+    atomic_write_text(out, json.dumps(_finite(snap), indent=1, sort_keys=True, allow_nan=False) + '\n')   # strict JSON
+    return out
 
 # %% ../nbs/21_runner.ipynb #97403d7c
 from dataclasses import dataclass

@@ -10,7 +10,8 @@ import base64, io, time
 from pathlib import Path
 import torch
 from torch import Tensor
-from .core import atomic_write_bytes, atomic_write_json, atomic_write_text, check_int, check_choice
+from .core import atomic_write_bytes, atomic_write_text, check_int, check_choice
+from .experiment import write_metrics
 from .quantize import ResidualVectorQuantizer, ProductQuantizer, OrthogonalProductQuantizer
 from .codebook import (CodebookUsage, fit_codebook, collapse_quantizers, plot_rank_frequency, plot_usage,
                            plot_utilization_history, rank_frequency_figure)
@@ -103,7 +104,7 @@ def quantizer_showcase(run_dir: str | Path, epochs: int = 20, batch_size: int = 
                 seconds=time.time() - t0, device='cpu', torch=torch.__version__)
     summary = {f"{name} {k}": round(v, 4) for name, r in results.items()
                for k, v in (('utilization', min(r['utilization'])), ('mse', r['reconstruction_mse']))}
-    atomic_write_json(run / 'metrics.json', dict(summary=summary, meta=meta, models=results))
+    write_metrics(run, dict(summary=summary, meta=meta, models=results))      # atomic, strict JSON
     interactive = [rank_frequency_figure(u, title=name) for name, u in usages.items()]
     atomic_write_text(run / 'report.html', _html_report(results, figs, interactive, meta))
     return results

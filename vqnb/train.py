@@ -6,7 +6,7 @@ Docs: https://vqnb.github.io/vqnb/train.html.md"""
 
 # %% ../nbs/20_train.ipynb #046bb3dd
 from __future__ import annotations
-import hashlib, json, math, os, random, time, warnings
+import hashlib, json, math, os, random, re, time, warnings
 from dataclasses import dataclass, asdict
 from pathlib import Path
 from typing import Callable
@@ -18,12 +18,13 @@ from torch.utils.data._utils.collate import default_collate
 from fastcore.basics import patch
 from tqdm.auto import tqdm
 from .core import (replace_atomically, atomic_write_json, read_json, stale_temporaries, check_int, check_number, check_choice,
-                       collective_device, describe)
+                       collective_device, describe, runs_dir)
 
 # %% auto #0
 __all__ = ['SCHEDULES', 'select_device', 'seed_everything', 'rng_state', 'set_rng_state', 'TrainConfig', 'CheckpointError',
-           'CheckpointWarning', 'CheckpointStore', 'load_checkpoint', 'Callback', 'default_step', 'Trainer',
-           'SavedModel']
+           'CheckpointWarning', 'CheckpointStore', 'load_checkpoint', 'TrackingWarning', 'tracking_uri',
+           'tracking_enabled', 'metric_key', 'flat_numbers', 'Tracker', 'tracking_root', 'Callback', 'default_step',
+           'Trainer', 'SavedModel']
 
 # %% ../nbs/20_train.ipynb #064a5107
 def select_device(device: str = 'auto') -> torch.device:
@@ -190,6 +191,122 @@ def load_checkpoint(ckpt_dir: str | Path, map_location='cpu') -> tuple[dict, dic
     "The newest intact checkpoint of `ckpt_dir` (sha256 checked, weights only): `(state, record)`."
     return CheckpointStore(ckpt_dir).load(map_location)
 
+# %% ../nbs/20_train.ipynb #aa7f6af2
+class TrackingWarning(UserWarning): "An MLflow call that failed: the run goes on, untracked from there."
+
+def tracking_uri(runs: str | Path) -> str:
+    "The MLflow store of the runs folder `runs`: the SQLite file `mlflow.db` in it (no server)."
+    return f"sqlite:///{Path(runs).resolve()/'mlflow.db'}"
+
+def tracking_enabled() -> bool:
+    "False when $VQNB_TRACKING is 0 / off / false / no: nothing is logged to MLflow."
+    return os.environ.get('VQNB_TRACKING', '1').strip().lower() not in ('0', 'off', 'false', 'no')
+
+def metric_key(key: str) -> str:
+    "`key` as MLflow accepts it (letters, digits, `_ - . / :` and spaces): `recall@10` -> `recall_at_10`."
+    return re.sub(r'[^\w\-./: ]', '_', str(key).replace('@', '_at_'))[:250]
+
+def flat_numbers(d: dict, prefix: str = '') -> dict[str, float]:
+    "The finite numbers (and booleans, as 0 / 1) of the nested dict `d`, keyed by their path `a.b`; lists and strings left out."
+    out = {}
+    for k, v in (d or {}).items():
+        key = f"{prefix}{k}"
+        if isinstance(v, dict): out |= flat_numbers(v, key + '.')
+        elif isinstance(v, (bool, int, float, np.integer, np.floating)) and math.isfinite(float(v)): out[metric_key(key)] = float(v)
+    return out
+
+# %% ../nbs/20_train.ipynb #d349a670
+class Tracker:
+    "One MLflow run in the store of the runs folder `runs`, through `MlflowClient` (no global state). A failed call warns and stops the tracking."
+    def __init__(self, runs: str | Path, experiment: str, *, run_id: str | None = None, run_name: str | None = None,
+                 tags: dict | None = None, parent: str | None = None):
+        self.runs, self.client, self.run_id = Path(runs), None, None
+        self._call(self._open, experiment, run_id, run_name, dict(tags or {}), parent, _opening=True)
+
+    def _call(self, f, *args, _opening=False, **kw):
+        if self.client is None and not _opening: return None
+        try:
+            with warnings.catch_warnings():             # mlflow's own deprecation notices (SQLAlchemy's) are not the user's business
+                warnings.simplefilter('ignore', DeprecationWarning)
+                return f(*args, **kw)
+        except Exception as e:                          # tracking never breaks a run
+            warnings.warn(f"MLflow tracking in {self.runs/'mlflow.db'} failed ({type(e).__name__}: {str(e)[:300]}); "
+                          f"the run goes on untracked", TrackingWarning, stacklevel=3)
+            self.client = None
+
+    def _open(self, experiment, run_id, run_name, tags, parent):
+        from mlflow.tracking import MlflowClient       # imported here: mlflow takes seconds to import
+        self.runs.mkdir(parents=True, exist_ok=True)
+        client = MlflowClient(tracking_uri=tracking_uri(self.runs))
+        exp = client.get_experiment_by_name(experiment)
+        # artifacts beside the store, never in the current folder (MLflow's default ./mlruns)
+        exp_id = exp.experiment_id if exp else client.create_experiment(experiment, artifact_location=(self.runs/'mlartifacts').resolve().as_uri())
+        if run_id is not None:                          # a resumed run continues its MLflow run (if the store still has it)
+            try: client.update_run(run_id, status='RUNNING')
+            except Exception: run_id = None
+        if run_id is None:
+            if parent: tags['mlflow.parentRunId'] = parent
+            run_id = client.create_run(exp_id, run_name=run_name, tags={k: str(v) for k, v in tags.items()}).info.run_id
+        self.client, self.run_id = client, run_id
+
+    @property
+    def active(self) -> bool: "Whether calls still reach the store."; return self.client is not None
+
+    def log_params(self, params: dict):
+        "Log `params` (nested dicts flattened to `a.b`); MLflow keeps a parameter's first value, so a resumed run logs only new ones."
+        def log():
+            from mlflow.entities import Param
+            have = self.client.get_run(self.run_id).data.params
+            flat = {}
+            def walk(d, prefix):
+                for k, v in d.items():
+                    if isinstance(v, dict) and v: walk(v, f"{prefix}{k}.")
+                    else: flat[metric_key(f"{prefix}{k}")] = json.dumps(v, default=str) if not isinstance(v, str) else v
+            walk(params, '')
+            new = [Param(k, v[:6000]) for k, v in flat.items() if k not in have]
+            for i in range(0, len(new), 100): self.client.log_batch(self.run_id, params=new[i:i + 100])
+        self._call(log)
+
+    def log_metrics(self, metrics: dict, step: int = 0):
+        "Log the finite numbers of `metrics` (nested dicts flattened) at `step`."
+        def log():
+            from mlflow.entities import Metric
+            now = int(time.time() * 1000)
+            ms = [Metric(k, v, now, step) for k, v in flat_numbers(metrics).items()]
+            for i in range(0, len(ms), 500): self.client.log_batch(self.run_id, metrics=ms[i:i + 500])
+        self._call(log)
+
+    def log_artifact(self, path: str | Path, artifact_path: str | None = None):
+        "Copy the file or folder `path` into the run's artifacts (under `artifact_path`)."
+        path = Path(path)
+        if path.is_dir(): self._call(self.client and self.client.log_artifacts, self.run_id, str(path), artifact_path)
+        elif path.is_file(): self._call(self.client and self.client.log_artifact, self.run_id, str(path), artifact_path)
+
+    def set_tags(self, tags: dict):
+        "Set the run's tags (values as strings)."
+        self._call(lambda: [self.client.set_tag(self.run_id, k, str(v)) for k, v in tags.items()])
+
+    def end(self, status: str = 'FINISHED'):
+        "Mark the run FINISHED, FAILED or KILLED."
+        self._call(self.client and self.client.set_terminated, self.run_id, status)
+
+# %% ../nbs/20_train.ipynb #fe3dee19
+def tracking_root(run_dir: str | Path | None, tracking: bool | str | Path | None = None) -> Path | None:
+    """The runs folder whose MLflow store a `Trainer` run in `run_dir` logs to, or None (not tracked). `tracking`: False never,
+    a folder that folder; None or True: $VQNB_TRACKING_DIR (set by `vqnb run` for its notebooks), else the nearest folder
+    above `run_dir` that holds an `mlflow.db`, else the runs folder (`runs_dir()`) when `run_dir` is inside it (or `tracking` is True)."""
+    if tracking is not None and not isinstance(tracking, (bool, str, Path)):
+        raise TypeError(f"tracking: expected True, False, None or a runs folder, got {type(tracking).__name__}")
+    if tracking is False or not tracking_enabled(): return None
+    if isinstance(tracking, (str, Path)): return Path(tracking)
+    if os.environ.get('VQNB_TRACKING_DIR'): return Path(os.environ['VQNB_TRACKING_DIR'])
+    if run_dir is None: return runs_dir() if tracking is True else None
+    here = Path(run_dir).resolve()
+    held = next((p for p in here.parents if (p/'mlflow.db').is_file()), None)
+    if held is not None: return held
+    runs = runs_dir().resolve()
+    return runs if runs in here.parents or tracking is True else None
+
 # %% ../nbs/20_train.ipynb #03ae3667
 class Callback:
     "Hooks into `Trainer.fit`; override what you need. State a callback keeps across steps goes in `state_dict`."
@@ -201,7 +318,10 @@ class Callback:
     def load_state_dict(self, state: dict): pass
 
 def default_step(model: nn.Module, batch) -> dict:
-    "`model(batch)`: a dict with `'loss'`, or an object with `.loss` (and optionally `.metrics`)."
+    "The model's own `training_step(batch, forward=model)` if it has one; else `model(batch)`: a dict with `'loss'`, or an object with `.loss` (and optionally `.metrics`)."
+    inner = model.module if isinstance(model, nn.parallel.DistributedDataParallel) else model
+    # under DDP the step must call the wrapper (its forward averages the gradients), so the wrapper is passed as `forward`
+    if callable(getattr(inner, 'training_step', None)): return inner.training_step(batch, forward=model)
     out = model(batch)
     if isinstance(out, dict): return out
     if hasattr(out, 'loss'): return dict(loss=out.loss, **getattr(out, 'metrics', {}))
@@ -231,10 +351,11 @@ def _scalar(v) -> float: return float(v.detach().float().mean()) if isinstance(v
 
 # %% ../nbs/20_train.ipynb #0ee94607
 class Trainer:
-    "Fit `model` on `train_data` under `config`, with checkpoints in `run_dir` and DDP under torchrun."
+    "Fit `model` on `train_data` under `config`, with checkpoints in `run_dir`, DDP under torchrun, and the run tracked in MLflow (`tracking`)."
     def __init__(self, model: nn.Module, train_data: Dataset, config: TrainConfig | None = None, *,
                  valid_data: Dataset | None = None, step_fn: Callable = default_step, run_dir: str | Path | None = None,
-                 callbacks: list[Callback] = (), model_config: dict | None = None, collate_fn: Callable = default_collate):
+                 callbacks: list[Callback] = (), model_config: dict | None = None, collate_fn: Callable = default_collate,
+                 tracking: bool | str | Path | None = None):
         self.config = config or TrainConfig()
         if not isinstance(self.config, TrainConfig): raise TypeError(f"config: expected a TrainConfig, got {type(config).__name__}")
         if not isinstance(model, nn.Module): raise TypeError(f"model: expected a torch nn.Module, got {type(model).__name__}")
@@ -249,6 +370,7 @@ class Trainer:
         self.run_dir = Path(run_dir) if run_dir else None
         self.checkpoints = CheckpointStore(self.run_dir/'checkpoints', self.config.keep_checkpoints) if self.run_dir else None
         self.callbacks, self.model_config = list(callbacks), model_config or {}
+        self.tracking_root, self.tracker = tracking_root(self.run_dir, tracking), None    # the MLflow store's runs folder, or None
         self.world, self.rank, self.device = _init_distributed(self.config.device)
         self.model, self.ddp = model.to(self.device), None
         if self.world > 1:
@@ -374,10 +496,50 @@ def _autocast(self: Trainer):
     on = self.config.amp and self.device.type == 'cuda'
     return torch.autocast(device_type=self.device.type, dtype=torch.bfloat16, enabled=on)
 
+# %% ../nbs/20_train.ipynb #9ec08b84
+@patch
+def _open_tracking(self: Trainer, resumed: bool):
+    "Rank 0: the MLflow run of this fit (a resumed fit continues the run recorded in `tracking.json`), with the run's identity as parameters."
+    self.tracker = None
+    if self.tracking_root is None or not self.is_main: return
+    uri, rec = tracking_uri(self.tracking_root), None
+    if resumed and self.run_dir is not None:
+        try: rec = json.loads((self.run_dir/'tracking.json').read_text())
+        except (OSError, ValueError): rec = None
+    run_id = rec['run_id'] if isinstance(rec, dict) and rec.get('uri') == uri and isinstance(rec.get('run_id'), str) else None
+    name = self.run_dir.name if self.run_dir is not None else type(self.model).__name__
+    self.tracker = Tracker(self.tracking_root, os.environ.get('VQNB_TRACKING_EXPERIMENT') or 'train', run_id=run_id, run_name=name,
+                           tags=dict(vqnb_kind='train', vqnb_model=type(self.model).__name__, vqnb_run_dir=str(self.run_dir)),
+                           parent=os.environ.get('VQNB_TRACKING_PARENT'))
+    if not self.tracker.active: return
+    self.tracker.log_params(json.loads(json.dumps(self.identity(), default=str)))
+    if self.run_dir is not None and run_id is None: atomic_write_json(self.run_dir/'tracking.json', dict(uri=uri, run_id=self.tracker.run_id))
+
+@patch
+def _track_epoch(self: Trainer, rec: dict):
+    "At the end of an epoch (and at a validation inside one): the epoch's mean of each training scalar, the validation metrics, the learning rate."
+    if self.tracker is None: return
+    epoch_end = self.step % self.steps_per_epoch == 0 or self.step == self.total_steps
+    valid = {k: v for k, v in rec.items() if k.startswith('valid_')}
+    if not (epoch_end or valid): return
+    out = dict(valid, lr=rec['lr'], epoch=rec['epoch'])
+    if epoch_end:
+        recs = [h for h in self.history if h['epoch'] == rec['epoch']]
+        keys = {k for h in recs for k in h if k not in ('step', 'epoch', 'lr') and not k.startswith('valid_')}
+        out |= {k: float(np.mean([h[k] for h in recs if k in h])) for k in keys}
+    self.tracker.log_metrics(out, step=self.step)
+
+@patch
+def _close_tracking(self: Trainer, status: str):
+    if self.tracker is None: return
+    if status == 'FINISHED' and self.run_dir is not None:
+        for f in ('metrics.json', 'train_config.json'): self.tracker.log_artifact(self.run_dir/f)
+    self.tracker.end(status)
+
 # %% ../nbs/20_train.ipynb #5af00fcd
 @patch
-def _begin(self: Trainer, resume: bool):
-    "Everything before the first step: resume (checked) or a new run number, seeds, optimizer, run files."
+def _begin(self: Trainer, resume: bool) -> bool:
+    "Everything before the first step: resume (checked) or a new run number, seeds, optimizer, run files. True when resumed."
     state = self._check_resumable() if resume else None
     seed_everything(self.config.seed + self.rank)
     self._build_optimizer()
@@ -385,7 +547,7 @@ def _begin(self: Trainer, resume: bool):
     elif self.checkpoints is not None:
         self.run_number = max((r.get('run', 0) + 1 for r in self.checkpoints.records()), default=0)
     self._last_log = 0.
-    if self.run_dir is None or not self.is_main: return
+    if self.run_dir is None or not self.is_main: return state is not None
     self.run_dir.mkdir(parents=True, exist_ok=True)
     stale = self.checkpoints.remove_temporaries() + stale_temporaries(self.run_dir)
     for p in stale: p.unlink(missing_ok=True)
@@ -396,6 +558,7 @@ def _begin(self: Trainer, resume: bool):
     except (OSError, ValueError): same = False
     if not same: atomic_write_json(self.run_dir/'train_config.json', cfg)     # a resume that changes nothing writes nothing
     self._log(f"{'resumed at' if state is not None else 'started'} step {self.step}/{self.total_steps}")
+    return state is not None
 
 @patch
 def _log(self: Trainer, line: str):
@@ -436,26 +599,31 @@ def _progress(self: Trainer, rec: dict):
 @patch
 def fit(self: Trainer, resume: bool = True) -> list[dict]:
     "Train to `config.epochs`; resume from `run_dir`'s newest intact checkpoint if `resume`. Returns the history."
-    self._begin(resume)
+    self._open_tracking(self._begin(resume))
     self.model.train()
     net = self.ddp or self.model
     for cb in self.callbacks: cb.on_train_begin(self)
     bar = tqdm(total=self.total_steps, initial=self.step, desc='train', disable=not (self.config.progress and self.is_main))
     every = self.config.validate_every or self.steps_per_epoch
-    while self.step < self.total_steps:
-        epoch, skip = divmod(self.step, self.steps_per_epoch)
-        for batch in self._batches(epoch, skip):
-            scalars = self._train_step(net, batch)
-            rec = dict(step=self.step, epoch=epoch, lr=self.scheduler.get_last_lr()[0], **scalars)
-            if self.step % every == 0 or self.step == self.total_steps: rec.update(self.validate())
-            self.history.append(rec)
-            for cb in self.callbacks: cb.on_step_end(self, rec)
-            bar.update(1); bar.set_postfix(loss=f"{rec['loss']:.4f}")
-            self._progress(rec)
-            if self.step % self.config.checkpoint_every == 0 or self.step == self.total_steps: self.save()
-    bar.close()
+    try:
+        while self.step < self.total_steps:
+            epoch, skip = divmod(self.step, self.steps_per_epoch)
+            for batch in self._batches(epoch, skip):
+                scalars = self._train_step(net, batch)
+                rec = dict(step=self.step, epoch=epoch, lr=self.scheduler.get_last_lr()[0], **scalars)
+                if self.step % every == 0 or self.step == self.total_steps: rec.update(self.validate())
+                self.history.append(rec)
+                for cb in self.callbacks: cb.on_step_end(self, rec)
+                bar.update(1); bar.set_postfix(loss=f"{rec['loss']:.4f}")
+                self._progress(rec); self._track_epoch(rec)
+                if self.step % self.config.checkpoint_every == 0 or self.step == self.total_steps: self.save()
+    except BaseException as e:
+        self._close_tracking('KILLED' if isinstance(e, KeyboardInterrupt) else 'FAILED'); raise
+    finally: bar.close()
     for cb in self.callbacks: cb.on_train_end(self)
+    self._close_tracking('FINISHED')
     return self.history
+
 
 # %% ../nbs/20_train.ipynb #b8f4d2f0
 def _saved_config(folder: Path) -> dict:
