@@ -95,6 +95,7 @@ bench: sysdeps $(VENV)/.installed-bench
 	$(BIN)/python bench/pqvae.py
 	$(BIN)/python bench/retrieval.py
 	$(BIN)/python bench/import.py
+	$(BIN)/python bench/codecs.py
 
 clean-venv:
 	rm -rf $(VENV)
