@@ -341,6 +341,7 @@ def _read_pairs(path: Path, clips: dict[str, dict]) -> tuple[list[dict], list[tu
         truth = {c: float(r[c]) for c in have if pd.notna(r[c])}
         complete = all(c in truth for c in ('input_start_s', 'input_end_s', 'target_start_s', 'ratio'))
         if complete: truth.setdefault('transpose', 0.0); truth['input_starts_s'] = [truth['input_start_s']]
+        if 'transpose' in truth: truth['transpose'] = int(round(truth['transpose']))   # semitones: an integer shift of the chroma
         pairs.append(dict(id=f"pair-{len(pairs):04d}", input=dict(id=ends['input']['id'], wav=ends['input']['wav']),
                           target=dict(id=ends['target']['id'], wav=ends['target']['wav']), truth=truth if complete else None))
     return pairs, problems
