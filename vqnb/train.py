@@ -6,8 +6,8 @@ Docs: https://vqnb.github.io/vqnb/train.html.md"""
 
 # %% ../nbs/20_train.ipynb #046bb3dd
 from __future__ import annotations
-import hashlib, json, math, os, random, re, time, warnings
-from dataclasses import dataclass, asdict
+import hashlib, json, math, os, random, re, sys, time, warnings
+from dataclasses import dataclass, asdict, is_dataclass
 from pathlib import Path
 from typing import Callable
 import numpy as np
@@ -21,10 +21,10 @@ from .core import (replace_atomically, atomic_write_json, read_json, stale_tempo
                        collective_device, describe, runs_dir)
 
 # %% auto #0
-__all__ = ['SCHEDULES', 'select_device', 'seed_everything', 'rng_state', 'set_rng_state', 'TrainConfig', 'CheckpointError',
-           'CheckpointWarning', 'CheckpointStore', 'load_checkpoint', 'TrackingWarning', 'tracking_uri',
-           'tracking_enabled', 'metric_key', 'flat_numbers', 'Tracker', 'tracking_root', 'Callback', 'default_step',
-           'Trainer', 'SavedModel']
+__all__ = ['SCHEDULES', 'OPTIMIZERS', 'select_device', 'seed_everything', 'rng_state', 'set_rng_state', 'TrainConfig',
+           'CheckpointError', 'CheckpointWarning', 'CheckpointStore', 'load_checkpoint', 'TrackingWarning',
+           'tracking_uri', 'tracking_enabled', 'metric_key', 'flat_numbers', 'Tracker', 'tracking_root', 'Callback',
+           'default_step', 'Trainer', 'SavedModel']
 
 # %% ../nbs/20_train.ipynb #064a5107
 def select_device(device: str = 'auto') -> torch.device:
@@ -67,6 +67,7 @@ def _init_distributed(device: str) -> tuple[int, int, torch.device]:
 
 # %% ../nbs/20_train.ipynb #5c1c9d85
 SCHEDULES = ('constant', 'cosine')
+OPTIMIZERS = ('adamw', 'none')
 
 @dataclass
 class TrainConfig:
@@ -78,6 +79,8 @@ class TrainConfig:
     grad_clip: float | None = 1.0       # max gradient norm; None: no clipping
     schedule: str = 'cosine'            # 'constant' or 'cosine' (to 0), after `warmup_steps` of linear warm-up
     warmup_steps: int = 0
+    optimizer: str = 'adamw'            # 'none': no gradient steps, for models that learn in their forward (EMA codebooks)
+    param_lrs: dict[str, float] | None = None   # parameter-name prefix -> its learning rate (longest prefix wins); others get `lr`
     checkpoint_every: int = 100         # steps; a checkpoint is also written at the end
     validate_every: int | None = None   # steps; None: at the end of each epoch
     keep_checkpoints: int = 2
@@ -91,6 +94,12 @@ class TrainConfig:
         check_number('lr', self.lr, min=0, min_open=True); check_number('weight_decay', self.weight_decay, min=0)
         if self.grad_clip is not None: check_number('grad_clip', self.grad_clip, min=0, min_open=True)
         check_choice('schedule', self.schedule, SCHEDULES); check_int('warmup_steps', self.warmup_steps, min=0)
+        check_choice('optimizer', self.optimizer, OPTIMIZERS)
+        if self.param_lrs is not None:
+            if not isinstance(self.param_lrs, dict) or not all(isinstance(k, str) for k in self.param_lrs):
+                raise TypeError(f"param_lrs: expected a dict parameter-name prefix -> learning rate, got {self.param_lrs!r}")
+            for k, v in self.param_lrs.items(): check_number(f"param_lrs[{k!r}]", v, min=0, min_open=True)
+            if self.optimizer == 'none': raise ValueError("param_lrs: learning rates need an optimizer; got optimizer='none'")
         if self.validate_every is not None: check_int('validate_every', self.validate_every, min=1)
         check_int('seed', self.seed, min=0)
         for k in ('amp', 'progress'): check_choice(k, getattr(self, k), (True, False))
@@ -98,8 +107,10 @@ class TrainConfig:
         select_device(self.device)       # torch names a malformed device string
 
     def identity(self) -> dict:
-        "The fields that decide what is computed (not where, nor how it is shown)."
-        return {k: v for k, v in asdict(self).items() if k not in ('device', 'progress', 'keep_checkpoints', 'checkpoint_every')}
+        "The fields that decide what is computed (not where, nor how it is shown); `optimizer` and `param_lrs` only when set, so older checkpoints still resume."
+        skip = ('device', 'progress', 'keep_checkpoints', 'checkpoint_every')
+        return {k: v for k, v in asdict(self).items() if k not in skip
+                and not (k, v) in (('optimizer', 'adamw'), ('param_lrs', None))}
 
 # %% ../nbs/20_train.ipynb #7db32620
 class CheckpointError(RuntimeError): "A checkpoint that cannot be used: damaged, missing, or from another configuration."
@@ -313,6 +324,7 @@ class Callback:
     def on_train_begin(self, trainer): pass
     def on_step_end(self, trainer, metrics: dict): pass
     def on_validation_end(self, trainer, metrics: dict): pass
+    def on_epoch_end(self, trainer, epoch: int): "After the last step of epoch `epoch` (counted from 0)."; pass
     def on_train_end(self, trainer): pass
     def state_dict(self) -> dict: "What a checkpoint keeps of this callback (JSON-serialisable); restored on resume."; return {}
     def load_state_dict(self, state: dict): pass
@@ -355,7 +367,7 @@ class Trainer:
     def __init__(self, model: nn.Module, train_data: Dataset, config: TrainConfig | None = None, *,
                  valid_data: Dataset | None = None, step_fn: Callable = default_step, run_dir: str | Path | None = None,
                  callbacks: list[Callback] = (), model_config: dict | None = None, collate_fn: Callable = default_collate,
-                 tracking: bool | str | Path | None = None):
+                 tracking: bool | str | Path | None = None, desc: str = 'train'):
         self.config = config or TrainConfig()
         if not isinstance(self.config, TrainConfig): raise TypeError(f"config: expected a TrainConfig, got {type(config).__name__}")
         if not isinstance(model, nn.Module): raise TypeError(f"model: expected a torch nn.Module, got {type(model).__name__}")
@@ -366,16 +378,17 @@ class Trainer:
         if len(train_data) == 0: raise ValueError("train_data: expected a non-empty dataset, got an empty one")
         if valid_data is not None and len(valid_data) == 0:
             raise ValueError("valid_data: expected a non-empty dataset or None, got an empty one (no validation would run)")
-        self.train_data, self.valid_data, self.step_fn, self.collate_fn = train_data, valid_data, step_fn, collate_fn
+        self.train_data, self.valid_data, self.step_fn, self.collate_fn, self.desc = train_data, valid_data, step_fn, collate_fn, str(desc)
         self.run_dir = Path(run_dir) if run_dir else None
         self.checkpoints = CheckpointStore(self.run_dir/'checkpoints', self.config.keep_checkpoints) if self.run_dir else None
         self.callbacks, self.model_config = list(callbacks), model_config or {}
         self.tracking_root, self.tracker = tracking_root(self.run_dir, tracking), None    # the MLflow store's runs folder, or None
         self.world, self.rank, self.device = _init_distributed(self.config.device)
         self.model, self.ddp = model.to(self.device), None
-        if self.world > 1:
+        if self.world > 1 and self.config.optimizer != 'none':     # DDP averages gradients; without an optimizer there are none
             self.ddp = nn.parallel.DistributedDataParallel(self.model, device_ids=[self.device.index] if self.device.type == 'cuda' else None)
         self.step, self.history, self.run_number = 0, [], 0
+        self.optimizer = self.scheduler = None
         per_rank = len(DistributedSampler(train_data, num_replicas=self.world, rank=self.rank, shuffle=False))
         self.steps_per_epoch = math.ceil(per_rank / self.config.batch_size)
         self.total_steps = self.config.epochs * self.steps_per_epoch
@@ -387,243 +400,241 @@ class Trainer:
         "What the run computes: training config, model config, number of processes, training set size."
         return dict(train=self.config.identity(), model=self.model_config, world_size=self.world, n_train=len(self.train_data))
 
-# %% ../nbs/20_train.ipynb #6edc4826
-@patch
-def _build_optimizer(self: Trainer):
-    params = [p for p in self.model.parameters() if p.requires_grad]
-    if not params: raise ValueError(f"model: expected trainable parameters (requires_grad), got none in {type(self.model).__name__}")
-    self.optimizer = torch.optim.AdamW(params, lr=self.config.lr, weight_decay=self.config.weight_decay)
-    c, total = self.config, self.total_steps
-    def factor(step):
-        if step < c.warmup_steps: return (step + 1) / c.warmup_steps
-        if c.schedule == 'constant': return 1.0
-        return 0.5 * (1 + math.cos(math.pi * min(1.0, (step - c.warmup_steps) / max(1, total - c.warmup_steps))))
-    self.scheduler = torch.optim.lr_scheduler.LambdaLR(self.optimizer, factor)
+    # --- optimizer, schedule and batches ---
+    def _param_groups(self) -> list[dict]:
+        "The trainable parameters, grouped by learning rate: `config.param_lrs` by longest name prefix, `lr` for the rest."
+        named = [(n, p) for n, p in self.model.named_parameters() if p.requires_grad]
+        if not named: raise ValueError(f"model: expected trainable parameters (requires_grad), got none in {type(self.model).__name__} "
+                                       f"(a model that learns without gradients, such as EMA codebooks, trains with optimizer='none')")
+        lrs = self.config.param_lrs
+        if lrs is None: return [dict(params=[p for _, p in named])]
+        if unmatched := [k for k in lrs if not any(n.startswith(k) for n, _ in named)]:
+            raise ValueError(f"param_lrs: prefix(es) {unmatched} match no trainable parameter of {type(self.model).__name__} "
+                             f"(names such as {[n for n, _ in named[:3]]})")
+        groups = {}
+        for n, p in named:
+            prefix = max((k for k in lrs if n.startswith(k)), key=len, default=None)
+            groups.setdefault(self.config.lr if prefix is None else lrs[prefix], []).append(p)
+        return [dict(params=ps, lr=lr) for lr, ps in groups.items()]
 
-@patch
-def _batches(self: Trainer, epoch: int, skip: int = 0):
-    sampler = DistributedSampler(self.train_data, num_replicas=self.world, rank=self.rank, shuffle=True, seed=self.config.seed)
-    sampler.set_epoch(epoch)
-    idx = list(sampler)
-    bs = self.config.batch_size
-    batches = [idx[i:i + bs] for i in range(0, len(idx), bs)][skip:]
-    # DataLoader draws a seed for its workers from the global RNG unless given its own generator; a resumed run would
-    # then draw once more than an uninterrupted one and its dropout masks would differ
-    return DataLoader(self.train_data, batch_sampler=batches, collate_fn=self.collate_fn,
-                      generator=torch.Generator().manual_seed(self.config.seed))
+    def _build_optimizer(self):
+        if self.config.optimizer == 'none': return
+        self.optimizer = torch.optim.AdamW(self._param_groups(), lr=self.config.lr, weight_decay=self.config.weight_decay)
+        c, total = self.config, self.total_steps
+        def factor(step):
+            if step < c.warmup_steps: return (step + 1) / c.warmup_steps
+            if c.schedule == 'constant': return 1.0
+            return 0.5 * (1 + math.cos(math.pi * min(1.0, (step - c.warmup_steps) / max(1, total - c.warmup_steps))))
+        self.scheduler = torch.optim.lr_scheduler.LambdaLR(self.optimizer, factor)
 
-# %% ../nbs/20_train.ipynb #8f7d5164
-@patch
-def _state(self: Trainer) -> dict:
-    rngs = [None] * self.world
-    if self.world > 1: dist.all_gather_object(rngs, rng_state())
-    else: rngs = [rng_state()]
-    return dict(model=self.model.state_dict(), optimizer=self.optimizer.state_dict(), scheduler=self.scheduler.state_dict(),
-                step=self.step, rng=rngs, history=json.dumps(self.history), identity=json.dumps(self.identity(), sort_keys=True),
-                callbacks=json.dumps([cb.state_dict() for cb in self.callbacks]))
+    def _batches(self, epoch: int, skip: int = 0):
+        sampler = DistributedSampler(self.train_data, num_replicas=self.world, rank=self.rank, shuffle=True, seed=self.config.seed)
+        sampler.set_epoch(epoch)
+        idx, bs = list(sampler), self.config.batch_size
+        batches = [idx[i:i + bs] for i in range(0, len(idx), bs)][skip:]
+        # DataLoader draws a seed for its workers from the global RNG unless given its own generator; a resumed run would
+        # then draw once more than an uninterrupted one and its dropout masks would differ
+        return DataLoader(self.train_data, batch_sampler=batches, collate_fn=self.collate_fn,
+                          generator=torch.Generator().manual_seed(self.config.seed))
 
-@patch
-def save(self: Trainer):
-    "Write a checkpoint of the current step and the metrics file (on rank 0; every rank must call it)."
-    state = self._state()
-    if self.is_main and self.checkpoints is not None:
-        self.checkpoints.save(self.step, state, dict(total_steps=self.total_steps), run=self.run_number)
-        self.write_metrics()
-    if self.world > 1: dist.barrier()
+    def _autocast(self):
+        return torch.autocast(device_type=self.device.type, dtype=torch.bfloat16, enabled=self.config.amp and self.device.type == 'cuda')
 
-@patch
-def write_metrics(self: Trainer):
-    "metrics.json: the history and the last value of each metric."
-    if self.run_dir is None: return
-    last = {}
-    for rec in self.history: last.update({k: v for k, v in rec.items() if k not in ('step', 'epoch')})
-    atomic_write_json(self.run_dir/'metrics.json', dict(step=self.step, total_steps=self.total_steps, last=last,
-                                                         history=self.history))
+    # --- checkpoints and resume ---
+    def _state(self) -> dict:
+        rngs = [None] * self.world
+        if self.world > 1: dist.all_gather_object(rngs, rng_state())
+        else: rngs = [rng_state()]
+        opt = dict(optimizer=self.optimizer.state_dict(), scheduler=self.scheduler.state_dict()) if self.optimizer else {}
+        return dict(model=self.model.state_dict(), **opt, step=self.step, rng=rngs, history=json.dumps(self.history),
+                    identity=json.dumps(self.identity(), sort_keys=True), callbacks=json.dumps([cb.state_dict() for cb in self.callbacks]))
 
-# %% ../nbs/20_train.ipynb #57cc9af7
-@patch
-def _check_resumable(self: Trainer) -> dict | None:
-    "The newest intact checkpoint's state, checked to fit this run (nothing is written before); None if there is none."
-    if self.checkpoints is None or not self.checkpoints.exists(): return None
-    state, rec = self.checkpoints.load()
-    where, mine, theirs = self.checkpoints.folder, json.loads(json.dumps(self.identity(), sort_keys=True)), json.loads(state['identity'])
-    if theirs['world_size'] != mine['world_size']:
-        raise CheckpointError(f"{where}: written by a run of {theirs['world_size']} process(es); this run has "
-                              f"{mine['world_size']}. Resume with the same number of processes, or use another run_dir")
-    if theirs != mine:
-        diff = sorted(k for part in ('train', 'model') for k in set(theirs[part]) | set(mine[part])
-                      if theirs[part].get(k) != mine[part].get(k))
-        diff += [k for k in ('n_train',) if theirs[k] != mine[k]]
-        raise CheckpointError(f"{where}: checkpoint is from a different configuration (differs in: {', '.join(diff)}); "
-                              f"use another run_dir, or the configuration it was written with")
-    self.run_number = rec.get('run', 0)
-    return state
+    def save(self):
+        "Write a checkpoint of the current step and the metrics file (on rank 0; every rank must call it). Without a run folder: nothing."
+        if self.checkpoints is None: return      # run_dir is the same on every rank, so all ranks return here together
+        state = self._state()
+        if self.is_main:
+            self.checkpoints.save(self.step, state, dict(total_steps=self.total_steps), run=self.run_number)
+            self.write_metrics()
+        if self.world > 1: dist.barrier()
 
-@patch
-def _restore(self: Trainer, state: dict):
-    self.model.load_state_dict(state['model'])
-    self.optimizer.load_state_dict(state['optimizer']); self.scheduler.load_state_dict(state['scheduler'])
-    self.step, self.history = state['step'], json.loads(state['history'])
-    for cb, s in zip(self.callbacks, json.loads(state.get('callbacks', '[]'))): cb.load_state_dict(s)
-    set_rng_state(state['rng'][self.rank])
+    def write_metrics(self):
+        "metrics.json: the history and the last value of each metric."
+        if self.run_dir is None: return
+        last = {}
+        for rec in self.history: last.update({k: v for k, v in rec.items() if k not in ('step', 'epoch')})
+        atomic_write_json(self.run_dir/'metrics.json', dict(step=self.step, total_steps=self.total_steps, last=last, history=self.history))
 
-# %% ../nbs/20_train.ipynb #50bc940b
-@patch
-def validate(self: Trainer) -> dict:
-    "Mean of each step-function scalar over `valid_data`, weighted by batch size, over all ranks (prefixed `valid_`)."
-    if self.valid_data is None: return {}
-    self.model.eval()
-    sums, n = {}, 0
-    sampler = DistributedSampler(self.valid_data, num_replicas=self.world, rank=self.rank, shuffle=False)
-    loader = DataLoader(self.valid_data, batch_size=self.config.batch_size, sampler=sampler, collate_fn=self.collate_fn,
-                        generator=torch.Generator().manual_seed(self.config.seed))
-    with torch.no_grad():
-        for batch in loader:
-            with self._autocast(): out = _check_step(self.step_fn(self.model, _to_device(batch, self.device)))
-            k = _batch_size(batch)
-            for key, v in out.items(): sums[key] = sums.get(key, 0.0) + _scalar(v) * k
-            n += k
-    self.model.train()
-    vals = torch.tensor([sums[k] for k in sorted(sums)] + [n], dtype=torch.float64, device=collective_device())
-    if self.world > 1: dist.all_reduce(vals)
-    vals = vals.tolist()
-    metrics = {f"valid_{k}": v / vals[-1] for k, v in zip(sorted(sums), vals[:-1])}
-    for cb in self.callbacks: cb.on_validation_end(self, metrics)
-    return metrics
+    def _check_resumable(self) -> dict | None:
+        "The newest intact checkpoint's state, checked to fit this run (nothing is written before); None if there is none."
+        if self.checkpoints is None or not self.checkpoints.exists(): return None
+        state, rec = self.checkpoints.load()
+        where, mine, theirs = self.checkpoints.folder, json.loads(json.dumps(self.identity(), sort_keys=True)), json.loads(state['identity'])
+        if theirs['world_size'] != mine['world_size']:
+            raise CheckpointError(f"{where}: written by a run of {theirs['world_size']} process(es); this run has "
+                                  f"{mine['world_size']}. Resume with the same number of processes, or use another run_dir")
+        if theirs != mine:
+            diff = sorted(k for part in ('train', 'model') for k in set(theirs[part]) | set(mine[part])
+                          if theirs[part].get(k) != mine[part].get(k))
+            diff += [k for k in ('n_train',) if theirs[k] != mine[k]]
+            raise CheckpointError(f"{where}: checkpoint is from a different configuration (differs in: {', '.join(diff)}); "
+                                  f"use another run_dir, or the configuration it was written with")
+        self.run_number = rec.get('run', 0)
+        return state
 
-@patch
-def _autocast(self: Trainer):
-    on = self.config.amp and self.device.type == 'cuda'
-    return torch.autocast(device_type=self.device.type, dtype=torch.bfloat16, enabled=on)
+    def _restore(self, state: dict):
+        self.model.load_state_dict(state['model'])
+        if self.optimizer is not None:
+            self.optimizer.load_state_dict(state['optimizer']); self.scheduler.load_state_dict(state['scheduler'])
+        self.step, self.history = state['step'], json.loads(state['history'])
+        for cb, s in zip(self.callbacks, json.loads(state.get('callbacks', '[]'))): cb.load_state_dict(s)
+        set_rng_state(state['rng'][self.rank])
 
-# %% ../nbs/20_train.ipynb #9ec08b84
-@patch
-def _open_tracking(self: Trainer, resumed: bool):
-    "Rank 0: the MLflow run of this fit (a resumed fit continues the run recorded in `tracking.json`), with the run's identity as parameters."
-    self.tracker = None
-    if self.tracking_root is None or not self.is_main: return
-    uri, rec = tracking_uri(self.tracking_root), None
-    if resumed and self.run_dir is not None:
-        try: rec = json.loads((self.run_dir/'tracking.json').read_text())
-        except (OSError, ValueError): rec = None
-    run_id = rec['run_id'] if isinstance(rec, dict) and rec.get('uri') == uri and isinstance(rec.get('run_id'), str) else None
-    name = self.run_dir.name if self.run_dir is not None else type(self.model).__name__
-    self.tracker = Tracker(self.tracking_root, os.environ.get('VQNB_TRACKING_EXPERIMENT') or 'train', run_id=run_id, run_name=name,
-                           tags=dict(vqnb_kind='train', vqnb_model=type(self.model).__name__, vqnb_run_dir=str(self.run_dir)),
-                           parent=os.environ.get('VQNB_TRACKING_PARENT'))
-    if not self.tracker.active: return
-    self.tracker.log_params(json.loads(json.dumps(self.identity(), default=str)))
-    if self.run_dir is not None and run_id is None: atomic_write_json(self.run_dir/'tracking.json', dict(uri=uri, run_id=self.tracker.run_id))
+    # --- validation ---
+    def validate(self) -> dict:
+        "Mean of each step-function scalar over `valid_data`, weighted by batch size, over all ranks (prefixed `valid_`)."
+        if self.valid_data is None: return {}
+        self.model.eval()
+        sums, n = {}, 0
+        sampler = DistributedSampler(self.valid_data, num_replicas=self.world, rank=self.rank, shuffle=False)
+        loader = DataLoader(self.valid_data, batch_size=self.config.batch_size, sampler=sampler, collate_fn=self.collate_fn,
+                            generator=torch.Generator().manual_seed(self.config.seed))
+        with torch.no_grad():
+            for batch in loader:
+                with self._autocast(): out = _check_step(self.step_fn(self.model, _to_device(batch, self.device)))
+                k = _batch_size(batch)
+                for key, v in out.items(): sums[key] = sums.get(key, 0.0) + _scalar(v) * k
+                n += k
+        self.model.train()
+        vals = torch.tensor([sums[k] for k in sorted(sums)] + [n], dtype=torch.float64, device=collective_device())
+        if self.world > 1: dist.all_reduce(vals)
+        vals = vals.tolist()
+        metrics = {f"valid_{k}": v / vals[-1] for k, v in zip(sorted(sums), vals[:-1])}
+        for cb in self.callbacks: cb.on_validation_end(self, metrics)
+        return metrics
 
-@patch
-def _track_epoch(self: Trainer, rec: dict):
-    "At the end of an epoch (and at a validation inside one): the epoch's mean of each training scalar, the validation metrics, the learning rate."
-    if self.tracker is None: return
-    epoch_end = self.step % self.steps_per_epoch == 0 or self.step == self.total_steps
-    valid = {k: v for k, v in rec.items() if k.startswith('valid_')}
-    if not (epoch_end or valid): return
-    out = dict(valid, lr=rec['lr'], epoch=rec['epoch'])
-    if epoch_end:
-        recs = [h for h in self.history if h['epoch'] == rec['epoch']]
-        keys = {k for h in recs for k in h if k not in ('step', 'epoch', 'lr') and not k.startswith('valid_')}
-        out |= {k: float(np.mean([h[k] for h in recs if k in h])) for k in keys}
-    self.tracker.log_metrics(out, step=self.step)
+    # --- tracking (rank 0) ---
+    def _open_tracking(self, resumed: bool):
+        "The MLflow run of this fit (a resumed fit continues the run recorded in `tracking.json`), with the run's identity as parameters."
+        self.tracker = None
+        if self.tracking_root is None or not self.is_main: return
+        uri, rec = tracking_uri(self.tracking_root), None
+        if resumed and self.run_dir is not None:
+            try: rec = json.loads((self.run_dir/'tracking.json').read_text())
+            except (OSError, ValueError): rec = None
+        run_id = rec['run_id'] if isinstance(rec, dict) and rec.get('uri') == uri and isinstance(rec.get('run_id'), str) else None
+        name = self.run_dir.name if self.run_dir is not None else type(self.model).__name__
+        self.tracker = Tracker(self.tracking_root, os.environ.get('VQNB_TRACKING_EXPERIMENT') or 'train', run_id=run_id, run_name=name,
+                               tags=dict(vqnb_kind='train', vqnb_model=type(self.model).__name__, vqnb_run_dir=str(self.run_dir)),
+                               parent=os.environ.get('VQNB_TRACKING_PARENT'))
+        if not self.tracker.active: return
+        self.tracker.log_params(json.loads(json.dumps(self.identity(), default=str)))
+        if self.run_dir is not None and run_id is None: atomic_write_json(self.run_dir/'tracking.json', dict(uri=uri, run_id=self.tracker.run_id))
 
-@patch
-def _close_tracking(self: Trainer, status: str):
-    if self.tracker is None: return
-    if status == 'FINISHED' and self.run_dir is not None:
-        for f in ('metrics.json', 'train_config.json'): self.tracker.log_artifact(self.run_dir/f)
-    self.tracker.end(status)
+    def _track_epoch(self, rec: dict):
+        "At the end of an epoch (and at a validation inside one): the epoch's mean of each training scalar, the validation metrics, the learning rate."
+        if self.tracker is None: return
+        epoch_end = self.step % self.steps_per_epoch == 0 or self.step == self.total_steps
+        valid = {k: v for k, v in rec.items() if k.startswith('valid_')}
+        if not (epoch_end or valid): return
+        out = dict(valid, epoch=rec['epoch']) | ({'lr': rec['lr']} if 'lr' in rec else {})
+        if epoch_end:
+            recs = [h for h in self.history if h['epoch'] == rec['epoch']]
+            keys = {k for h in recs for k in h if k not in ('step', 'epoch', 'lr') and not k.startswith('valid_')}
+            out |= {k: float(np.mean([h[k] for h in recs if k in h])) for k in keys}
+        self.tracker.log_metrics(out, step=self.step)
 
-# %% ../nbs/20_train.ipynb #5af00fcd
-@patch
-def _begin(self: Trainer, resume: bool) -> bool:
-    "Everything before the first step: resume (checked) or a new run number, seeds, optimizer, run files. True when resumed."
-    state = self._check_resumable() if resume else None
-    seed_everything(self.config.seed + self.rank)
-    self._build_optimizer()
-    if state is not None: self._restore(state)
-    elif self.checkpoints is not None:
-        self.run_number = max((r.get('run', 0) + 1 for r in self.checkpoints.records()), default=0)
-    self._last_log = 0.
-    if self.run_dir is None or not self.is_main: return state is not None
-    self.run_dir.mkdir(parents=True, exist_ok=True)
-    stale = self.checkpoints.remove_temporaries() + stale_temporaries(self.run_dir)
-    for p in stale: p.unlink(missing_ok=True)
-    if stale: warnings.warn(f"removed {len(stale)} temporary file(s) left by an interrupted save: "
-                            + ', '.join(p.name for p in stale), CheckpointWarning, stacklevel=3)
-    cfg = json.loads(json.dumps(dict(identity=self.identity()), default=str))
-    try: same = json.loads((self.run_dir/'train_config.json').read_text()) == cfg
-    except (OSError, ValueError): same = False
-    if not same: atomic_write_json(self.run_dir/'train_config.json', cfg)     # a resume that changes nothing writes nothing
-    self._log(f"{'resumed at' if state is not None else 'started'} step {self.step}/{self.total_steps}")
-    return state is not None
+    def _close_tracking(self, status: str):
+        if self.tracker is None: return
+        if status == 'FINISHED' and self.run_dir is not None:
+            for f in ('metrics.json', 'train_config.json'): self.tracker.log_artifact(self.run_dir/f)
+        self.tracker.end(status)
 
-@patch
-def _log(self: Trainer, line: str):
-    "Append a line to `progress.log` of the run folder (rank 0)."
-    if self.run_dir is None or not self.is_main: return
-    with open(self.run_dir/'progress.log', 'a') as f: f.write(f"{time.strftime('%H:%M:%S')} {line}\n")
-    self._last_log = time.time()
+    # --- fitting ---
+    def _begin(self, resume: bool) -> bool:
+        "Everything before the first step: resume (checked) or a new run number, seeds, optimizer, run files. True when resumed."
+        state = self._check_resumable() if resume else None
+        seed_everything(self.config.seed + self.rank)
+        self._build_optimizer()
+        if state is not None: self._restore(state)
+        elif self.checkpoints is not None:
+            self.run_number = max((r.get('run', 0) + 1 for r in self.checkpoints.records()), default=0)
+        self._last_log = 0.
+        if self.run_dir is None or not self.is_main: return state is not None
+        self.run_dir.mkdir(parents=True, exist_ok=True)
+        stale = self.checkpoints.remove_temporaries() + stale_temporaries(self.run_dir)
+        for p in stale: p.unlink(missing_ok=True)
+        if stale: warnings.warn(f"removed {len(stale)} temporary file(s) left by an interrupted save: "
+                                + ', '.join(p.name for p in stale), CheckpointWarning, stacklevel=3)
+        cfg = json.loads(json.dumps(dict(identity=self.identity()), default=str))
+        try: same = json.loads((self.run_dir/'train_config.json').read_text()) == cfg
+        except (OSError, ValueError): same = False
+        if not same: atomic_write_json(self.run_dir/'train_config.json', cfg)     # a resume that changes nothing writes nothing
+        self._log(f"{'resumed at' if state is not None else 'started'} step {self.step}/{self.total_steps}")
+        return state is not None
 
-# %% ../nbs/20_train.ipynb #6eb87435
-@patch
-def _train_step(self: Trainer, net: nn.Module, batch) -> dict:
-    "One optimizer step on `batch`: the step function's scalars."
-    with self._autocast(): out = _check_step(self.step_fn(net, _to_device(batch, self.device)))
-    loss = out['loss']
-    if not isinstance(loss, torch.Tensor): raise ValueError(f"step_fn: expected 'loss' to be a tensor, got {type(loss).__name__}")
-    if loss.numel() != 1 or not loss.is_floating_point():
-        raise ValueError(f"step_fn: expected 'loss' to be a scalar float tensor (reduce it, e.g. .mean()), got {describe(loss)}")
-    if not loss.requires_grad:
-        raise ValueError("step_fn: expected 'loss' to depend on the model's trainable parameters; it has no gradient "
-                         "(computed under torch.no_grad, or detached)")
-    if not torch.isfinite(loss): raise FloatingPointError(f"loss is {loss.item()} at step {self.step}")
-    self.optimizer.zero_grad(set_to_none=True)
-    loss.backward()
-    if self.config.grad_clip: nn.utils.clip_grad_norm_(self.model.parameters(), self.config.grad_clip)
-    self.optimizer.step(); self.scheduler.step()
-    self.step += 1
-    return {k: _scalar(v) for k, v in out.items()}
+    def _log(self, line: str):
+        "Append a line to `progress.log` of the run folder (rank 0)."
+        if self.run_dir is None or not self.is_main: return
+        with open(self.run_dir/'progress.log', 'a') as f: f.write(f"{time.strftime('%H:%M:%S')} {line}\n")
+        self._last_log = time.time()
 
-@patch
-def _progress(self: Trainer, rec: dict):
-    "A line in progress.log about every 2% of the run, at each validation, at the end, and at least every 30 s."
-    if not (self.step % max(1, self.total_steps // 50) == 0 or self.step == self.total_steps
-            or any(k.startswith('valid_') for k in rec) or time.time() - self._last_log > 30): return
-    vals = ' '.join(f"{k} {v:.4g}" for k, v in rec.items() if k not in ('step', 'epoch', 'lr') and isinstance(v, float))
-    self._log(f"step {self.step}/{self.total_steps} ({100 * self.step / self.total_steps:.0f}%) epoch {rec['epoch']} {vals}")
+    def _train_step(self, net: nn.Module, batch) -> dict:
+        "One step on `batch`: forward (and, with an optimizer, backward and update); the step function's scalars."
+        with torch.set_grad_enabled(self.optimizer is not None), self._autocast():
+            out = _check_step(self.step_fn(net, _to_device(batch, self.device)))
+        loss = out['loss']
+        if not isinstance(loss, torch.Tensor): raise ValueError(f"step_fn: expected 'loss' to be a tensor, got {type(loss).__name__}")
+        if loss.numel() != 1 or not loss.is_floating_point():
+            raise ValueError(f"step_fn: expected 'loss' to be a scalar float tensor (reduce it, e.g. .mean()), got {describe(loss)}")
+        if self.optimizer is not None and not loss.requires_grad:
+            raise ValueError("step_fn: expected 'loss' to depend on the model's trainable parameters; it has no gradient "
+                             "(computed under torch.no_grad, or detached; a model that learns without gradients trains with optimizer='none')")
+        if not torch.isfinite(loss): raise FloatingPointError(f"loss is {loss.item()} at step {self.step}")
+        if self.optimizer is not None:
+            self.optimizer.zero_grad(set_to_none=True)
+            loss.backward()
+            if self.config.grad_clip: nn.utils.clip_grad_norm_(self.model.parameters(), self.config.grad_clip)
+            self.optimizer.step(); self.scheduler.step()
+        self.step += 1
+        return {k: _scalar(v) for k, v in out.items()}
 
-# %% ../nbs/20_train.ipynb #1e476eec
-@patch
-def fit(self: Trainer, resume: bool = True) -> list[dict]:
-    "Train to `config.epochs`; resume from `run_dir`'s newest intact checkpoint if `resume`. Returns the history."
-    self._open_tracking(self._begin(resume))
-    self.model.train()
-    net = self.ddp or self.model
-    for cb in self.callbacks: cb.on_train_begin(self)
-    bar = tqdm(total=self.total_steps, initial=self.step, desc='train', disable=not (self.config.progress and self.is_main))
-    every = self.config.validate_every or self.steps_per_epoch
-    try:
-        while self.step < self.total_steps:
-            epoch, skip = divmod(self.step, self.steps_per_epoch)
-            for batch in self._batches(epoch, skip):
-                scalars = self._train_step(net, batch)
-                rec = dict(step=self.step, epoch=epoch, lr=self.scheduler.get_last_lr()[0], **scalars)
-                if self.step % every == 0 or self.step == self.total_steps: rec.update(self.validate())
-                self.history.append(rec)
-                for cb in self.callbacks: cb.on_step_end(self, rec)
-                bar.update(1); bar.set_postfix(loss=f"{rec['loss']:.4f}")
-                self._progress(rec); self._track_epoch(rec)
-                if self.step % self.config.checkpoint_every == 0 or self.step == self.total_steps: self.save()
-    except BaseException as e:
-        self._close_tracking('KILLED' if isinstance(e, KeyboardInterrupt) else 'FAILED'); raise
-    finally: bar.close()
-    for cb in self.callbacks: cb.on_train_end(self)
-    self._close_tracking('FINISHED')
-    return self.history
+    def _progress(self, rec: dict):
+        "A line in progress.log about every 2% of the run, at each validation, at the end, and at least every 30 s."
+        if not (self.step % max(1, self.total_steps // 50) == 0 or self.step == self.total_steps
+                or any(k.startswith('valid_') for k in rec) or time.time() - self._last_log > 30): return
+        vals = ' '.join(f"{k} {v:.4g}" for k, v in rec.items() if k not in ('step', 'epoch', 'lr') and isinstance(v, float))
+        self._log(f"step {self.step}/{self.total_steps} ({100 * self.step / self.total_steps:.0f}%) epoch {rec['epoch']} {vals}")
 
+    def fit(self, resume: bool = True) -> list[dict]:
+        "Train to `config.epochs`; resume from `run_dir`'s newest intact checkpoint if `resume`. Returns the history."
+        self._open_tracking(self._begin(resume))
+        self.model.train()
+        net = self.ddp or self.model
+        for cb in self.callbacks: cb.on_train_begin(self)
+        bar = tqdm(total=self.total_steps, initial=self.step, desc=self.desc, disable=not (self.config.progress and self.is_main))
+        every = self.config.validate_every or self.steps_per_epoch
+        try:
+            while self.step < self.total_steps:
+                epoch, skip = divmod(self.step, self.steps_per_epoch)
+                for batch in self._batches(epoch, skip):
+                    scalars = self._train_step(net, batch)
+                    lr = {} if self.scheduler is None else dict(lr=self.scheduler.get_last_lr()[0])
+                    rec = dict(step=self.step, epoch=epoch, **lr, **scalars)
+                    if self.step % every == 0 or self.step == self.total_steps: rec.update(self.validate())
+                    self.history.append(rec)
+                    for cb in self.callbacks: cb.on_step_end(self, rec)
+                    if self.step % self.steps_per_epoch == 0:
+                        for cb in self.callbacks: cb.on_epoch_end(self, epoch)
+                    bar.update(1); bar.set_postfix(loss=f"{rec['loss']:.4f}")
+                    self._progress(rec); self._track_epoch(rec)
+                    if self.step % self.config.checkpoint_every == 0 or self.step == self.total_steps: self.save()
+        except BaseException as e:
+            self._close_tracking('KILLED' if isinstance(e, KeyboardInterrupt) else 'FAILED'); raise
+        finally: bar.close()
+        for cb in self.callbacks: cb.on_train_end(self)
+        self._close_tracking('FINISHED')
+        return self.history
 
 # %% ../nbs/20_train.ipynb #b8f4d2f0
 def _saved_config(folder: Path) -> dict:
@@ -633,6 +644,7 @@ def _saved_config(folder: Path) -> dict:
     if not isinstance(meta, dict) or not isinstance(meta.get('cls'), str) or not isinstance(meta.get('config'), dict):
         raise ValueError(f"{path}: expected the record SavedModel.save writes (cls, config, metadata), got "
                          f"{sorted(meta) if isinstance(meta, dict) else type(meta).__name__}")
+    if not isinstance(meta.get('config_class', ''), str): raise ValueError(f"{path}: expected 'config_class' to be a class name, got {meta['config_class']!r}")
     if not isinstance(meta.get('metadata', {}), dict): raise ValueError(f"{path}: expected 'metadata' to be a dict, got {type(meta['metadata']).__name__}")
     if meta.get('sha256') is not None and not (isinstance(meta['sha256'], str) and len(meta['sha256']) == 64):
         raise ValueError(f"{path}: expected 'sha256' to be a 64-digit hex digest, got {meta['sha256']!r}")
@@ -642,16 +654,37 @@ def _nonfinite(state: dict) -> list[str]:
     "Names of the floating-point tensors of `state` holding NaN or inf."
     return [k for k, v in state.items() if v.is_floating_point() and not bool(torch.isfinite(v).all())]
 
+def _config_fields(config) -> tuple[dict, str | None]:
+    "A model's `config` as JSON-ready fields, and the name of its dataclass (None for a plain dict of keyword arguments)."
+    if is_dataclass(config) and not isinstance(config, type): return asdict(config), type(config).__name__
+    if isinstance(config, dict): return config, None
+    raise TypeError(f"config: expected the model's config as a dataclass instance or a dict of its constructor's "
+                    f"keyword arguments, got {type(config).__name__}")
+
+def _config_class(cls: type, name: str, path: Path) -> type:
+    "The dataclass `name` that `cls` is configured by: `cls.config_class`, else the class of that name in the module of `cls` or of a base class."
+    found = getattr(cls, 'config_class', None)
+    if found is None or found.__name__ != name:
+        found = next((getattr(sys.modules.get(c.__module__), name, None) for c in cls.__mro__
+                      if isinstance(getattr(sys.modules.get(c.__module__), name, None), type)), None)
+    if not (isinstance(found, type) and is_dataclass(found)):
+        raise ValueError(f"{path}: config_class {name!r} is not a dataclass that {cls.__name__} knows (set {cls.__name__}.config_class)")
+    return found
+
 class SavedModel:
-    "Mixin for a module that keeps its constructor's arguments in `config`: `save` / `load` a folder, no pickle anywhere."
+    "Mixin for a module that keeps its configuration in `config` (a dataclass, or a dict of its constructor's arguments): `save` / `load` a folder, no pickle anywhere."
+    config_class: type | None = None     # optional: the config dataclass, when it lives outside the model's module
+
     def save(self, folder: str | Path, **metadata) -> Path:
-        "Write the weights (`model.safetensors`), the constructor's arguments, the weights' sha256 and `metadata` (`config.json`) into `folder`."
+        "Write the weights (`model.safetensors`), the config's fields (and its dataclass's name), the weights' sha256 and `metadata` (`config.json`) into `folder`."
         from safetensors.torch import save_file
+        fields, config_class = _config_fields(self.config)
         folder = Path(folder); folder.mkdir(parents=True, exist_ok=True)
         state = {k: v.detach().cpu().contiguous() for k, v in self.state_dict().items()}
         replace_atomically(folder/'model.safetensors', lambda p: save_file(state, str(p)))
-        atomic_write_json(folder/'config.json', dict(cls=type(self).__name__, config=self.config, metadata=metadata,
-                                                     sha256=_sha256(folder/'model.safetensors')))
+        record = dict(cls=type(self).__name__, config=fields, metadata=metadata, sha256=_sha256(folder/'model.safetensors'))
+        if config_class is not None: record['config_class'] = config_class
+        atomic_write_json(folder/'config.json', record)
         return folder
 
     @classmethod
@@ -675,7 +708,8 @@ class SavedModel:
         if (bad := _nonfinite(state)) and not allow_nonfinite:
             raise ValueError(f"{weights}: NaN or inf in {bad[:5]}{' ...' if len(bad) > 5 else ''} (a diverged run?); "
                              f"pass allow_nonfinite=True to load them anyway")
-        try: model = cls(**meta['config'])
+        try: model = (cls(_config_class(cls, meta['config_class'], folder/'config.json')(**meta['config'])) if 'config_class' in meta
+                      else cls(**meta['config']))          # a dataclass config is rebuilt and passed whole; a dict is the keyword arguments
         except (TypeError, ValueError) as e: raise ValueError(f"{folder/'config.json'}: its config does not build a {cls.__name__} ({e})") from None
         try: model.load_state_dict(state)
         except RuntimeError as e: raise ValueError(f"{weights}: weights do not fit the {cls.__name__} of config.json ({str(e).splitlines()[0]})") from None
