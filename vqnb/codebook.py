@@ -12,7 +12,8 @@ import torch, torch.nn as nn
 import torch.distributed as dist
 from torch import Tensor
 from fastcore.basics import patch
-from tqdm.auto import tqdm
+from torch.utils.data import Dataset
+from .train import Callback, Trainer, TrainConfig, rng_state, set_rng_state   # the one fit loop (it imports only vqnb.core)
 from .core import check_int, check_number, check_choice, collective_device
 from .quantize import VectorQuantizer, ResidualVectorQuantizer, ProductQuantizer, world_size
 
@@ -243,30 +244,41 @@ def usage_for(quantizer: nn.Module) -> CodebookUsage:
     raise TypeError(f"quantizer: expected a VectorQuantizer, ResidualVectorQuantizer or ProductQuantizer, "
                     f"got {type(quantizer).__name__}")
 
+class _Rows(Dataset):
+    "The rows of a tensor for `Trainer`, fetched a batch at a time (`__getitems__`: one indexing per batch, not one per row)."
+    def __init__(self, data: Tensor): self.data = data
+    def __len__(self): return len(self.data)
+    def __getitem__(self, i): return self.data[i]
+    def __getitems__(self, idx): return self.data[idx]
+
+class _UsageLog(Callback):
+    "The step function of `fit_codebook` (it counts each training batch's codes) and, at each epoch's end, the usage snapshot."
+    def __init__(self, usage: CodebookUsage): self.usage = usage
+    def step(self, quantizer: nn.Module, batch: Tensor) -> dict:
+        r = quantizer(batch)
+        self.usage.update(r.codes)
+        return dict(loss=r.loss if isinstance(r.loss, Tensor) else batch.new_tensor(float(r.loss)))
+    def on_epoch_end(self, trainer, epoch: int): self.usage.snapshot(epoch + 1); self.usage.reset()
+
 def fit_codebook(quantizer: nn.Module, data: Tensor, epochs: int = 20, batch_size: int = 512, lr: float = 1e-3,
                  seed: int = 0, progress: bool = True, desc: str = 'fit codebook') -> CodebookUsage:
-    "Train `quantizer`'s codebook on `data` `[N, D]`; return the usage of its codes on `data`, with per-epoch history."
+    "Train `quantizer`'s codebook on `data` `[N, D]` through `Trainer`; return the usage of its codes on `data`, with per-epoch history."
+
     if not isinstance(data, Tensor) or data.ndim != 2 or len(data) == 0:
         raise ValueError(f"data: expected a non-empty [N, D] tensor, got "
                          f"{tuple(data.shape) if isinstance(data, Tensor) else type(data).__name__}")
     epochs, batch_size, seed = check_int('epochs', epochs, min=1), check_int('batch_size', batch_size, min=1), check_int('seed', seed, min=0)
     lr, progress = check_number('lr', lr, min=0, min_open=True), check_choice('progress', progress, (True, False))
-    params = [p for p in quantizer.parameters() if p.requires_grad]
-    opt = torch.optim.Adam(params, lr=lr) if params else None
-    g = torch.Generator().manual_seed(seed)
-    usage = usage_for(quantizer)
-    quantizer.train()
-    with torch.random.fork_rng(devices=[]):
-        torch.manual_seed(seed)
-        for epoch in tqdm(range(epochs), desc=desc, disable=not progress):
-            usage.reset()
-            for idx in torch.randperm(len(data), generator=g).split(batch_size):
-                r = quantizer(data[idx])
-                if opt is not None: opt.zero_grad(); r.loss.backward(); opt.step()
-                usage.update(r.codes)
-            usage.snapshot(epoch + 1)
+    learned = any(p.requires_grad for p in quantizer.parameters())     # an EMA codebook learns in its forward: no optimizer
+    config = TrainConfig(epochs=epochs, batch_size=batch_size, lr=lr, grad_clip=None, schedule='constant', seed=seed,
+                         optimizer='adamw' if learned else 'none', device=str(data.device), amp=False, progress=progress)
+    log = _UsageLog(usage_for(quantizer))
+    saved = rng_state()                       # Trainer seeds the global generators; the caller's stream is left as it was
+    try: Trainer(quantizer, _Rows(data), config, step_fn=log.step, collate_fn=lambda batch: batch, callbacks=[log],
+                 tracking=False, desc=desc).fit()
+    finally: set_rng_state(saved)
     final = usage_for(quantizer)
-    final.history = usage.history
+    final.history = log.usage.history
     return final.update(quantizer.encode(data))
 
 # %% ../nbs/02_codebook.ipynb #fc9e622a

@@ -13,15 +13,19 @@ from types import SimpleNamespace
 from typing import Callable, Iterable
 import numpy as np
 import torch
-from .core import atomic_write_bytes, check_choice, read_json
+from torch import Tensor
+from .core import atomic_write_bytes, check_choice, read_json, describe
 from .evaluation import markdown_table
+from .quantize import kmeans_codebook, nearest_code
+# re-exported: the one definition of the scale every reconstruction result is stated in
+from .evaluation import fraction_of_variance_unexplained
 # re-exported: every experiment names its corpus the same way (the own-data issue's `corpus=` parameter)
 from .corpus import resolve_corpus, corpus_record, corpus_line
-_all_ = ['resolve_corpus', 'corpus_record', 'corpus_line']
+_all_ = ['resolve_corpus', 'corpus_record', 'corpus_line', 'fraction_of_variance_unexplained']
 
 # %% auto #0
-__all__ = ['SCALES', 'resolve', 'seeded', 'write_metrics', 'read_metrics', 'Claim', 'lookup', 'claims_table', 'resolve_corpus',
-           'corpus_record', 'corpus_line']
+__all__ = ['SCALES', 'resolve', 'seeded', 'write_metrics', 'read_metrics', 'Claim', 'lookup', 'claims_table', 'mean_predictor',
+           'residual_kmeans', 'resolve_corpus', 'corpus_record', 'corpus_line', 'fraction_of_variance_unexplained']
 
 # %% ../nbs/24_experiment.ipynb #d5900cc6
 SCALES = ('tiny', 'default')
@@ -54,14 +58,24 @@ def seeded(seed: int):
         finally: random.setstate(py); np.random.set_state(np_state)
 
 # %% ../nbs/24_experiment.ipynb #a26bc859
+def _string_keys(d: dict, path: str) -> dict:
+    "`d` with integer keys (a per-seed or per-epoch table) written as their decimal strings, as JSON needs; any other key type, or an integer that collides with a string key, refused by name."
+    out, given = {}, {}
+    for k, v in d.items():
+        if isinstance(k, (int, np.integer)) and not isinstance(k, (bool, np.bool_)): key = str(int(k))
+        elif isinstance(k, str): key = k
+        else: raise TypeError(f"metrics: key {k!r} at {path or 'the top'} is a {type(k).__name__}; expected a string or an integer "
+                              f"(make it a string, e.g. '{k}')")
+        if key in out: raise ValueError(f"metrics: keys {given[key]!r} and {k!r} at {path or 'the top'} both write the key \"{key}\"")
+        out[key], given[key] = v, k
+    return out
+
 def _plain(value, path: str, bad: list):
     "`value` as plain JSON types; non-finite floats become None and are recorded in `bad` by their path."
     if isinstance(value, torch.Tensor): value = value.detach().cpu().numpy()
     if isinstance(value, np.ndarray): value = value.tolist()
     if isinstance(value, np.generic): value = value.item()
-    if isinstance(value, dict):
-        if not all(isinstance(k, str) for k in value): raise TypeError(f"metrics: expected string keys at {path or 'the top'}, got {[k for k in value if not isinstance(k, str)][:3]}")
-        return {k: _plain(v, f"{path}.{k}" if path else k, bad) for k, v in value.items()}
+    if isinstance(value, dict): return {k: _plain(v, f"{path}.{k}" if path else k, bad) for k, v in _string_keys(value, path).items()}
     if isinstance(value, (list, tuple)): return [_plain(v, f"{path}[{i}]", bad) for i, v in enumerate(value)]
     if isinstance(value, float) and not math.isfinite(value): bad.append(path); return None
     if value is None or isinstance(value, (str, bool, int, float)): return value
@@ -119,3 +133,29 @@ def claims_table(claims: Iterable[Claim], metrics: dict, columns: dict[str, str]
             row[header] = c.fmt(v) if callable(c.fmt) else c.fmt.format(v)
         rows.append(row)
     return markdown_table(rows)
+
+# %% ../nbs/24_experiment.ipynb #5dbb1ab9
+def _check_rows(name: str, x, dim: int | None = None) -> Tensor:
+    if not isinstance(x, torch.Tensor) or x.ndim != 2 or len(x) == 0 or not x.is_floating_point():
+        raise ValueError(f"{name}: expected a non-empty float tensor [N, D], got {describe(x)}")
+    if dim is not None and x.shape[1] != dim: raise ValueError(f"{name}: expected {dim} columns (as train), got {x.shape[1]}")
+    if not torch.isfinite(x).all(): raise ValueError(f"{name}: expected finite values, got NaN or inf")
+    return x
+
+def mean_predictor(train: Tensor, rows: Tensor) -> Tensor:
+    "Every row of `rows` `[M, D]` predicted as the mean of `train` `[N, D]`: the reconstruction whose FVU is 1 by definition."
+    train = _check_rows('train', train)
+    return _check_rows('rows', rows, train.shape[1]).new_zeros(rows.shape) + train.mean(0).to(rows.dtype)
+
+def residual_kmeans(train: Tensor, rows: Tensor, sizes: list[int], *, seed: int = 0, iters: int = 20) -> Tensor:
+    "Reconstruction of `rows` `[M, D]` by residual k-means: stage i has `sizes[i]` centres fitted on the residual of `train` `[N, D]` after the stages before."
+    train = _check_rows('train', train); rows = _check_rows('rows', rows, train.shape[1])
+    if not isinstance(sizes, (list, tuple)) or not sizes or not all(isinstance(k, int) and not isinstance(k, bool) and 1 <= k <= len(train) for k in sizes):
+        raise ValueError(f"sizes: expected a non-empty list of codebook sizes between 1 and the {len(train)} training rows, got {sizes!r}")
+    recon, r_train, r_rows = torch.zeros_like(rows), train.clone(), rows.clone()
+    for k in sizes:
+        centres, _ = kmeans_codebook(r_train, k, iters=iters, seed=seed)
+        r_train -= centres[nearest_code(r_train, centres)]
+        q = centres[nearest_code(r_rows, centres)]
+        r_rows -= q; recon += q
+    return recon

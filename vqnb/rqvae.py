@@ -19,9 +19,9 @@ from .evaluation import pad_batch
 from .train import SavedModel
 
 # %% auto #0
-__all__ = ['PRESETS', 'RUN_METADATA_KEYS', 'sinusoidal', 'DecoderBlock', 'MultiWindowDecoder', 'DocumentEncoder', 'FrameDecoder',
-           'RQVAEOutput', 'RQVAEConfig', 'DocumentRQVAE', 'run_metadata', 'read_run_metadata', 'document_ids',
-           'encode_documents', 'document_vectors']
+__all__ = ['PRESETS', 'RUN_METADATA_KEYS', 'sinusoidal', 'key_padding_mask', 'DecoderBlock', 'MultiWindowDecoder',
+           'DocumentEncoder', 'FrameDecoder', 'RQVAEOutput', 'RQVAEConfig', 'DocumentRQVAE', 'run_metadata',
+           'read_run_metadata', 'document_ids', 'encode_documents', 'document_vectors']
 
 # %% ../nbs/30_rqvae.ipynb #986035ba
 def sinusoidal(positions: Tensor, dim: int) -> Tensor:
@@ -33,8 +33,10 @@ def sinusoidal(positions: Tensor, dim: int) -> Tensor:
     return F.pad(enc, (0, dim - 2 * half))
 
 # %% ../nbs/30_rqvae.ipynb #22460b00
-def _attention_mask(mask: Tensor) -> Tensor:
-    "torch's key_padding_mask (True = ignore) for `mask` (True = real); a row with no real key keeps its first."
+def key_padding_mask(mask: Tensor) -> Tensor:
+    "torch's `key_padding_mask` (True = ignore) for vqnb's `mask` `[B, T]` (True = real); a row with no real key keeps its first."
+    if not isinstance(mask, Tensor) or mask.dtype != torch.bool or mask.ndim != 2:
+        raise ValueError(f"mask: expected a bool tensor [B, T] (True = real), got {describe(mask)}")
     pad = ~mask
     empty = ~mask.any(1)
     if empty.any(): pad = pad.clone(); pad[empty, 0] = False   # all-masked rows would give NaN; their output is discarded
@@ -82,7 +84,7 @@ class MultiWindowDecoder(nn.Module):
         for name, m, t in (('query_mask', query_mask, queries), ('memory_mask', memory_mask, memory)):
             if not isinstance(m, Tensor) or m.dtype != torch.bool or tuple(m.shape) != tuple(t.shape[:2]):
                 raise ValueError(f"{name}: expected a boolean tensor of shape {tuple(t.shape[:2])} (True = real), got {describe(m)}")
-        qp, mp = _attention_mask(query_mask), _attention_mask(memory_mask)
+        qp, mp = key_padding_mask(query_mask), key_padding_mask(memory_mask)
         for block in self.blocks: queries = block(queries, memory, qp, mp)
         return self.norm(queries)
 
@@ -137,7 +139,7 @@ class DocumentEncoder(nn.Module):
         "Window vectors `[B, W, D]`, window mask `[B, W]`, window centres `[B, W]` (frames), frame mask `[B, T]`."
         if not checked: x, mask = self.check(x, mask)
         h = self.input_norm(self.input_proj(x)) + self.positions[:x.shape[1]]
-        if len(h): h = self.transformer(h, src_key_padding_mask=_attention_mask(mask))     # torch's attention refuses B = 0
+        if len(h): h = self.transformer(h, src_key_padding_mask=key_padding_mask(mask))     # torch's attention refuses B = 0
         h = self.feature_norm(h).masked_fill(~mask[..., None], 0.)
         if self.pooling_type == 'global': z, wmask = self.pooling(h, mask)[:, None], mask.any(1)[:, None]
         else: z, wmask = self.pooling(h, mask)
@@ -405,12 +407,20 @@ def encode_documents(model: DocumentRQVAE, items: list, batch_size: int = 32) ->
     return res
 
 @torch.no_grad()
-def document_vectors(model: DocumentRQVAE, items: list, batch_size: int = 32) -> Tensor:
-    "`[N, latent_dim]`: each document's mean quantized window, decoded from its codes, L2-normalised."
+def document_vectors(model: DocumentRQVAE, items: list | None = None, batch_size: int = 32, *, codes: list[Tensor] | None = None) -> Tensor:
+    "`[N, latent_dim]`: each document's mean quantized window, decoded from its codes, L2-normalised. `codes`: the per-document codes `encode_documents` gave, instead of `items` (no second encoding)."
     batch_size, vecs, dev = check_int('batch_size', batch_size, min=1), [torch.zeros(0, model.latent_dim)], next(model.parameters()).device
-    for s in range(0, len(items), batch_size):
-        x, mask = pad_batch(items[s:s + batch_size], dtype=torch.float32)
-        codes, wmask = model.encode(x.to(dev), mask.to(dev))
-        q = _window_vectors(model.rvq, codes)
+    if (items is None) == (codes is None): raise ValueError("items, codes: expected exactly one of the documents or their codes")
+    if codes is not None and not all(isinstance(c, Tensor) and c.ndim == 2 and c.shape[1] == model.num_quantizers for c in codes):
+        raise ValueError(f"codes: expected a list of [W_i, {model.num_quantizers}] code tensors (encode_documents' 'codes')")
+    for s in range(0, len(items if codes is None else codes), batch_size):
+        if codes is None:
+            x, mask = pad_batch(items[s:s + batch_size], dtype=torch.float32)
+            c, wmask = model.encode(x.to(dev), mask.to(dev))
+        else:                                   # padded with -1, as encode pads windows that do not exist
+            chunk = [torch.zeros(0, model.num_quantizers, dtype=torch.long) if len(k) == 0 else k.long() for k in codes[s:s + batch_size]]
+            c = nn.utils.rnn.pad_sequence(chunk, batch_first=True, padding_value=-1).to(dev)
+            wmask = torch.arange(c.shape[1], device=dev)[None] < torch.tensor([len(k) for k in chunk], device=dev)[:, None]
+        q = _window_vectors(model.rvq, c)
         vecs.append(((q * wmask[..., None]).sum(1) / wmask.sum(1, keepdim=True).clamp(min=1)).cpu())
     return F.normalize(torch.cat(vecs), dim=-1)
