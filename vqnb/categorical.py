@@ -596,7 +596,7 @@ class CategoricalVQVAE(SavedModel, nn.Module):
     "Per category of columns: encoder -> levels of EMA VQ (sizes from the ratios, or a residual chain from the allocation) -> decoder."
     def __init__(self, config: CategoricalVQVAEConfig | None = None, **fields):
         super().__init__()
-        if config is None and fields: config = CategoricalVQVAEConfig(**fields)    # how `SavedModel.load` rebuilds it
+        if config is None and fields: config = CategoricalVQVAEConfig(**fields)    # folders saved before `config_class`
         elif fields: raise TypeError(f"config: expected a CategoricalVQVAEConfig or its fields, not both (got {sorted(fields)} too)")
         if not isinstance(config, CategoricalVQVAEConfig):
             raise TypeError(f"config: expected a CategoricalVQVAEConfig, got {type(config).__name__}")
@@ -625,12 +625,6 @@ class CategoricalVQVAE(SavedModel, nn.Module):
         out = self(batch[0] if isinstance(batch, (list, tuple)) else batch)
         return dict(loss=out.loss, **out.metrics)
 
-    def save(self, folder: str | Path, **metadata) -> Path:
-        "`SavedModel.save`: weights (safetensors, sha256) and the config's fields as JSON, from which `load` rebuilds it (nothing recomputed)."
-        config = self.config
-        self.config = config.to_dict()           # SavedModel writes `self.config` as the constructor's keyword arguments
-        try: return super().save(folder, **metadata)
-        finally: self.config = config
 
     def encode(self, x: Tensor) -> dict[str, Tensor]:
         "Category -> codes `[B, levels]` of the rows of `x`."
