@@ -162,6 +162,12 @@ def _information_ratios(s):
 def ratios_from_scores(scores: dict[str, float], strategy: str = 'balanced') -> list[float]:
     "Compression ratios (L0, L1, L2) from a category's four scores by the note's `strategy` (rounded to 0.01)."
     check_choice('strategy', strategy, STRATEGIES)
+    need = ('variance_score', 'dimensionality_score', 'information_score', 'correlation_score')
+    if not isinstance(scores, dict) or (missing := [k for k in need if k not in scores]):
+        raise ValueError(f"scores: expected {', '.join(need)}; missing {missing if isinstance(scores, dict) else type(scores).__name__}")
+    bad = {k: scores[k] for k in need if isinstance(scores[k], bool) or not isinstance(scores[k], (int, float, np.integer, np.floating))
+           or not 0 <= float(scores[k]) <= 1}                  # NaN fails the comparison too
+    if bad: raise ValueError(f"scores: expected finite numbers in [0, 1] (as analyze_category_characteristics gives), got {bad}")
     rules = dict(variance=_variance_ratios, dimensionality=_dimensionality_ratios, information=_information_ratios)
     if strategy != 'balanced': return rules[strategy](scores)
     w = np.array([scores['variance_score'], scores['dimensionality_score'], 1 - scores['information_score']])

@@ -267,6 +267,8 @@ def fit_codebook(quantizer: nn.Module, data: Tensor, epochs: int = 20, batch_siz
     if not isinstance(data, Tensor) or data.ndim != 2 or len(data) == 0:
         raise ValueError(f"data: expected a non-empty [N, D] tensor, got "
                          f"{tuple(data.shape) if isinstance(data, Tensor) else type(data).__name__}")
+    if not data.is_floating_point() or not torch.isfinite(data).all():
+        raise ValueError(f"data: expected finite floating-point values, got {'NaN or inf' if data.is_floating_point() else data.dtype}")
     epochs, batch_size, seed = check_int('epochs', epochs, min=1), check_int('batch_size', batch_size, min=1), check_int('seed', seed, min=0)
     lr, progress = check_number('lr', lr, min=0, min_open=True), check_choice('progress', progress, (True, False))
     learned = any(p.requires_grad for p in quantizer.parameters())     # an EMA codebook learns in its forward: no optimizer

@@ -109,9 +109,18 @@ def atomic_write_text(path: str | Path, text: str) -> Path:
     if not isinstance(text, str): raise TypeError(f"text: expected a str, got {type(text).__name__}")
     return atomic_write_bytes(path, text.encode())
 
+def _finite_json(obj):
+    "`obj` with NaN and inf floats replaced by None (strict JSON has no token for them)."
+    if isinstance(obj, float): return obj if math.isfinite(obj) else None
+    if isinstance(obj, dict): return {k: _finite_json(v) for k, v in obj.items()}
+    if isinstance(obj, (list, tuple)): return [_finite_json(v) for v in obj]
+    return obj
+
 def atomic_write_json(path: str | Path, obj: Any, indent: int | None = 1) -> Path:
-    "Write `obj` as JSON to `path` atomically (values JSON cannot hold are written as strings)."
-    return atomic_write_bytes(path, json.dumps(obj, indent=indent, default=str).encode())
+    "Write `obj` as strict JSON to `path` atomically: NaN and inf written as null, other values JSON cannot hold as strings."
+    try: text = json.dumps(obj, indent=indent, default=str, allow_nan=False)
+    except ValueError: text = json.dumps(_finite_json(obj), indent=indent, default=str, allow_nan=False)
+    return atomic_write_bytes(path, text.encode())
 
 def read_json(path: str | Path) -> Any:
     "The JSON value in the file `path`; a missing, non-UTF-8 or malformed (e.g. truncated) file raises an error naming it."
@@ -198,13 +207,18 @@ def check_choice(name: str, value, choices: Iterable) -> Any:
     return value
 
 # %% ../nbs/00_core.ipynb #81dd0d80
-def show_figure(fig, fmt: str = 'png', dpi: int = 60):
-    "Show the matplotlib figure `fig` as a small PNG (or `'jpg'`, for spectrograms and other images) and close it."
+def _figure_bytes(fig, fmt: str, dpi: int, width: int, quality: int) -> bytes:
     import io
+    dpi = min(dpi, width / fig.get_figwidth())            # never wider than `width` pixels
+    buf = io.BytesIO()
+    fig.savefig(buf, format=fmt, dpi=dpi, **(dict(pil_kwargs=dict(quality=quality, optimize=True)) if fmt == 'jpg' else {}))
+    return buf.getvalue()
+
+def show_figure(fig, fmt: str = 'jpg', dpi: int = 60, width: int = 480, quality: int = 50):
+    "Show the matplotlib figure `fig` as a small JPEG (or `'png'`) at most `width` pixels wide, at `dpi` <= 80, and close it."
     import matplotlib.pyplot as plt
     from IPython.display import Image, display
-    check_choice('fmt', fmt, ('png', 'jpg')); check_int('dpi', dpi, min=1)
-    buf = io.BytesIO()
-    fig.savefig(buf, format=fmt, dpi=dpi, **(dict(pil_kwargs=dict(quality=80)) if fmt == 'jpg' else {}))
-    plt.close(fig); display(Image(buf.getvalue()))
-
+    check_choice('fmt', fmt, ('png', 'jpg')); check_int('dpi', dpi, min=1, max=80)
+    check_int('width', width, min=16); check_int('quality', quality, min=1, max=95)
+    data = _figure_bytes(fig, fmt, dpi, width, quality)
+    plt.close(fig); display(Image(data))

@@ -42,8 +42,24 @@ def resolve(scale: str, *, tiny: dict, default: dict, **overrides) -> SimpleName
         raise ValueError(f"{', '.join(unknown)}: unknown size(s); the scales define {', '.join(sorted(tiny)) or 'none'}")
     sizes = dict(tiny if scale == 'tiny' else default)
     # bool is an int: False is a value, not "unset"
-    sizes |= {k: v for k, v in overrides.items() if v is not None and (isinstance(v, bool) or not (isinstance(v, (int, float)) and v == 0))}
+    sizes |= {k: _like(k, v, sizes[k]) for k, v in overrides.items()
+              if v is not None and (isinstance(v, bool) or not (isinstance(v, (int, float)) and v == 0))}
     return SimpleNamespace(**sizes)
+
+def _like(name: str, value, like):
+    "`value` checked to be of the kind of the scale's `like` (an integral float made an int); a `TypeError` naming `name` otherwise."
+    if isinstance(like, (bool, np.bool_)): ok = isinstance(value, (bool, np.bool_))
+    elif isinstance(like, (int, np.integer)):
+        if isinstance(value, (float, np.floating)) and float(value).is_integer(): value = int(value)
+        ok = isinstance(value, (int, np.integer)) and not isinstance(value, (bool, np.bool_))
+    elif isinstance(like, (float, np.floating)):
+        ok = isinstance(value, (int, float, np.integer, np.floating)) and not isinstance(value, (bool, np.bool_))
+        if ok: value = float(value)
+    elif isinstance(like, str): ok = isinstance(value, str)
+    else: ok = True
+    kind = type(like).__name__
+    if not ok: raise TypeError(f"{name}: expected {'an' if kind[0] in 'aeiou' else 'a'} {kind} like the scales' sizes, got {type(value).__name__} {value!r}")
+    return value
 
 # %% ../nbs/24_experiment.ipynb #d7c0ccba
 @contextlib.contextmanager

@@ -26,6 +26,7 @@ __all__ = ['PRESETS', 'RUN_METADATA_KEYS', 'sinusoidal', 'key_padding_mask', 'De
 # %% ../nbs/30_rqvae.ipynb #986035ba
 def sinusoidal(positions: Tensor, dim: int) -> Tensor:
     "Sinusoidal encodings `[..., dim]` of (possibly fractional) `positions` `[...]`."
+    check_int('dim', dim, min=1)
     half = dim // 2
     freq = torch.exp(-math.log(10000.0) * torch.arange(half, device=positions.device, dtype=torch.float32) / half)
     angle = positions.float()[..., None] * freq
@@ -290,6 +291,9 @@ class DocumentRQVAE(SavedModel, nn.Module):
 
     def training_step(self, batch, forward=None) -> dict:
         "What `Trainer` optimises on a batch `(x, mask)` (`pad_batch`'s): the loss and the metrics it logs. `forward`: the module to call (the DDP wrapper under torchrun)."
+        if isinstance(batch, Tensor): batch = (batch,)
+        if not isinstance(batch, (tuple, list)) or len(batch) not in (1, 2) or not isinstance(batch[0], Tensor):
+            raise TypeError(f"batch: expected x [B, T, D] or (x, mask), got {type(batch).__name__}")
         out = (forward or self)(*batch)
         return dict(loss=out.loss, **out.metrics)
 

@@ -34,6 +34,7 @@ def select_device(device: str = 'auto') -> torch.device:
 
 def seed_everything(seed: int):
     "Seed Python, NumPy and torch (all devices). Global state: the fit loop calls it, notebooks should not."
+    check_int('seed', seed, min=0)
     random.seed(seed); np.random.seed(seed % 2**32); torch.manual_seed(seed)
 
 def rng_state() -> dict:
@@ -48,6 +49,9 @@ def rng_state() -> dict:
 
 def set_rng_state(state: dict):
     "Restore what `rng_state` returned."
+    if not isinstance(state, dict) or not {'python', 'numpy', 'torch'} <= set(state):
+        raise ValueError(f"state: expected the dict rng_state() returns (python, numpy, torch[, cuda]), got "
+                         f"{'keys ' + str(sorted(map(str, state))) if isinstance(state, dict) else type(state).__name__}")
     v, internal, gauss = state['python']
     random.setstate((v, tuple(internal), gauss))
     n = state['numpy']
@@ -150,6 +154,7 @@ class CheckpointStore:
 def save(self: CheckpointStore, step: int, state: dict, meta: dict | None = None, run: int = 0) -> Path:
     "Write `state` (tensors, numbers, strings, lists, dicts) as step `step` of run `run`, then its record; prune."
     own = ('file', 'step', 'run', 'sha256')
+    if not isinstance(state, dict): raise TypeError(f"state: expected a dict of state (tensors, numbers), got {type(state).__name__}")
     if meta is not None and not (isinstance(meta, dict) and all(isinstance(k, str) for k in meta)):
         raise TypeError(f"meta: expected a dict with string keys or None, got {type(meta).__name__}")
     if clash := [k for k in own if k in (meta or {})]:
