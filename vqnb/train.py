@@ -631,7 +631,7 @@ class Trainer:
                     for cb in self.callbacks: cb.on_step_end(self, rec)
                     if self.step % self.steps_per_epoch == 0:
                         for cb in self.callbacks: cb.on_epoch_end(self, epoch)
-                    bar.update(1); bar.set_postfix(loss=f"{rec['loss']:.4f}")
+                    bar.set_postfix(loss=f"{rec['loss']:.4f}", refresh=False); bar.update(1)   # one refresh per bar interval, not per step
                     self._progress(rec); self._track_epoch(rec)
                     if self.step % self.config.checkpoint_every == 0 or self.step == self.total_steps: self.save()
         except BaseException as e:
