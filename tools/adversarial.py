@@ -12,7 +12,7 @@ A case that cannot be built (its fixture fails, an API it names is gone) counts 
     .venv/bin/python tools/adversarial.py [-m MODULE ...] [-k SUBSTRING] [--out FILE] [--timeout S] [-v]
 
 Prints counts by module (good / obscure / silent / not run) and writes every case that is not good to --out
-(default: adversarial-findings.md in the current folder's tmp, see --out).
+(default: runs/adversarial/findings.md, git-ignored).
 """
 import os
 os.environ.setdefault('OMP_NUM_THREADS', '1'); os.environ.setdefault('MKL_NUM_THREADS', '1')
@@ -965,6 +965,499 @@ def _experiment():
     err('experiment', 'claims_table missing metric', lambda: claims_table([Claim('x', 'nope')], {'a': 1}), 'nope')
     err('experiment', 'seeded negative', lambda: seeded(-1).__enter__(), 'seed')
 
+# ============================================================================ audio
+@cases_for('audio')
+def _audio():
+    (load_audio, save_audio, resample, MelConfig, log_mel, to_mono, FrameGrid, load_encodec, encodec_latents, AudioError) = api('audio',
+        'load_audio', 'save_audio', 'resample', 'MelConfig', 'log_mel', 'to_mono', 'FrameGrid', 'load_encodec', 'encodec_latents', 'AudioError')
+    err('audio', 'MelConfig f_max above Nyquist (issue)', lambda: MelConfig(sample_rate=16000, f_max=12000.0), 'f_max')
+    err('audio', 'MelConfig n_mels=0', lambda: MelConfig(n_mels=0), 'n_mels')
+    err('audio', 'MelConfig f_min >= f_max', lambda: MelConfig(f_min=4000.0, f_max=2000.0), ('f_max', 'f_min'))
+    err('audio', 'MelConfig frame_rate not dividing', lambda: MelConfig(sample_rate=16000, frame_rate=33), 'frame_rate')
+    err('audio', 'MelConfig win_length > n_fft', lambda: MelConfig(win_length=2048, n_fft=1024), 'win_length')
+    err('audio', 'MelConfig NaN f_min', lambda: MelConfig(f_min=float('nan')), 'f_min')
+    err('audio', 'MelConfig float n_mels', lambda: MelConfig(n_mels=80.5), 'n_mels')
+    err('audio', 'log_mel NaN wave', lambda: log_mel(torch.full((16000,), float('nan')), 16000), 'wave')
+    err('audio', 'log_mel sample_rate unlike config', lambda: log_mel(torch.zeros(16000), 22050), 'sample_rate')
+    err('audio', 'log_mel stereo', lambda: log_mel(torch.zeros(2, 16000), 16000), 'wave')
+    err('audio', 'log_mel empty wave', lambda: log_mel(torch.zeros(0), 16000), 'wave')
+    err('audio', 'log_mel int wave', lambda: log_mel(torch.zeros(16000, dtype=torch.int16), 16000), 'wave')
+    ok('audio', 'log_mel float64 wave', lambda: (log_mel(torch.randn(16000, dtype=torch.float64) * 0.1, 16000)), lambda r: finite(r) and r.dtype == torch.float32, names=('wave',))
+    ok('audio', 'log_mel frames at 50 fps', lambda: log_mel(torch.randn(16000) * 0.1, 16000), lambda r: 50 in tuple(r.shape))
+    ok('audio', 'log_mel silence finite', lambda: log_mel(torch.zeros(16000), 16000), lambda r: finite(r))
+    err('audio', 'to_mono 3-D', lambda: to_mono(torch.zeros(1, 2, 100)), 'wave')
+    err('audio', 'resample orig_sr=0', lambda: resample(torch.zeros(100), 0, 16000), 'orig_sr')
+    err('audio', 'resample NaN', lambda: resample(torch.full((100,), float('nan')), 16000, 8000), 'wave')
+    err('audio', 'resample float rate', lambda: resample(torch.zeros(100), 16000.5, 8000), 'orig_sr')
+    err('audio', 'FrameGrid hop 0', lambda: FrameGrid(16000, 0), 'hop_length')
+    err('audio', 'FrameGrid negative seconds', lambda: FrameGrid(16000, 320).seconds_to_frames(-1.0), 'seconds')
+    err('audio', 'FrameGrid NaN seconds', lambda: FrameGrid(16000, 320).seconds_to_frames(float('nan')), 'seconds')
+    err('audio', 'FrameGrid negative samples', lambda: FrameGrid(16000, 320).num_frames(-5), 'num_samples')
+    err('audio', 'save_audio NaN', lambda: save_audio(tmpdir('sa')/'x.wav', torch.full((100,), float('nan')), 16000), 'wave')
+    err('audio', 'save_audio peak > 1 (no clip)', lambda: save_audio(tmpdir('sa')/'x.wav', torch.full((100,), 2.0), 16000), 'wave')
+    err('audio', 'save_audio sample_rate 0', lambda: save_audio(tmpdir('sa')/'x.wav', torch.zeros(100), 0), 'sample_rate')
+    err('audio', 'save_audio unknown subtype', lambda: save_audio(tmpdir('sa')/'x.wav', torch.zeros(100), 16000, subtype='PCM_99'), 'subtype')
+    ok('audio', 'save/load round trip', lambda: (load_audio(save_audio(tmpdir('rt')/'x.wav', torch.linspace(-0.5, 0.5, 1600), 16000))[0], torch.linspace(-0.5, 0.5, 1600)),
+       lambda r: close(r[0].flatten(), r[1], 1e-3))
+    err('audio', 'load_audio missing', lambda: load_audio(_TMP/'nope.wav'), 'nope.wav')
+    def garbage():
+        f = tmpdir('ga')/'garbage.wav'; f.write_bytes(b'RIFF' + bytes(range(256)) * 4); return load_audio(f)
+    err('audio', 'load_audio garbage', garbage, 'garbage.wav')
+    def trunc_wav():
+        f = save_audio(tmpdir('tw')/'t.wav', torch.zeros(1600), 16000); truncate(Path(f), 0.02); return load_audio(f)
+    err('audio', 'load_audio truncated to header', trunc_wav, 't.wav')
+    def empty_wav():
+        import soundfile as sf
+        f = tmpdir('ew')/'empty.wav'; sf.write(str(f), np.zeros(0, np.float32), 16000); return load_audio(f)
+    err('audio', 'load_audio 0 samples', empty_wav, 'empty.wav')
+    def nan_wav():
+        import soundfile as sf
+        f = tmpdir('nw')/'nan.wav'; sf.write(str(f), np.full(100, np.nan, np.float32), 16000, subtype='FLOAT'); return load_audio(f)
+    err('audio', 'load_audio NaN samples (float WAV)', nan_wav, 'nan.wav')
+    err('audio', 'load_audio sample_rate -1', lambda: load_audio(_TMP/'nope.wav', sample_rate=-1), 'sample_rate')
+    err('audio', 'load_encodec missing checkpoint folder', lambda: load_encodec(_TMP/'no-encodec'), ('no-encodec', 'checkpoint'))
+    def bad_ckpt():
+        d = tmpdir('enc'); (d/'encodec_24khz-d7cc33bc.th').write_bytes(b'not a checkpoint'); return load_encodec(d)
+    err('audio', 'load_encodec damaged checkpoint', bad_ckpt, ('encodec_24khz', 'checkpoint', str(_TMP/'enc')))
+    err('audio', 'encodec_latents wrong sample_rate', lambda: encodec_latents(torch.zeros(24000), 16000, load_encodec(untrained=True)), 'sample_rate')
+    err('audio', 'encodec_latents too short', lambda: encodec_latents(torch.zeros(100), 24000, load_encodec(untrained=True)), 'wave')
+    err('audio', 'encodec_latents not an encoder', lambda: encodec_latents(torch.zeros(24000), 24000, object()), 'encoder')
+
+# ============================================================================ corpus (and the loaders of built corpora)
+CACHE = Path(__file__).resolve().parent.parent/'data'/'cache'
+MAIN_CACHE = Path('/work/main/data/cache')
+
+def cached(folder: str) -> Path:
+    "A built small corpus to copy (this checkout's cache, else the main checkout's); NotRun if none."
+    for root in (CACHE, MAIN_CACHE):
+        if (root/folder/'manifest.json').exists(): return root/folder
+    raise NotRun(f"no built {folder} in {CACHE} (build it with `vqnb data build ... --size small`)")
+
+def corpus_copy(folder: str, tag: str) -> Path:
+    "A private copy of a built corpus under a fresh root; returns the root."
+    root = tmpdir(f'root-{tag}'); shutil.copytree(cached(folder), root/folder); return root
+
+def item_files(root: Path, folder: str, suffix='.npz') -> list[Path]:
+    files = sorted((root/folder/'items').glob(f'*{suffix}'))
+    if len(files) < 2: raise NotRun(f"{folder}: fewer than 2 item {suffix} files")
+    return files
+
+@cases_for('corpus')
+def _corpus():
+    (CorpusStore, read_arrays, build_items, verify_corpus, FeatureStore, FeatureDataset, feature_stats, open_corpus, corpus_dir, CorpusDamaged,
+     ItemError, read_manifest) = api('corpus', 'CorpusStore', 'read_arrays', 'build_items', 'verify_corpus', 'FeatureStore', 'FeatureDataset',
+        'feature_stats', 'open_corpus', 'corpus_dir', 'CorpusDamaged', 'ItemError', 'read_manifest')
+    load_music, load_speech, load_descriptors, load_segments, load_text = (api('music', 'load_music'), api('speech', 'load_speech'),
+        api('descriptors', 'load_descriptors'), api('descriptors', 'load_segments'), api('text', 'load_text'))
+    err('corpus', 'corpus_dir unknown size', lambda: corpus_dir('speech', 'huge'), 'size')
+    err('corpus', 'corpus_dir negative seed', lambda: corpus_dir('speech', 'small', -1), 'seed')
+    err('corpus', 'corpus_dir name with a slash', lambda: corpus_dir('../speech', 'small'), 'name')
+    err('corpus', 'open_corpus unknown name', lambda: open_corpus('nope-corpus', root=tmpdir('oc')), 'nope-corpus')
+    err('corpus', 'open_corpus empty name', lambda: open_corpus('', root=tmpdir('oc2')), 'name')
+    # the store, item by item
+    def store(tag): return CorpusStore('adv', 'small', 0, {}, folder=tmpdir(f'store-{tag}'))
+    err('corpus', 'put object array', lambda: store('obj').put('a', {}, x=np.array([{}, 1], dtype=object)), ('x', 'array'))
+    def remade(damage):
+        def call():
+            s = store(f'remake-{damage.__name__}'); s.put('a', {'n': 1}, x=np.arange(5.)); damage(s._path('a', 'npz')) if hasattr(s, '_path') else None
+            made = []
+            build_items(s, ['a'], lambda k: (made.append(k), ({'n': 1}, {'x': np.arange(5.)}))[1], progress=False)
+            return made, s.arrays('a')
+        return call
+    ok('corpus', 'rebuild remakes an item with a flipped byte (issue)', remade(flip_byte), lambda r: r[0] == ['a'] and r[1]['x'].tolist() == list(range(5)))
+    ok('corpus', 'rebuild remakes a truncated item', remade(truncate), lambda r: r[0] == ['a'] and r[1]['x'].tolist() == list(range(5)))
+    def unreadable_done():
+        s = store('unreadable')
+        def make(k):
+            if k == 'b': raise ItemError('b: no audio')
+            return {'n': 1}, {'x': np.arange(3.)}
+        build_items(s, ['a', 'b'], make, progress=False)
+        (s.items_dir/'a.npz').write_bytes(b'PK\x03\x04 not a zip at all')        # unreadable, size changed
+        made = []
+        build_items(s, ['a', 'b'], lambda k: (made.append(k), make(k))[1], progress=False)
+        return made
+    ok('corpus', 'rebuild remakes an unreadable item, keeps a failed one failed', unreadable_done, lambda r: r == ['a'])
+    def swapped():
+        s = store('swap'); s.put('a', {}, x=np.arange(5.)); s.put('b', {}, x=np.arange(5.) + 10)
+        pa, pb = s.items_dir/'a.npz', s.items_dir/'b.npz'; da, db = pa.read_bytes(), pb.read_bytes(); pa.write_bytes(db); pb.write_bytes(da)
+        return read_arrays(pa)
+    err('corpus', 'read_arrays same-size swapped item', swapped, 'a.npz')
+    def flipped_read():
+        s = store('flipread'); s.put('a', {}, x=np.arange(50.)); flip_byte(s.items_dir/'a.npz', 0.6); return read_arrays(s.items_dir/'a.npz')
+    err('corpus', 'read_arrays flipped byte', flipped_read, 'a.npz')
+    err('corpus', 'read_arrays missing file', lambda: read_arrays(_TMP/'nope.npz'), 'nope.npz')
+    # FeatureStore
+    def fs(tag):
+        f = FeatureStore(tmpdir(f'fs-{tag}')/'feat.bin', 3); c = f.append(np.ones((4, 3), np.float32)); return f, c
+    err('corpus', 'FeatureStore append NaN', lambda: fs('nan')[0].append(np.full((2, 3), np.nan)), 'x')
+    err('corpus', 'FeatureStore append beyond float16', lambda: fs('big')[0].append(np.full((2, 3), 1e6)), 'x')
+    err('corpus', 'FeatureStore append wrong width', lambda: fs('w')[0].append(np.ones((2, 4))), 'x')
+    err('corpus', 'FeatureStore dim 0', lambda: FeatureStore(_TMP/'x.bin', 0), 'dim')
+    def fs_flip():
+        f, c = fs('flip'); flip_byte(f.path, 0.5); return FeatureStore(f.path, 3).read(c)
+    err('corpus', 'FeatureStore read flipped byte', fs_flip, 'feat.bin')
+    def fs_trunc():
+        f, c = fs('trunc'); truncate(f.path, 0.5); return FeatureStore(f.path, 3).read(c)
+    err('corpus', 'FeatureStore read truncated', fs_trunc, 'feat.bin')
+    err('corpus', 'FeatureStore read bad chunk', lambda: fs('chunk')[0].read({'offset': 0}), 'chunk')
+    err('corpus', 'FeatureStore read chunk of another width', lambda: FeatureStore(fs('width')[0].path, 2).read(fs('width2')[1]), ('feat.bin', 'chunk'))
+    # FeatureDataset / feature_stats
+    items = [np.random.randn(5, 3).astype(np.float32) for _ in range(3)]
+    err('corpus', 'FeatureDataset std with a zero', lambda: FeatureDataset(items.__getitem__, [0, 1], std=np.array([1., 0., 1.]))[0], 'std')
+    err('corpus', 'FeatureDataset mean of wrong width', lambda: FeatureDataset(items.__getitem__, [0, 1], mean=np.zeros(4), std=np.ones(4))[0], 'mean')
+    err('corpus', 'FeatureDataset NaN mean', lambda: FeatureDataset(items.__getitem__, [0, 1], mean=np.array([np.nan, 0, 0]), std=np.ones(3))[0], 'mean')
+    err('corpus', 'FeatureDataset max_frames=0', lambda: FeatureDataset(items.__getitem__, [0, 1], max_frames=0), 'max_frames')
+    err('corpus', 'FeatureDataset mean without std', lambda: FeatureDataset(items.__getitem__, [0, 1], mean=np.zeros(3))[0], ('std', 'mean'))
+    ok('corpus', 'FeatureDataset standardises (brute force)', lambda: (FeatureDataset(items.__getitem__, [1], mean=np.ones(3), std=np.full(3, 2.))[0], torch.tensor((items[1] - 1) / 2)),
+       lambda r: close(*r))
+    err('corpus', 'feature_stats NaN item', lambda: feature_stats(lambda i: np.full((4, 3), np.nan), [0, 1]), ('indices', 'nan', 'finite'))
+    err('corpus', 'feature_stats max_frames=0', lambda: feature_stats(items.__getitem__, [0, 1], max_frames=0), ('max_frames', 'indices'))
+    ok('corpus', 'feature_stats brute force', lambda: (feature_stats(items.__getitem__, [0, 2]), np.concatenate([items[0], items[2]]).astype(np.float64)),
+       lambda r: close(r[0][0], r[1].mean(0), 1e-5) and close(r[0][1], r[1].std(0, ddof=1) + 1e-5, 1e-4))
+    # built corpora: damaged files at load
+    loaders = dict(music=('music-small-seed0', lambda root: load_music('small', 0, root=root), lambda c: c.arrays(c.clips[0]['id'])),
+                   speech=('speech-small-seed0', lambda root: load_speech('small', 0, root=root), lambda c: c.features(0)),
+                   descriptors=('descriptors-small-seed0', lambda root: load_descriptors('small', 0, root=root), None),
+                   segments=('segments-small-seed0', lambda root: load_segments('small', 0, root=root), None),
+                   text=('text-small-seed0', lambda root: load_text('small', 0, root=root), None))
+    for kind, (folder, load, read) in loaders.items():
+        def use(root, load=load, read=read):
+            c = load(root)
+            if read is not None: read(c)
+            return c
+        def manifest(damage, folder=folder, use=use, kind=kind):
+            def call():
+                root = corpus_copy(folder, f'{kind}-m-{damage.__name__}'); damage(root/folder/'manifest.json'); return use(root)
+            return call
+        err('corpus', f'load {kind}: manifest.json non-UTF-8', manifest(non_utf8), 'manifest.json')
+        err('corpus', f'load {kind}: manifest.json truncated', manifest(truncate), 'manifest.json')
+        def data_file(damage, which, folder=folder, use=use, kind=kind):
+            def call():
+                root = corpus_copy(folder, f'{kind}-{which}-{damage.__name__}')
+                files = sorted(p for p in (root/folder).rglob('*') if p.is_file() and p.suffix in ('.npz', '.bin', '.parquet', '.npy'))
+                if not files: raise NotRun(f'{folder}: no data file beside its manifest')
+                f = files[0] if which == 'first' else files[-1]
+                damage(f); return use(root)
+            return call
+        if kind == 'descriptors': continue          # its data lives in manifest.json (its csv is an export, never read)
+        for dmg in (flip_byte, truncate):
+            err('corpus', f'load {kind}: first data file {dmg.__name__}', data_file(dmg, 'first'), ('damaged', 'differs', 'truncated', 'unreadable', 'sha256'))
+        def swap(folder=folder, use=use, kind=kind):
+            root = corpus_copy(folder, f'{kind}-swap')
+            files = sorted(p for p in (root/folder).rglob('*') if p.is_file() and p.suffix in ('.npz', '.bin', '.parquet', '.npy'))
+            if not files: raise NotRun(f'{folder}: no data file beside its manifest')
+            by_size = {}
+            for p in files: by_size.setdefault(p.stat().st_size, []).append(p)
+            pair = next((v for v in by_size.values() if len(v) >= 2), None)
+            if pair is None:                                    # no two files of one size: swap the bytes of one file's halves
+                f = files[0]; b = f.read_bytes(); h = len(b) // 2; f.write_bytes(b[h:2 * h] + b[:h] + b[2 * h:])
+            else:
+                a, b = pair[0].read_bytes(), pair[1].read_bytes(); pair[0].write_bytes(b); pair[1].write_bytes(a)
+            c = use(root)
+            return c
+        err('corpus', f'load {kind}: same-size swapped data files', swap, ('damaged', 'differs', 'sha256', 'swapped'))
+    def manifest_digit(folder, load, tag):
+        def call():
+            root = corpus_copy(folder, f'digit-{tag}'); f = root/folder/'manifest.json'; t = f.read_text()
+            m = re.search(r'"items": \[.*?(\d)\.(\d)', t, re.S)
+            if not m: raise NotRun('no number among the manifest items')
+            i = m.start(2); f.write_text(t[:i] + str((int(t[i]) + 5) % 10) + t[i + 1:])      # same size, still valid JSON
+            return load(root)
+        return call
+    err('corpus', 'load descriptors: a digit of manifest.json changed (the data lives there)', manifest_digit('descriptors-small-seed0', lambda root: load_descriptors('small', 0, root=root), 'desc'),
+        ('manifest.json',))
+    def verify_flipped():
+        root = corpus_copy('music-small-seed0', 'verify'); flip_byte(item_files(root, 'music-small-seed0')[0])
+        return verify_corpus('music', 'small', 0, root=root)
+    ok('corpus', 'verify_corpus reports a flipped item', verify_flipped, lambda r: not r.get('ok', True) and r.get('damaged'))
+    err('corpus', 'read_manifest of a missing corpus', lambda: read_manifest('music', 'small', 0, root=tmpdir('rm-none')), ('music', 'build'))
+
+# ============================================================================ descriptors / music / speech / text
+@cases_for('descriptors')
+def _descriptors():
+    describe, segment_starts, describe_segments = api('descriptors', 'describe', 'segment_starts', 'describe_segments')
+    err('descriptors', 'segment_starts width 0 (issue)', lambda: segment_starts(100, 0, 10), 'width')
+    err('descriptors', 'segment_starts step 0', lambda: segment_starts(100, 10, 0), 'step')
+    err('descriptors', 'segment_starts negative frames', lambda: segment_starts(-5, 10, 5), 'n_frames')
+    err('descriptors', 'segment_starts float width', lambda: segment_starts(100, 10.5, 5), 'width')
+    ok('descriptors', 'segment_starts brute force', lambda: segment_starts(100, 10, 30), lambda r: list(r) == [s for s in range(0, 91, 30)] or list(r) == [0, 30, 60, 90])
+    ok('descriptors', 'segment_starts shorter than one segment', lambda: segment_starts(5, 10, 5), lambda r: len(r) in (0, 1), names=('n_frames',))
+    err('descriptors', 'describe NaN wave', lambda: describe(np.full(22050, np.nan, np.float32), 22050), 'wave')
+    err('descriptors', 'describe empty wave', lambda: describe(np.zeros(0, np.float32), 22050), 'wave')
+    err('descriptors', 'describe sample_rate 0', lambda: describe(np.zeros(22050, np.float32), 0), 'sample_rate')
+    err('descriptors', 'describe stereo', lambda: describe(np.zeros((2, 22050), np.float32), 22050), 'wave')
+    ok('descriptors', 'describe silence finite', lambda: describe(np.zeros(22050, np.float32), 22050), lambda r: all(np.isfinite(v) for v in r.values()))
+    ok('descriptors', 'describe float64 wave', lambda: describe(np.random.RandomState(0).randn(22050) * 0.1, 22050), lambda r: all(np.isfinite(v) for v in r.values()), names=('wave',))
+    err('descriptors', 'describe_segments seconds 0', lambda: describe_segments(np.zeros(22050, np.float32), 22050, seconds=0.0), 'seconds')
+    err('descriptors', 'describe_segments step 0', lambda: describe_segments(np.zeros(22050, np.float32), 22050, step=0.0), 'step')
+    err('descriptors', 'describe_segments NaN step', lambda: describe_segments(np.zeros(22050, np.float32), 22050, step=float('nan')), 'step')
+
+@cases_for('music')
+def _music():
+    compose, plant, chroma, render, to_midi, Note, Song = api('music', 'compose', 'plant', 'chroma', 'render', 'to_midi', 'Note', 'Song')
+    rng = lambda: np.random.default_rng(0)
+    err('music', 'compose seconds 0', lambda: compose(rng(), seconds=0.0), 'seconds')
+    err('music', 'compose bars_per_section 0', lambda: compose(rng(), bars_per_section=0), 'bars_per_section')
+    err('music', 'compose not a Generator', lambda: compose(0), 'rng')
+    err('music', 'compose NaN seconds', lambda: compose(rng(), seconds=float('nan')), 'seconds')
+    err('music', 'plant ratio 0', lambda: plant(compose(rng()), compose(np.random.default_rng(1)), 0, 0.0, 0.0), 'ratio')
+    err('music', 'plant ratio NaN', lambda: plant(compose(rng()), compose(np.random.default_rng(1)), 0, 0.0, float('nan')), 'ratio')
+    err('music', 'plant src_bar beyond song', lambda: plant(compose(rng()), compose(np.random.default_rng(1)), 999, 0.0, 1.0), 'src_bar')
+    err('music', 'plant negative dst_beat', lambda: plant(compose(rng()), compose(np.random.default_rng(1)), 0, -4.0, 1.0), 'dst_beat')
+    err('music', 'plant transpose 100', lambda: plant(compose(rng()), compose(np.random.default_rng(1)), 0, 0.0, 1.0, transpose=100), 'transpose')
+    err('music', 'plant transpose float', lambda: plant(compose(rng()), compose(np.random.default_rng(1)), 0, 0.0, 1.0, transpose=1.5), 'transpose')
+    err('music', 'chroma NaN wave', lambda: chroma(torch.full((24000,), float('nan'))), 'wave')
+    err('music', 'chroma frames 0', lambda: chroma(torch.zeros(24000), frames=0), 'frames')
+    err('music', 'chroma empty wave', lambda: chroma(torch.zeros(0)), 'wave')
+    ok('music', 'chroma silence finite', lambda: chroma(torch.zeros(24000)), lambda r: finite(r))
+    ok('music', 'chroma of an A is strongest at A', lambda: chroma(torch.sin(2 * math.pi * 440 * torch.arange(24000) / 24000) * 0.5, frames=10),
+       lambda r: int(torch.as_tensor(r).float().mean(-1 if torch.as_tensor(r).shape[0] == 12 else 0).argmax()) == 9)
+    err('music', 'Note pitch 200', lambda: Note(0.0, 1.0, 200, 80, 'lead'), 'pitch')
+    err('music', 'Note negative dur', lambda: Note(0.0, -1.0, 60, 80, 'lead'), 'dur')
+    err('music', 'Note velocity 300', lambda: Note(0.0, 1.0, 60, 300, 'lead'), 'velocity')
+    err('music', 'Song tempo 0', lambda: Song(0, 0, 'major', {}, [], 4), 'tempo_bpm')
+    err('music', 'Song unknown mode', lambda: Song(120, 0, 'lydian-x', {}, [], 4), 'mode')
+    err('music', 'render seconds 0', lambda: render(compose(rng(), seconds=2.0), seconds=0.0), 'seconds')
+    err('music', 'render missing soundfont', lambda: render(compose(rng(), seconds=2.0), seconds=2.0, soundfont=_TMP/'none.sf2'), 'none.sf2')
+    err('music', 'to_midi ticks_per_beat 0', lambda: to_midi(compose(rng(), seconds=2.0), tmpdir('midi')/'x.mid', ticks_per_beat=0), 'ticks_per_beat')
+
+@cases_for('speech')
+def _speech():
+    first_words, speak = api('speech', 'first_words', 'speak')
+    err('speech', 'first_words max_words 0', lambda: first_words('a b c', 0), 'max_words')
+    err('speech', 'first_words max_words -1', lambda: first_words('a b c', -1), 'max_words')
+    err('speech', 'first_words float max_words', lambda: first_words('a b c', 1.5), 'max_words')
+    ok('speech', 'first_words brute force', lambda: first_words('one two  three four', 2), lambda r: r.split() == ['one', 'two'])
+    ok('speech', 'first_words None keeps all', lambda: first_words('one two three', None), lambda r: r.split() == ['one', 'two', 'three'])
+    err('speech', 'speak empty text', lambda: speak('', tmpdir('sp')/'x.wav'), 'text')
+    err('speech', 'speak whitespace text', lambda: speak('   \n', tmpdir('sp2')/'x.wav'), 'text')
+    err('speech', 'speak unknown voice', lambda: speak('hello', tmpdir('sp3')/'x.wav', voice='xx-nope'), 'voice')
+    err('speech', 'speak speed 0', lambda: speak('hello', tmpdir('sp4')/'x.wav', speed=0), 'speed')
+    err('speech', 'speak pitch 500', lambda: speak('hello', tmpdir('sp5')/'x.wav', pitch=500), 'pitch')
+    err('speech', 'speak text starting with a dash (option injection)', lambda: speak('--help', tmpdir('sp6')/'x.wav'), ('text',), check=lambda r: Path(r).exists() and Path(r).stat().st_size > 1000)
+
+@cases_for('text')
+def _text():
+    read_fortunes, select_texts = api('text', 'read_fortunes', 'select_texts')
+    err('text', 'read_fortunes missing folder', lambda: read_fortunes(_TMP/'no-fortunes'), 'no-fortunes')
+    err('text', 'read_fortunes min_chars > max_chars', lambda: read_fortunes(min_chars=500, max_chars=100), ('min_chars', 'max_chars'))
+    err('text', 'read_fortunes min_chars negative', lambda: read_fortunes(min_chars=-1), 'min_chars')
+    def non_utf8_fortunes():
+        d = tmpdir('fort'); (d/'cat').write_bytes(b'a fine fortune text of enough length\n%\n\xff\xfe broken bytes in a fortune of length\n%\n'); return read_fortunes(d)
+    ok('text', 'read_fortunes non-UTF-8 file', non_utf8_fortunes, lambda r: len(r) >= 1, names=('cat',))
+    def empty_fortunes():
+        d = tmpdir('fort2'); (d/'cat').write_text(''); return read_fortunes(d)
+    err('text', 'read_fortunes folder without texts', empty_fortunes, ('folder', 'fort2', 'no texts'))
+    err('text', 'select_texts unknown size', lambda: select_texts('huge'), 'size')
+    err('text', 'select_texts negative seed', lambda: select_texts('small', -1), 'seed')
+
+# ============================================================================ imports
+@cases_for('imports')
+def _imports():
+    import_table, import_text, import_speech, import_music, load_imported, audio_files, verify_import = api('imports', 'import_table', 'import_text',
+        'import_speech', 'import_music', 'load_imported', 'audio_files', 'verify_import')
+    def csv(tag, text: bytes):
+        d = tmpdir(f'csv-{tag}'); f = d/'t.csv'; f.write_bytes(text); return f, tmpdir(f'csvroot-{tag}')
+    good = b'id,group,a,b\nr1,g1,1.0,2.0\nr2,g1,3.0,4.0\nr3,g2,5.0,6.5\nr4,g2,1.5,0.5\n'
+    def it(tag, text, **kw):
+        def call():
+            f, root = csv(tag, text); return import_table('t', csv=f, root=root, progress=False, **kw)
+        return call
+    ok('imports', 'import_table good csv', it('good', good, id_column='id', group_column='group'), lambda r: len(r.frame) == 4)
+    err('imports', 'import_table non-UTF-8 csv', it('enc', b'id,a\n\xff\xfe,1\nx,2\n', id_column='id'), 't.csv')
+    err('imports', 'import_table NaN feature', it('nan', b'id,a,b\nr1,1.0,nan\nr2,2.0,3.0\n', id_column='id'), ('b', 't.csv'))
+    err('imports', 'import_table inf feature', it('inf', b'id,a,b\nr1,1.0,inf\nr2,2.0,3.0\n', id_column='id'), ('b', 't.csv'))
+    err('imports', 'import_table text feature column', it('txt', b'id,a,b\nr1,1.0,x\nr2,2.0,y\n', id_column='id'), ('b', 't.csv'))
+    err('imports', 'import_table missing id column', it('noid', good, id_column='nope'), ('id_column', 'nope'))
+    err('imports', 'import_table duplicate ids', it('dup', b'id,a\nr1,1.0\nr1,2.0\n', id_column='id'), 'id_column')
+    err('imports', 'import_table header only', it('hdr', b'id,a,b\n', id_column='id'), ('t.csv', 'rows'))
+    err('imports', 'import_table one row', it('one', b'id,a,b\nr1,1.0,2.0\n', id_column='id'), ('t.csv', 'rows'))
+    err('imports', 'import_table no feature column', it('nofeat', b'id,group\nr1,g\nr2,g\n', id_column='id', group_column='group'), ('t.csv', 'column'))
+    err('imports', 'import_table both csv and parquet', lambda: import_table('t', csv=_TMP/'a.csv', parquet=_TMP/'a.parquet', root=tmpdir('bothroot')), ('csv', 'parquet'))
+    err('imports', 'import_table missing csv', lambda: import_table('t', csv=_TMP/'nope.csv', root=tmpdir('missroot')), 'nope.csv')
+    err('imports', 'import_table bad name', lambda: import_table('../evil', csv=csv('name', good)[0], root=tmpdir('nameroot')), 'name')
+    err('imports', 'import_table name of a built corpus', lambda: import_table('speech', csv=csv('built', good)[0], root=tmpdir('builtroot')), 'name')
+    def parquet_damaged():
+        import pandas as pd
+        d = tmpdir('pq'); f = d/'t.parquet'; pd.DataFrame({'id': ['a', 'b', 'c'], 'x': [1.0, 2.0, 3.0]}).to_parquet(f); truncate(f, 0.5)
+        return import_table('t', parquet=f, id_column='id', root=tmpdir('pqroot'), progress=False)
+    err('imports', 'import_table truncated parquet', parquet_damaged, 't.parquet')
+    def imported_damaged(damage):
+        def call():
+            f, root = csv(f'dmg-{damage.__name__}', good); t = import_table('t', csv=f, root=root, id_column='id', progress=False)
+            files = sorted(p for p in Path(t.dir).rglob('*') if p.is_file() and p.suffix in ('.parquet', '.npz', '.csv', '.npy'))
+            if not files: raise NotRun('imported table has no data file')
+            damage(files[0]); return load_imported(t.dir).frame
+        return call
+    err('imports', 'load_imported table flipped byte', imported_damaged(flip_byte), ('damaged', 'differs', 'sha256', 'unreadable'))
+    err('imports', 'load_imported table truncated', imported_damaged(truncate), ('damaged', 'differs', 'truncated', 'unreadable'))
+    def spec_damaged():
+        f, root = csv('spec', good); t = import_table('t', csv=f, root=root, id_column='id', progress=False)
+        non_utf8(Path(t.dir)/'spec.json'); return load_imported(t.dir)
+    err('imports', 'load_imported non-UTF-8 spec.json', spec_damaged, 'spec.json')
+    err('imports', 'load_imported missing folder', lambda: load_imported(_TMP/'no-import'), 'no-import')
+    def emb(tag, arr):
+        d = tmpdir(f'emb-{tag}'); f = d/'e.npy'; np.save(f, arr); return f, tmpdir(f'embroot-{tag}')
+    def itext(tag, arr, **kw):
+        def call():
+            f, root = emb(tag, arr); return import_text('t', embeddings=f, root=root, progress=False, **kw)
+        return call
+    ok('imports', 'import_text good embeddings', itext('good', np.random.randn(10, 4).astype(np.float32)), lambda r: r.embeddings.shape == (10, 4))
+    err('imports', 'import_text NaN embeddings', itext('nan', np.full((10, 4), np.nan, np.float32)), ('embeddings', 'e.npy'))
+    err('imports', 'import_text 1-D embeddings', itext('1d', np.zeros(10, np.float32)), ('embeddings', 'e.npy'))
+    err('imports', 'import_text one embedding', itext('one', np.zeros((1, 4), np.float32)), ('embeddings', 'e.npy'))
+    err('imports', 'import_text integer embeddings', itext('int', np.ones((10, 4), np.int64)), ('embeddings', 'e.npy'), check=lambda r: r.embeddings.dtype == np.float32)
+    def obj_npy():
+        d = tmpdir('objnpy'); f = d/'e.npy'; np.save(f, np.array([{}, 1], dtype=object), allow_pickle=True)
+        return import_text('t', embeddings=f, root=tmpdir('objroot'), progress=False)
+    err('imports', 'import_text pickled npy (refused, no pickle)', obj_npy, 'e.npy')
+    def trunc_npy():
+        f, root = emb('trunc', np.random.randn(10, 4).astype(np.float32)); truncate(f, 0.7)
+        return import_text('t', embeddings=f, root=root, progress=False)
+    err('imports', 'import_text truncated npy', trunc_npy, 'e.npy')
+    def texts_mismatch():
+        f, root = emb('tm', np.random.randn(3, 4).astype(np.float32)); t = f.parent/'t.txt'; t.write_text('a\nb\n')
+        return import_text('t', embeddings=f, texts=t, root=root, progress=False)
+    err('imports', 'import_text texts count mismatch', texts_mismatch, 'texts')
+    err('imports', 'import_speech neither source', lambda: import_speech('s', root=tmpdir('sproot')), ('librispeech', 'folder'))
+    err('imports', 'import_speech empty folder', lambda: import_speech('s', folder=tmpdir('spempty'), root=tmpdir('sproot2'), progress=False), ('folder', 'spempty'))
+    def speech_garbage():
+        d = tmpdir('spgarb'); (d/'a.wav').write_bytes(b'RIFF garbage'); (d/'b.flac').write_bytes(b'fLaC garbage')
+        return import_speech('s', folder=d, root=tmpdir('sproot3'), progress=False)
+    err('imports', 'import_speech only unreadable audio', speech_garbage, ('a.wav', 'b.flac', 'no usable', 'folder'))
+    err('imports', 'import_music missing folder', lambda: import_music('m', _TMP/'no-music', root=tmpdir('mroot')), 'no-music')
+    def music_pairs_bad():
+        d = tmpdir('mpairs'); p = d/'pairs.csv'; p.write_bytes(b'\xff\xfe garbage')
+        return import_music('m', d, pairs=p, root=tmpdir('mroot2'), progress=False)
+    err('imports', 'import_music non-UTF-8 pairs file', music_pairs_bad, ('pairs', 'pairs.csv', 'folder'))
+    err('imports', 'audio_files missing folder', lambda: audio_files(_TMP/'no-audio'), ('folder', 'no-audio'))
+    err('imports', 'verify_import unknown name', lambda: verify_import('nope', root=tmpdir('viroot')), 'nope', check=lambda r: not r.get('ok'))
+# ============================================================================ runner / cli
+TOY_NB = {
+ "cells": [
+  {"cell_type": "code", "execution_count": None, "id": "p1", "metadata": {"tags": ["parameters"]}, "outputs": [],
+   "source": "scale = 'tiny'\nn = 1                 # an int\nnames = ['a']         # a list\ncounts = None         # swept counts (a tuple)\nlr = 0.1\nrun_dir = None\n"},
+  {"cell_type": "code", "execution_count": None, "id": "p2", "metadata": {}, "outputs": [],
+   "source": "import json, pathlib\npathlib.Path(run_dir, 'seen.json').write_text(json.dumps(dict(n=[type(n).__name__, n], names=[type(names).__name__, names], counts=[type(counts).__name__, counts if counts is None or isinstance(counts, (int, float, str)) else list(counts)], lr=[type(lr).__name__, lr])))\n"}],
+ "metadata": {"kernelspec": {"display_name": "Python 3", "language": "python", "name": "python3"}, "language_info": {"name": "python"}},
+ "nbformat": 4, "nbformat_minor": 5}
+
+@contextlib.contextmanager
+def toy_experiments():
+    "A folder holding one toy experiment ('toy': parameters n int, names list, counts None / tuple, lr float) as $VQNB_EXPERIMENTS_DIR."
+    d = _TMP/'toy-experiments'
+    if not d.exists():
+        d.mkdir(parents=True); (d/'toy.ipynb').write_text(json.dumps(TOY_NB))
+    old = os.environ.get('VQNB_EXPERIMENTS_DIR'); os.environ['VQNB_EXPERIMENTS_DIR'] = str(d)
+    try: yield d
+    finally:
+        if old is None: os.environ.pop('VQNB_EXPERIMENTS_DIR', None)
+        else: os.environ['VQNB_EXPERIMENTS_DIR'] = old
+
+def with_toy(fn):
+    def call():
+        with toy_experiments(): return fn()
+    return call
+
+@cases_for('runner')
+def _runner():
+    parse_parameters, run_experiment, read_status, open_run, list_runs, experiment_parameters, ExperimentError = api('runner', 'parse_parameters',
+        'run_experiment', 'read_status', 'open_run', 'list_runs', 'experiment_parameters', 'ExperimentError')
+    P = lambda pairs: with_toy(lambda: parse_parameters('toy', pairs))
+    # the issue's runner parameters
+    err('runner', '-p n=1 -p n=2 (issue)', P(['n=1', 'n=2']), 'n')
+    err('runner', 'float for an int parameter (issue)', P(['n=1.5']), 'n')
+    err('runner', 'list parameter given a string (issue)', P(['names=abc']), 'names')
+    ok('runner', "-p counts=(0,1) parsed as a tuple/list (issue)", P(['counts=(0,1)']), lambda r: list(r['counts']) == [0, 1])
+    ok('runner', "counts='(0,1)' given as a string in a dict (issue)", P({'counts': '(0,1)'}), lambda r: list(r['counts']) == [0, 1], names=('counts',))
+    err('runner', 'dict: float for an int', P({'n': 2.5}), 'n')
+    err('runner', 'dict: bool for an int', P({'n': True}), 'n')
+    err('runner', 'dict: string for a list', P({'names': 'abc'}), 'names')
+    err('runner', 'unknown parameter', P(['zz=1']), 'zz')
+    err('runner', 'no = sign', P(['n']), 'n')
+    err('runner', 'empty value for an int', P(['n=']), 'n')
+    err('runner', 'lr=nan', P(['lr=nan']), 'lr')
+    err('runner', "lr=float('inf') string", P(['lr=1e999']), 'lr')
+    err('runner', 'scale unknown', P(['scale=huge']), 'scale')
+    err('runner', 'run_dir set by hand', P(['run_dir=/tmp/x']), 'run_dir')
+    ok('runner', 'int given for a float', P(['lr=1']), lambda r: r['lr'] == 1.0 and isinstance(r['lr'], float))
+    err('runner', 'unknown experiment', with_toy(lambda: parse_parameters('nope', ['n=1'])), 'nope')
+    def seen(params, tag):
+        def call():
+            with toy_experiments():
+                run = run_experiment('toy', params, runs=tmpdir(f'runs-{tag}'), progress=False, stream=False)
+                return json.loads((Path(run)/'seen.json').read_text())
+        return call
+    ok('runner', "run: -p counts=(0,1) reaches the notebook as numbers (issue: papermill sends a tuple as a string)", seen(['counts=(0,1)'], 'tuple'),
+       lambda r: r['counts'][0] in ('list', 'tuple') and r['counts'][1] == [0, 1], timeout=120)
+    ok('runner', 'run: -p names=[1,2] reaches the notebook as a list', seen(['names=["x","y"]'], 'list'), lambda r: r['names'] == ['list', ['x', 'y']], timeout=120)
+    def resume_with(status, tag):
+        def call():
+            with toy_experiments():
+                d = tmpdir(f'res-{tag}')/'toy'/'20260101-000000-000000'; d.mkdir(parents=True)
+                (d/'status.json').write_text(json.dumps(status) if isinstance(status, dict) else status)
+                return run_experiment('toy', resume=d, progress=False, stream=False)
+        return call
+    base = dict(experiment='toy', status='failed', parameters={'scale': 'tiny', 'n': 1})
+    err('runner', 'resume: status.json with an unknown parameter (issue)', resume_with(base | dict(parameters={'scale': 'tiny', 'zz': 3}), 'unk'), ('zz', 'status.json'))
+    err('runner', 'resume: status.json with a mistyped parameter (issue)', resume_with(base | dict(parameters={'scale': 'tiny', 'n': 'two'}), 'typ'), ('n', 'status.json'))
+    err('runner', 'resume: status.json non-UTF-8', resume_with('{"\udcff', 'enc') if False else resume_with(b'x'.decode() + '{"status": "fa', 'trunc'), ('status.json',))
+    err('runner', 'resume: a run of another experiment', resume_with(base | dict(experiment='other'), 'other'), ('other', 'resume'))
+    err('runner', 'resume: parameters not a dict', resume_with(base | dict(parameters=[1, 2]), 'list'), ('status.json', 'resume'))
+    err('runner', 'resume: missing folder', with_toy(lambda: run_experiment('toy', resume=_TMP/'no-run', progress=False)), ('no-run', 'resume'))
+    def status_file(content: bytes):
+        def call():
+            d = tmpdir('st'); (d/'status.json').write_bytes(content); return read_status(d)
+        return call
+    ok('runner', 'read_status non-UTF-8 -> damaged', status_file(b'{"\xff": 1}'), lambda r: r['status'] == 'damaged')
+    ok('runner', 'read_status truncated -> damaged', status_file(b'{"status": "do'), lambda r: r['status'] == 'damaged')
+    ok('runner', 'read_status status a number -> damaged', status_file(b'{"status": 3}'), lambda r: r['status'] == 'damaged')
+    ok('runner', 'read_status unknown status word -> damaged', status_file(b'{"status": "exploded", "parameters": {}}'), lambda r: r['status'] == 'damaged')
+    ok('runner', 'read_status running with a non-int pid -> interrupted', status_file(b'{"status": "running", "pid": "x", "host": "h", "parameters": {}}'), lambda r: r['status'] == 'interrupted')
+    def run_folder(metrics: bytes | None, status=b'{"status": "done", "experiment": "toy", "parameters": {}}'):
+        def call():
+            d = tmpdir('or'); (d/'status.json').write_bytes(status)
+            if metrics is not None: (d/'metrics.json').write_bytes(metrics)
+            return open_run(d)
+        return call
+    err('runner', 'open_run metrics.json non-UTF-8', run_folder(b'{"\xff": 1}'), 'metrics.json')
+    err('runner', 'open_run metrics.json truncated', run_folder(b'{"a": '), 'metrics.json')
+    err('runner', 'open_run metrics.json a list', run_folder(b'[1, 2]'), 'metrics.json')
+    err('runner', 'open_run status.json damaged', run_folder(None, b'{"stat'), 'status.json')
+    err('runner', 'open_run missing folder', lambda: open_run(_TMP/'no-such-run'), 'no-such-run')
+    def list_damaged():
+        root = tmpdir('lr'); d = root/'toy'/'r1'; d.mkdir(parents=True); (d/'status.json').write_bytes(b'\xff\xfe'); (root/'toy'/'r2').mkdir()
+        (root/'toy'/'r2'/'status.json').write_text(json.dumps({'status': 'done', 'parameters': {}, 'seconds': 'x'})); (root/'toy'/'r2'/'metrics.json').write_text('[1]')
+        return list_runs(root)
+    ok('runner', 'list_runs with damaged runs', list_damaged, lambda r: len(r) == 2 and r[0]['status'] == 'damaged' and r[1]['status'] == 'damaged')
+
+@cases_for('cli')
+def _cli():
+    main, UsageError = api('cli', 'main', 'UsageError')
+    def cli(*argv):
+        def call():
+            with toy_experiments():
+                buf = io.StringIO()
+                with contextlib.redirect_stderr(buf), contextlib.redirect_stdout(buf):
+                    try: rc = main(list(argv))
+                    except SystemExit as e: rc = e.code
+                if rc not in (0, None): raise RuntimeError(f"exit {rc}: {buf.getvalue().strip()[-300:]}")
+                return buf.getvalue()
+        return call
+    err('cli', 'run -p n=1 -p n=2 (issue)', cli('run', 'toy', '-p', 'n=1', '-p', 'n=2', '--runs', str(_TMP/'cli-runs')), 'n')
+    err('cli', 'run -p n=1.5 (issue)', cli('run', 'toy', '-p', 'n=1.5', '--runs', str(_TMP/'cli-runs')), 'n')
+    err('cli', 'run -p names=abc (issue)', cli('run', 'toy', '-p', 'names=abc', '--runs', str(_TMP/'cli-runs')), 'names')
+    err('cli', 'run unknown experiment', cli('run', 'nope'), 'nope')
+    err('cli', 'run no experiment', cli('run'), ('experiment', '--all'))
+    err('cli', 'run experiment and --all', cli('run', 'toy', '--all'), ('--all', 'experiment'))
+    err('cli', 'data build unknown corpus', cli('data', 'build', 'bogus'), 'bogus')
+    err('cli', 'data build --seed -1', cli('data', 'build', 'text', '--seed', '-1'), 'seed')
+    err('cli', 'data build --size huge', cli('data', 'build', 'text', '--size', 'huge'), 'size')
+    err('cli', 'data verify unknown name', cli('data', 'verify', 'nope-corpus', '--root', str(tmpdir('cli-root'))), 'nope-corpus')
+    err('cli', 'data import table missing file', cli('data', 'import', 'table', 't', '--csv', str(_TMP/'nope.csv'), '--root', str(tmpdir('cli-root2'))), 'nope.csv')
+    err('cli', 'runs --compare without a store', cli('runs', '--compare', 'toy', '--runs', str(tmpdir('cli-runs2'))), ('toy', 'mlflow', 'tracked'))
+    err('cli', 'unknown command', cli('frobnicate'), 'frobnicate')
+
 #CASES-HERE
 
 # ------------------------------------------------------------------------------------------------------------------ main
@@ -994,7 +1487,8 @@ def main(argv=None) -> int:
     verdicts = ('good', 'obscure', 'silent', 'not run')
     counts = {}
     for o in outcomes: counts.setdefault(o.case.module, dict.fromkeys(verdicts, 0))[o.verdict] += 1
-    out = Path(a.out) if a.out else Path('adversarial-findings.md')
+    out = Path(a.out) if a.out else Path('runs')/'adversarial'/'findings.md'
+    out.parent.mkdir(parents=True, exist_ok=True)
     lines = [f"# Adversarial pass: {len(outcomes)} cases, {time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}", '',
              '| module | good | obscure | silent | not run |', '|---|---|---|---|---|']
     for m, c in counts.items(): lines.append(f"| {m} | " + ' | '.join(str(c[v]) for v in verdicts) + ' |')
