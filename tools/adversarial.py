@@ -1458,6 +1458,202 @@ def _cli():
     err('cli', 'runs --compare without a store', cli('runs', '--compare', 'toy', '--runs', str(tmpdir('cli-runs2'))), ('toy', 'mlflow', 'tracked'))
     err('cli', 'unknown command', cli('frobnicate'), 'frobnicate')
 
+# ============================================================================ more cases over the model modules (second pass)
+@cases_for('quantize')
+def _quantize2():
+    VQ, RVQ, FSQ, OPQ, Codebook, least_squares_codebooks, cross_head_similarity, rotation_trick, RVQEMA = api('quantize', 'VectorQuantizer',
+        'ResidualVectorQuantizer', 'FiniteScalarQuantizer', 'OrthogonalProductQuantizer', 'Codebook', 'least_squares_codebooks',
+        'cross_head_similarity', 'rotation_trick', 'ResidualVectorQuantizerEMA')
+    D = 8
+    err('quantize', 'FSQ decode code out of range', lambda: FSQ(3, [5, 5, 5]).decode(torch.tensor([999])), 'codes')
+    ok('quantize', 'FSQ encode/decode round trip on the grid', lambda: (lambda q: (q.decode(q.encode(q.decode(torch.arange(10)))), q.decode(torch.arange(10))))(FSQ(3, [5, 5, 5]).eval()),
+       lambda r: close(*r))
+    ok('quantize', 'FSQ float64', lambda: FSQ(3, [5, 5, 5]).eval().encode(torch.randn(4, 3, dtype=torch.float64)), lambda r: r.dtype == torch.int64, names=('x', 'dtype'))
+    ok('quantize', 'OPQ forward empty batch', lambda: OPQ(8, 2, 16).eval()(torch.zeros(0, 8)), lambda r: r.quantized.shape == (0, 8) and finite(r.loss))
+    err('quantize', 'OPQ NaN input', lambda: OPQ(8, 2, 16).eval()(torch.full((2, 8), float('nan'))), ('x', 'finite'))
+    ok('quantize', 'VQ first training batch of one row (k-means init with fewer rows than codes)', lambda: VQ(D, 16).train()(torch.randn(1, D)), lambda r: finite(r.loss) and finite(r.quantized))
+    ok('quantize', 'VQ cosine with a zero input row', lambda: (lambda q: (q.train()(torch.randn(64, D)), q.eval().encode(torch.zeros(2, D)))[1])(VQ(D, 16, use_cosine_sim=True)), lambda r: bool((r >= 0).all()), names=('x',))
+    ok('quantize', 'VQ codebook_dim projection decode(encode) shape', lambda: (lambda q: (q.train()(torch.randn(64, D)), q.eval().decode(q.encode(torch.randn(3, D))))[1])(VQ(D, 16, codebook_dim=4)), lambda r: r.shape == (3, D))
+    err('quantize', 'VQ codebook_dim 0', lambda: VQ(D, 16, codebook_dim=0), 'codebook_dim')
+    err('quantize', 'VQ threshold_ema_dead_code negative', lambda: VQ(D, 16, threshold_ema_dead_code=-1.0), 'threshold_ema_dead_code')
+    err('quantize', 'RVQ fit_codebooks NaN', lambda: RVQ(D, 8, 2).fit_codebooks(torch.full((20, D), float('nan'))), 'x')
+    err('quantize', 'RVQ fit_codebooks iters -1', lambda: RVQ(D, 8, 2).fit_codebooks(torch.randn(20, D), iters=-1), 'iters')
+    err('quantize', 'RVQ fit_codebooks ridge negative', lambda: RVQ(D, 8, 2).fit_codebooks(torch.randn(20, D), ridge=-1.0), 'ridge')
+    err('quantize', 'least_squares_codebooks codes out of range', lambda: least_squares_codebooks(torch.randn(5, 3), torch.full((5, 1), 9), [torch.randn(4, 3)]), 'codes')
+    err('quantize', 'least_squares_codebooks codes layer count', lambda: least_squares_codebooks(torch.randn(5, 3), torch.zeros(5, 2, dtype=torch.long), [torch.randn(4, 3)]), 'codes')
+    err('quantize', 'cross_head_similarity empty', lambda: cross_head_similarity([]), 'codebooks')
+    err('quantize', 'rotation_trick shape mismatch', lambda: rotation_trick(torch.randn(3, 4), torch.randn(3, 5)), ('q', 'z'))
+    err('quantize', 'RVQEMA num_layers 0', lambda: RVQEMA(16, 8, 0), 'num_layers')
+    err('quantize', 'Codebook decay 0', lambda: Codebook(8, 16, decay=0.0), 'decay')
+
+@cases_for('codebook')
+def _codebook2():
+    fit_codebook, usage_for, CodebookUsage, plot_usage, collapse_quantizers = api('codebook', 'fit_codebook', 'usage_for', 'CodebookUsage', 'plot_usage', 'collapse_quantizers')
+    VQ = api('quantize', 'VectorQuantizer')
+    err('codebook', 'fit_codebook epochs 0', lambda: fit_codebook(VQ(4, 8), torch.randn(32, 4), epochs=0, progress=False), 'epochs')
+    err('codebook', 'fit_codebook batch_size 0', lambda: fit_codebook(VQ(4, 8), torch.randn(32, 4), epochs=1, batch_size=0, progress=False), 'batch_size')
+    err('codebook', 'fit_codebook NaN data', lambda: fit_codebook(VQ(4, 8), torch.full((32, 4), float('nan')), epochs=1, progress=False), 'data')
+    err('codebook', 'fit_codebook lr 0', lambda: fit_codebook(VQ(4, 8), torch.randn(32, 4), epochs=1, lr=0.0, progress=False), 'lr')
+    err('codebook', 'usage_for a Linear', lambda: usage_for(torch.nn.Linear(2, 2)), 'quantizer')
+    ok('codebook', 'plot_usage of an empty usage', lambda: plot_usage(CodebookUsage(4)), lambda r: True, names=('usage',))
+    ok('codebook', 'entropy of uniform use is log2 K', lambda: CodebookUsage(4).update(torch.arange(4)).entropy(), lambda r: abs(float(torch.as_tensor(r).flatten()[0]) - 2.0) < 1e-6)
+    err('codebook', 'entropy base 1', lambda: CodebookUsage(4).update(torch.arange(4)).entropy(base=1.0), 'base')
+    err('codebook', 'collapse_quantizers threshold negative', lambda: collapse_quantizers(4, 8, threshold=-1.0), 'threshold')
+
+@cases_for('rqvae')
+def _rqvae2():
+    DocumentRQVAE, sinusoidal, document_vectors = api('rqvae', 'DocumentRQVAE', 'sinusoidal', 'document_vectors')
+    D = 6
+    def small(**kw): return DocumentRQVAE(D, 8, codebook_size=8, num_quantizers=2, window_size=4, window_stride=3, max_seq_len=16,
+                                          num_encoder_layers=1, num_decoder_layers=1, nhead=2, pooling_hidden_dim=8, dropout=0.0, **kw)
+    ok('rqvae', 'train forward one row', lambda: small().train()(torch.randn(1, 10, D)), lambda r: finite(r.loss))
+    ok('rqvae', 'train forward shorter than one window', lambda: small().train()(torch.randn(2, 3, D)), lambda r: finite(r.loss))
+    ok('rqvae', 'forward one frame', lambda: small().eval()(torch.randn(1, 1, D)), lambda r: finite(r.loss) and r.recon.shape[:2] == (1, 1))
+    err('rqvae', 'sinusoidal dim 0', lambda: sinusoidal(torch.arange(4.), 0), 'dim')
+    err('rqvae', 'training_step batch of wrong type', lambda: small().training_step('abc'), 'batch')
+    err('rqvae', 'from_preset unknown kwarg', lambda: DocumentRQVAE.from_preset(list(api('rqvae', 'PRESETS'))[0], bogus=1), 'bogus')
+    err('rqvae', 'document_vectors NaN item', lambda: document_vectors(small().eval(), [np.full((5, D), np.nan, np.float32)]), ('items', 'x'))
+    err('rqvae', 'retrieval_codes mask all False one row', lambda: small().eval().retrieval_codes(torch.randn(1, 5, D), torch.tensor([[1, 1, 0, 0, 0]])), 'mask')
+    ok('rqvae', 'decode(-1 windows) gives zeros', lambda: small().eval().decode(torch.full((1, 3, 2), -1), torch.tensor([0])), lambda r: r.shape[0] == 1 and float(r.abs().sum()) == 0)
+
+@cases_for('pqvae')
+def _pqvae2():
+    PQVAE, CodeIndex = api('pqvae', 'PQVAE', 'CodeIndex')
+    D = 8
+    def pq(): return PQVAE(input_dim=D, hidden_dim=16, latent_dim=8, num_heads=2, codebook_size=16, kmeans_iters=2, dropout=0.0).init_codebooks(torch.randn(64, D)).eval()
+    ok('pqvae', 'training_step one row', lambda: pq().train().training_step(torch.randn(1, D)), lambda r: finite(r['loss']))
+    err('pqvae', 'training_step NaN batch', lambda: pq().train().training_step(torch.full((4, D), float('nan'))), 'embeddings')
+    err('pqvae', 'revive_dead_codes NaN', lambda: pq().revive_dead_codes(torch.full((8, D), float('nan'))), 'embeddings')
+    err('pqvae', 'CodeIndex.add NaN', lambda: CodeIndex(pq()).add(torch.full((2, D), float('nan'))), 'embeddings')
+    ok('pqvae', 'CodeIndex k beyond rows pads -1', lambda: CodeIndex(pq(), pq().encode(torch.randn(3, D))).search(torch.randn(2, D), k=5), lambda r: bool((r[1][:, 3:] == -1).all()) and bool((r[1][:, :3] >= 0).all()))
+    def rerank_brute():
+        m = pq(); x = torch.randn(20, D); q = torch.randn(3, D)
+        ix = CodeIndex(m); ix.add(x)
+        dist, ids = ix.search(q, k=5, rerank=20)
+        with torch.no_grad(): recon = m.decode(m.encode(x))
+        brute = 1 - torch.nn.functional.cosine_similarity(q.double()[:, None], recon.double()[None], dim=-1)
+        return dist, brute
+    ok('pqvae', 'CodeIndex rerank over all rows = brute force (cosine) on decoded vectors', rerank_brute,
+       lambda r: close(r[0], r[1].sort(1).values[:, :5], 1e-5))
+    err('pqvae', 'CodeIndex batch_size 0', lambda: CodeIndex(pq(), pq().encode(torch.randn(3, D))).search(torch.randn(2, D), batch_size=0), 'batch_size')
+    err('pqvae', 'CodeIndex not a PQVAE', lambda: CodeIndex(torch.nn.Linear(2, 2)), 'model')
+
+@cases_for('categorical')
+def _categorical2():
+    CategoricalVQVAE, Config, code_usage, KMeansDistortion, WaterFillingDistortion, compute_adaptive = api('categorical', 'CategoricalVQVAE',
+        'CategoricalVQVAEConfig', 'code_usage', 'KMeansDistortion', 'WaterFillingDistortion', 'compute_adaptive_compression_ratios')
+    cats = {'a': [0, 1, 2], 'b': [3, 4, 5]}
+    X = torch.randn(64, 6)
+    def cat():
+        m = CategoricalVQVAE(categories=cats, hidden_dim=8, num_tokens=8, kmeans_iters=2); m.train()(X); return m.eval()
+    ok('categorical', 'decode(encode(x)) equals forward recon', lambda: (lambda m: (m.decode(m.encode(X[:5])), m(X[:5]).recon))(cat()), lambda r: close(*r, 1e-5))
+    ok('categorical', 'forward one row', lambda: cat()(X[:1]), lambda r: r.recon.shape == (1, 6) and finite(r.loss))
+    ok('categorical', 'train first batch of one row', lambda: CategoricalVQVAE(categories=cats, hidden_dim=8, num_tokens=8).train()(X[:1]), lambda r: finite(r.loss), names=('x', 'rows'))
+    err('categorical', 'code_usage batch_size 0', lambda: code_usage(cat(), X, batch_size=0), 'batch_size')
+    err('categorical', 'KMeansDistortion holdout 1.5', lambda: KMeansDistortion(np.random.randn(40, 3), holdout=1.5), 'holdout')
+    err('categorical', 'KMeansDistortion NaN', lambda: KMeansDistortion(np.full((40, 3), np.nan)), 'x')
+    err('categorical', 'WaterFillingDistortion NaN', lambda: WaterFillingDistortion(np.full((40, 3), np.nan)), 'x')
+    err('categorical', 'compute_adaptive unknown strategy', lambda: compute_adaptive(np.random.randn(30, 3), strategy='zz'), 'strategy')
+    err('categorical', 'compute_adaptive NaN features', lambda: compute_adaptive(np.full((30, 3), np.nan)), 'features')
+    err('categorical', 'resolve NaN features', lambda: Config(categories=cats, compression_ratios='auto').resolve(np.full((30, 6), np.nan)), 'features')
+    err('categorical', 'resolve features of wrong width', lambda: Config(categories=cats, compression_ratios='auto').resolve(np.random.randn(30, 4)), 'features')
+    ok('categorical', 'config to_dict round trip', lambda: (lambda c: (Config(**c.to_dict()).to_dict(), c.to_dict()))(Config(categories=cats)), lambda r: r[0] == r[1])
+
+@cases_for('windows')
+def _windows2():
+    (encode_windows, decode_windows, pair_overlap, PlantedPairs, MatchCollate, random_plant, closest_pair, keep_distinct, TemporalCompressor,
+     WINDOW_KEYS) = api('windows', 'encode_windows', 'decode_windows', 'pair_overlap', 'PlantedPairs', 'MatchCollate', 'random_plant',
+        'closest_pair', 'keep_distinct', 'TemporalCompressor', 'WINDOW_KEYS')
+    C = 4
+    def roundtrip():
+        raw = torch.randn(2, 3, len(WINDOW_KEYS)) * 0.5
+        w = decode_windows(raw, 40, 40, 8); back = decode_windows(encode_windows(w, 40, 40, 8), 40, 40, 8)
+        return w, back
+    ok('windows', 'decode(encode(windows)) round trip', roundtrip, lambda r: all(close(r[0][k], r[1][k], 1e-3) for k in r[0]))
+    err('windows', 'decode_windows NaN raw', lambda: decode_windows(torch.full((1, 1, len(WINDOW_KEYS)), float('nan')), 40, 40, 8), 'raw')
+    err('windows', 'decode_windows length > frames', lambda: decode_windows(torch.zeros(1, 1, len(WINDOW_KEYS)), 40, 40, 50), 'length')
+    err('windows', 'PlantedPairs one clip', lambda: PlantedPairs([torch.randn(C, 40)], 2), 'clips')
+    err('windows', 'PlantedPairs n 0', lambda: PlantedPairs([torch.randn(C, 400)] * 2, 0), 'n')
+    err('windows', 'PlantedPairs frame_rate 0', lambda: PlantedPairs([torch.randn(C, 400)] * 2, 2, frame_rate=0.0), 'frame_rate')
+    err('windows', 'PlantedPairs clips shorter than a pattern', lambda: PlantedPairs([torch.randn(C, 10)] * 2, 2)[0], ('clips', 'pattern'))
+    err('windows', 'MatchCollate negatives -1', lambda: MatchCollate(negatives=-1), 'negatives')
+    err('windows', 'MatchCollate empty batch', lambda: MatchCollate()([]), ('items', 'batch'))
+    err('windows', 'random_plant reversed pattern_s', lambda: random_plant(torch.Generator().manual_seed(0), torch.randn(C, 400), torch.randn(C, 400), pattern_s=(6.0, 3.4)), 'pattern_s')
+    err('windows', 'random_plant mix above 1', lambda: random_plant(torch.Generator().manual_seed(0), torch.randn(C, 400), torch.randn(C, 400), mix=(0.5, 1.5)), 'mix')
+    err('windows', 'closest_pair no pairs', lambda: closest_pair([], {'input_start_s': 0.0}, 1.0), ('pairs', 'truth'))
+    err('windows', 'keep_distinct max_overlap NaN', lambda: keep_distinct([], 1, 8, max_overlap=float('nan')), 'max_overlap')
+    err('windows', 'TemporalCompressor ratio 0', lambda: TemporalCompressor()(torch.randn(1, C, 40), torch.tensor([0.]), torch.tensor([0.]), 8), 'ratio')
+    err('windows', 'TemporalCompressor NaN start', lambda: TemporalCompressor()(torch.randn(1, C, 40), torch.tensor([float('nan')]), torch.tensor([1.]), 8), 'start')
+
+@cases_for('inspector')
+def _inspector2():
+    InspectorFigure, Playback, WindowInspector, Recording, rqvae_windows = api('inspector', 'InspectorFigure', 'Playback', 'WindowInspector', 'Recording', 'rqvae_windows')
+    rec = lambda: Recording('a', np.zeros(16000, np.float32), 16000)
+    err('inspector', 'InspectorFigure no tracks', lambda: InspectorFigure({}), 'tracks')
+    err('inspector', 'InspectorFigure window on an unknown track', lambda: InspectorFigure({'a': rec()}, [api('inspector', 'Window')('zz', 0.0, 0.5, 'w', 'truth')]), ('zz', 'windows', 'track'))
+    err('inspector', 'InspectorFigure window beyond the recording', lambda: InspectorFigure({'a': rec()}, [api('inspector', 'Window')('a', 0.5, 9.0, 'w', 'truth')]), ('windows', 'end_s', 'a'))
+    err('inspector', 'WindowInspector no clips', lambda: WindowInspector({}), 'clips')
+    err('inspector', 'rqvae_windows frame_rate 0', lambda: rqvae_windows(None, np.zeros((10, 4), np.float32), 0.0), ('frame_rate', 'model'))
+
+@cases_for('retrieval')
+def _retrieval2():
+    UnityConfig, UnitySpeechModel, DualEncoder, DualTaskCollator, unity_step, generate, retrieve, id_table, Trie = api('retrieval', 'UnityConfig',
+        'UnitySpeechModel', 'DualEncoder', 'DualTaskCollator', 'unity_step', 'generate', 'retrieve', 'id_table', 'Trie')
+    M = 8
+    cfg = dict(n_mels=M, d_model=16, nhead=2, encoder_layers=1, decoder_layers=1, dropout=0.0, semantic_vocab=4, semantic_length=3, doc_vocab=6, doc_length=4, max_frames=64)
+    unity = lambda: UnitySpeechModel(**cfg).eval()
+    err('retrieval', 'DualTaskCollator empty batch', lambda: DualTaskCollator()([]), ('items', 'batch'))
+    err('retrieval', 'unity_step batch missing keys', lambda: unity_step(unity(), {'x': torch.randn(1, 10, M)}), 'batch')
+    err('retrieval', 'UnityConfig.for_tables not tables', lambda: UnityConfig.for_tables([[0]], [[1]]), ('semantic', 'doc'))
+    err('retrieval', 'warm_start from a Linear', lambda: unity().warm_start(torch.nn.Linear(2, 2)), 'dense')
+    err('retrieval', 'DualEncoder doc batch mismatch', lambda: DualEncoder(UnityConfig(**cfg))(torch.randn(2, 10, M), None, torch.randn(3, 10, M), None), ('doc_x', 'x'))
+    err('retrieval', 'retrieve batch_size 0', lambda: retrieve(unity(), [np.zeros((10, M), np.float32)], id_table(torch.tensor([[0, 1, 2], [3, 4, 5]])), batch_size=0), 'batch_size')
+    err('retrieval', 'retrieve NaN query', lambda: retrieve(unity(), [np.full((10, M), np.nan, np.float32)], id_table(torch.tensor([[0, 1, 2], [3, 4, 5]]))), ('queries', 'x'))
+    err('retrieval', 'generate trie with tokens beyond the vocab', lambda: generate(unity(), torch.randn(1, 10, M), num_beams=2, trie=Trie([[9, 9, 9, 9]])), ('trie', 'doc_vocab'))
+    err('retrieval', 'generate trie of another id length', lambda: generate(unity(), torch.randn(1, 10, M), num_beams=2, trie=Trie([[0, 1]])), ('trie', 'doc_length'))
+
+@cases_for('train')
+def _train2():
+    Trainer, TrainConfig, CheckpointStore, seed_everything, set_rng_state, Tracker, metric_key = api('train', 'Trainer', 'TrainConfig', 'CheckpointStore',
+        'seed_everything', 'set_rng_state', 'Tracker', 'metric_key')
+    class Tiny(torch.nn.Module):
+        def __init__(self, n=2): super().__init__(); self.l = torch.nn.Linear(n, 1)
+        def forward(self, x): return self.l(x)
+    data = [torch.randn(2) for _ in range(4)]
+    step = lambda m, b: {'loss': m(b).pow(2).mean()}
+    cfg = lambda **kw: TrainConfig(**(dict(epochs=1, batch_size=2, progress=False, device='cpu', checkpoint_every=1) | kw))
+    err('train', 'seed_everything negative', lambda: seed_everything(-1), 'seed')
+    err('train', 'set_rng_state garbage', lambda: set_rng_state({'torch': 'x'}), 'state')
+    err('train', 'TrainConfig validate_every 0', lambda: TrainConfig(validate_every=0), 'validate_every')
+    err('train', 'TrainConfig warmup_steps -1', lambda: TrainConfig(warmup_steps=-1), 'warmup_steps')
+    err('train', 'Trainer valid_data empty', lambda: Trainer(Tiny(), data, cfg(validate_every=1), valid_data=[], step_fn=step, run_dir=tmpdir('tv')).fit(), 'valid_data')
+    def resume_other_model():
+        d = tmpdir('tro'); Trainer(Tiny(), data, cfg(), step_fn=step, run_dir=d).fit()
+        return Trainer(Tiny(3), [torch.randn(3) for _ in range(4)], cfg(epochs=2), step_fn=step, run_dir=d).fit()
+    err('train', 'Trainer resume a run folder of another model', resume_other_model, ('checkpoint', 'run_dir', 'model'))
+    def resume_damaged_all():
+        d = tmpdir('trd'); Trainer(Tiny(), data, cfg(), step_fn=step, run_dir=d).fit()
+        for p in d.rglob('*.pt'): flip_byte(p)
+        return Trainer(Tiny(), data, cfg(epochs=2), step_fn=step, run_dir=d).fit()
+    ok('train', 'Trainer resume with every checkpoint flipped: error or restart', resume_damaged_all, lambda r: isinstance(r, list), names=('checkpoint', 'intact'))
+    def step_returns_nan_metric():
+        return Trainer(Tiny(), data, cfg(), step_fn=lambda m, b: {'loss': m(b).pow(2).mean(), 'acc': float('nan')}, run_dir=tmpdir('trn')).fit()
+    ok('train', 'Trainer with a NaN side metric keeps strict JSON', lambda: (step_returns_nan_metric(), [json.loads(p.read_text()) for p in (_TMP/'trn').rglob('*.json')])[1], lambda r: True, names=('acc',))
+    ok('train', 'metric_key odd characters', lambda: metric_key('recall@10 / a|b'), lambda r: re.fullmatch(r"[\w\-./: ]+", r) is not None)
+
+@cases_for('core')
+def _core2():
+    atomic_write_json, read_json, replace_atomically, check_choice, stale_temporaries = api('core', 'atomic_write_json', 'read_json', 'replace_atomically', 'check_choice', 'stale_temporaries')
+    err('core', 'atomic_write_json NaN (strict JSON)', lambda: atomic_write_json(tmpdir('aj')/'x.json', {'a': float('nan')}), ('x.json', 'nan', 'obj'))
+    def failing_writer():
+        d = tmpdir('rw')
+        try: replace_atomically(d/'x.bin', lambda p: (p.write_bytes(b'part'), 1 / 0))
+        except ZeroDivisionError: pass
+        return list(d.iterdir())
+    ok('core', 'replace_atomically leaves nothing after a failed write', failing_writer, lambda r: r == [])
+    err('core', 'check_choice unhashable value', lambda: check_choice('mode', ['a'], ('a', 'b')), 'mode')
+    err('core', 'stale_temporaries missing folder', lambda: stale_temporaries(_TMP/'no-folder'), 'no-folder', check=lambda r: r == [])
+
 #CASES-HERE
 
 # ------------------------------------------------------------------------------------------------------------------ main
