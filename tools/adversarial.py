@@ -1271,13 +1271,18 @@ def _imports():
         return call
     ok('imports', 'import_table good csv', it('good', good, id_column='id', group_column='group'), lambda r: len(r.frame) == 4)
     err('imports', 'import_table non-UTF-8 csv', it('enc', b'id,a\n\xff\xfe,1\nx,2\n', id_column='id'), 't.csv')
-    err('imports', 'import_table NaN feature', it('nan', b'id,a,b\nr1,1.0,nan\nr2,2.0,3.0\n', id_column='id'), ('b', 't.csv'))
-    err('imports', 'import_table inf feature', it('inf', b'id,a,b\nr1,1.0,inf\nr2,2.0,3.0\n', id_column='id'), ('b', 't.csv'))
-    err('imports', 'import_table text feature column', it('txt', b'id,a,b\nr1,1.0,x\nr2,2.0,y\n', id_column='id'), ('b', 't.csv'))
+    # a row with NaN / inf, or a column that is not numeric, is left out and reported (manifest 'unusable'), by design
+    ok('imports', 'import_table NaN feature: row left out and reported', it('nan', b'id,a,b\nr1,1.0,nan\nr2,2.0,3.0\n', id_column='id'),
+       lambda r: len(r.frame) == 1 and any('NaN' in u['reason'] for u in r.manifest['unusable']))
+    ok('imports', 'import_table inf feature: row left out and reported', it('inf', b'id,a,b\nr1,1.0,inf\nr2,2.0,3.0\n', id_column='id'),
+       lambda r: len(r.frame) == 1 and any('inf' in u['reason'] for u in r.manifest['unusable']))
+    err('imports', 'import_table every row NaN', it('allnan', b'id,a\nr1,nan\nr2,nan\n', id_column='id'), ('t.csv',))
+    ok('imports', 'import_table text column: left out and reported', it('txt', b'id,a,b\nr1,1.0,x\nr2,2.0,y\n', id_column='id'),
+       lambda r: list(r.features.columns) == ['a'] and any('not numeric' in u['reason'] for u in r.manifest['unusable']))
     err('imports', 'import_table missing id column', it('noid', good, id_column='nope'), ('id_column', 'nope'))
     err('imports', 'import_table duplicate ids', it('dup', b'id,a\nr1,1.0\nr1,2.0\n', id_column='id'), 'id_column')
     err('imports', 'import_table header only', it('hdr', b'id,a,b\n', id_column='id'), ('t.csv', 'rows'))
-    err('imports', 'import_table one row', it('one', b'id,a,b\nr1,1.0,2.0\n', id_column='id'), ('t.csv', 'rows'))
+    ok('imports', 'import_table one row', it('one', b'id,a,b\nr1,1.0,2.0\n', id_column='id'), lambda r: len(r.frame) == 1)
     err('imports', 'import_table no feature column', it('nofeat', b'id,group\nr1,g\nr2,g\n', id_column='id', group_column='group'), ('t.csv', 'column'))
     err('imports', 'import_table both csv and parquet', lambda: import_table('t', csv=_TMP/'a.csv', parquet=_TMP/'a.parquet', root=tmpdir('bothroot')), ('csv', 'parquet'))
     err('imports', 'import_table missing csv', lambda: import_table('t', csv=_TMP/'nope.csv', root=tmpdir('missroot')), 'nope.csv')
@@ -1299,8 +1304,12 @@ def _imports():
     err('imports', 'load_imported table truncated', imported_damaged(truncate), ('damaged', 'differs', 'truncated', 'unreadable'))
     def spec_damaged():
         f, root = csv('spec', good); t = import_table('t', csv=f, root=root, id_column='id', progress=False)
-        non_utf8(Path(t.dir)/'spec.json'); return load_imported(t.dir)
-    err('imports', 'load_imported non-UTF-8 spec.json', spec_damaged, 'spec.json')
+        non_utf8(Path(t.dir)/'spec.json'); return api('corpus', 'open_corpus')('t', root=root)
+    err('imports', 'open_corpus of an import with a non-UTF-8 spec.json', spec_damaged, 'spec.json')
+    def manifest_changed():
+        f, root = csv('mchg', good); t = import_table('t', csv=f, root=root, id_column='id', progress=False)
+        mf = Path(t.dir)/'manifest.json'; mf.write_text(mf.read_text().replace('"a"', '"z"', 1)); return load_imported(t.dir).frame
+    err('imports', 'load_imported: a column name changed in manifest.json', manifest_changed, 'manifest.json')
     err('imports', 'load_imported missing folder', lambda: load_imported(_TMP/'no-import'), 'no-import')
     def emb(tag, arr):
         d = tmpdir(f'emb-{tag}'); f = d/'e.npy'; np.save(f, arr); return f, tmpdir(f'embroot-{tag}')
@@ -1311,7 +1320,7 @@ def _imports():
     ok('imports', 'import_text good embeddings', itext('good', np.random.randn(10, 4).astype(np.float32)), lambda r: r.embeddings.shape == (10, 4))
     err('imports', 'import_text NaN embeddings', itext('nan', np.full((10, 4), np.nan, np.float32)), ('embeddings', 'e.npy'))
     err('imports', 'import_text 1-D embeddings', itext('1d', np.zeros(10, np.float32)), ('embeddings', 'e.npy'))
-    err('imports', 'import_text one embedding', itext('one', np.zeros((1, 4), np.float32)), ('embeddings', 'e.npy'))
+    ok('imports', 'import_text one embedding', itext('one', np.ones((1, 4), np.float32)), lambda r: r.embeddings.shape == (1, 4))
     err('imports', 'import_text integer embeddings', itext('int', np.ones((10, 4), np.int64)), ('embeddings', 'e.npy'), check=lambda r: r.embeddings.dtype == np.float32)
     def obj_npy():
         d = tmpdir('objnpy'); f = d/'e.npy'; np.save(f, np.array([{}, 1], dtype=object), allow_pickle=True)

@@ -463,6 +463,8 @@ def open_corpus(name: str | Corpus, root: str | Path | None = None) -> Corpus:
         return Corpus(f"{base}-{size}-seed{seed}", BUILT_CORPORA[base][0], d, 'built', size, seed)
     d = imports_dir(root)/name
     spec = _read_json(d/'spec.json')
+    if not isinstance(spec, dict) and (d/'spec.json').exists():
+        raise CorpusDamaged(f"{d/'spec.json'}: unreadable or not a JSON object; import the corpus again with --force to remake it")
     if not isinstance(spec, dict): raise FileNotFoundError(f"corpus: no corpus named {name!r}; {_known_names(root)}")
     if not (d/'manifest.json').exists():
         raise CorpusDamaged(f"corpus: the import {name!r} ({d}) did not finish; run its `vqnb data import` again to continue it")
