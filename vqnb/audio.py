@@ -13,7 +13,7 @@ import numpy as np
 import soundfile as sf
 import torch
 from torch import Tensor
-from .core import check_int, project_root, replace_atomically
+from .core import check_int, check_number, project_root, replace_atomically
 
 # %% auto #0
 __all__ = ['SPEECH_GRID', 'MUSIC_GRID', 'ENCODEC_GRID', 'SPEECH_MEL', 'MUSIC_MEL', 'ENCODEC_CHECKPOINT', 'FrameGrid',
@@ -21,6 +21,11 @@ __all__ = ['SPEECH_GRID', 'MUSIC_GRID', 'ENCODEC_GRID', 'SPEECH_MEL', 'MUSIC_MEL
            'encodec_checkpoint_dir', 'EncodecEncoder', 'load_encodec', 'Latents', 'encodec_latents']
 
 # %% ../nbs/10_audio.ipynb #6afdc099
+def _count(name: str, value) -> int:
+    "A count of samples >= 0 (a 0-d integer tensor, e.g. from a shape, counts too), else an error naming `name`."
+    if isinstance(value, Tensor) and value.ndim == 0 and not value.is_floating_point() and value.dtype != torch.bool: value = int(value)
+    return check_int(name, value, min=0)
+
 @dataclass(frozen=True)
 class FrameGrid:
     "Frame <-> sample <-> second conversions for features with `hop_length` samples per frame at `sample_rate`."
@@ -36,11 +41,13 @@ class FrameGrid:
     def frame_rate(self) -> float: return self.sample_rate / self.hop_length
     def num_frames(self, num_samples: int) -> int:
         "Whole frames in `num_samples` samples (a partial last frame is dropped)."
-        return int(num_samples) // self.hop_length
+        return _count('num_samples', num_samples) // self.hop_length
     def frames_to_samples(self, frames): return frames * self.hop_length
     def frames_to_seconds(self, frames): return frames * self.hop_length / self.sample_rate
-    def seconds_to_frames(self, seconds) -> int: return int(np.floor(seconds * self.sample_rate / self.hop_length + 1e-9))
-    def samples_to_frames(self, samples) -> int: return int(samples) // self.hop_length
+    def seconds_to_frames(self, seconds) -> int:
+        "The frame holding time `seconds` (a finite time >= 0: a negative one would index from the end)."
+        return int(np.floor(check_number('seconds', seconds, min=0) * self.sample_rate / self.hop_length + 1e-9))
+    def samples_to_frames(self, samples) -> int: return _count('samples', samples) // self.hop_length
 
 SPEECH_GRID = FrameGrid(16_000, 320)    # 50 frames/s
 MUSIC_GRID = FrameGrid(24_000, 480)     # 50 frames/s
@@ -107,7 +114,10 @@ def resample(wave: Tensor, orig_sr: int, new_sr: int) -> Tensor:
     "Band-limited resampling (torchaudio's sinc interpolation) along the last axis."
     import torchaudio.functional as AF
     check_int('orig_sr', orig_sr, min=1); check_int('new_sr', new_sr, min=1)
-    return wave if orig_sr == new_sr else AF.resample(wave, orig_sr, new_sr)
+    w = torch.as_tensor(wave)
+    if not w.is_floating_point(): raise AudioError(f"wave: expected floating-point samples, got dtype {w.dtype}")
+    if not torch.isfinite(w).all(): raise AudioError(f"wave: {int((~torch.isfinite(w)).sum())} samples are NaN or inf")
+    return w if orig_sr == new_sr else AF.resample(w, orig_sr, new_sr)
 
 # %% ../nbs/10_audio.ipynb #cdb42939
 def listen(path: str | Path, folder: str | Path | None = None):
@@ -161,8 +171,11 @@ def _mel_transform(cfg: MelConfig, device: torch.device):
                             power=2.0).to(device)
 
 def to_mono(wave: Tensor) -> Tensor:
-    "Average `[channels, samples]` to `[samples]`."
-    return wave.mean(0) if wave.ndim == 2 else wave
+    "Average `[channels, samples]` to `[samples]` (`[samples]` is returned as it is)."
+    w = torch.as_tensor(wave)
+    if w.ndim not in (1, 2): raise AudioError(f"wave: expected [samples] or [channels, samples], got shape {tuple(w.shape)}")
+    if not w.is_floating_point(): raise AudioError(f"wave: expected floating-point samples, got dtype {w.dtype}")
+    return w.mean(0) if w.ndim == 2 else w
 
 def _mono_wave(wave, name='wave') -> Tensor:
     w = torch.as_tensor(wave)
@@ -229,6 +242,7 @@ class Latents:
 @torch.no_grad()
 def encodec_latents(wave: Tensor, sample_rate: int, encoder: EncodecEncoder) -> Latents:
     "EnCodec encoder output `[samples // 320, 128]` at 75 frames/s for mono `wave` (resampled to 24 kHz)."
+    if not isinstance(encoder, EncodecEncoder): raise TypeError(f"encoder: expected an EncodecEncoder (load_encodec()), got {type(encoder).__name__}")
     w = _mono_wave(wave)
     if sample_rate != ENCODEC_GRID.sample_rate: w = resample(w, sample_rate, ENCODEC_GRID.sample_rate)
     n = ENCODEC_GRID.num_frames(w.shape[0])

@@ -17,9 +17,10 @@ from .core import data_root, atomic_write_bytes, atomic_write_json, check_choice
 
 # %% auto #0
 __all__ = ['SIZES', 'FILE_FIELDS', 'BUILT_CORPORA', 'CORPUS_KINDS', 'IMPORTED_LOADER', 'ItemError', 'CorpusDamaged', 'corpus_dir',
-           'built_spec', 'CorpusStore', 'read_arrays', 'read_manifest', 'build_items', 'verify_corpus', 'verify_folder',
-           'FeatureStore', 'FeatureDataset', 'feature_stats', 'is_built_name', 'imports_dir', 'Corpus', 'open_corpus',
-           'load_corpus', 'resolve_corpus', 'corpus_record', 'corpus_line', 'list_corpora', 'format_corpora']
+           'built_spec', 'CorpusStore', 'read_arrays', 'check_manifest', 'read_manifest', 'build_items',
+           'verify_corpus', 'verify_folder', 'FeatureStore', 'FeatureDataset', 'feature_stats', 'is_built_name',
+           'imports_dir', 'Corpus', 'open_corpus', 'load_corpus', 'resolve_corpus', 'corpus_record', 'corpus_line',
+           'list_corpora', 'format_corpora']
 
 # %% ../nbs/11_corpus.ipynb #c9b71080
 SIZES = ('small', 'default', 'large')
@@ -32,6 +33,8 @@ class CorpusDamaged(ValueError):
 
 def corpus_dir(name: str, size: str, seed: int = 0, root: str | Path | None = None) -> Path:
     "The folder of corpus `name` of this size and seed, under `data_root(root)`."
+    if not isinstance(name, str) or not re.fullmatch(r'[A-Za-z0-9][A-Za-z0-9_.-]*', name):   # a '/' or '..' would leave the cache
+        raise ValueError(f"name: expected a corpus name of letters, digits, '_', '.', '-', got {name!r}")
     check_choice('size', size, SIZES); check_int('seed', seed, min=0)
     return data_root(root) / f"{name}-{size}-seed{seed}"
 
@@ -199,10 +202,23 @@ def read_arrays(path: str | Path) -> dict[str, np.ndarray]:
         raise CorpusDamaged(f"{path}: unreadable ({type(e).__name__}: {e}); build the corpus again to remake it") from e
 
 # %% ../nbs/11_corpus.ipynb #4d92fe0f
+def _manifest_digest(m: dict) -> str:
+    "sha256 of a manifest's content (every field but `sha256`), in canonical JSON: what `finish` records and loads check."
+    body = {k: v for k, v in m.items() if k != 'sha256'}
+    return hashlib.sha256(json.dumps(body, sort_keys=True, default=str).encode()).hexdigest()
+
+def _manifest_problem(m) -> str | None:
+    "Why the loaded manifest `m` cannot be trusted, or None; one from before manifest checksums (no `sha256`) passes."
+    if not isinstance(m, dict): return 'unreadable or not a JSON object'
+    if 'sha256' in m and m['sha256'] != _manifest_digest(m):
+        return 'its content differs from its recorded sha256 (changed or corrupted)'
+    return None
+
 @patch(as_prop=True)
 def complete(self: CorpusStore) -> bool:
-    "Has a build finished in this folder (a readable `manifest.json`)?"
-    return isinstance(_read_json(self.dir/'manifest.json'), dict)
+    "Has a build finished in this folder (a readable `manifest.json` whose content matches its sha256)? One from before checksums counts as unfinished, so that the next build records its sha256."
+    m = _read_json(self.dir/'manifest.json')
+    return _manifest_problem(m) is None and 'sha256' in m
 
 @patch
 def finish(self: CorpusStore, keys: list[str], **extra) -> dict:
@@ -216,19 +232,27 @@ def finish(self: CorpusStore, keys: list[str], **extra) -> dict:
         else: failures.append(json.loads(self._path(k, 'failed.json').read_text()))
     manifest = dict(name=self.name, size=self.size, seed=self.seed, params=self.params, **extra, n_items=len(items),
                     failures=failures, item_keys=item_keys, files=files, **(dict(chunks=chunks) if chunks else {}), items=items)
+    # the digest of the content as it will be read back (tuples as lists, other values as strings): loads check it, so
+    # that a changed byte of the data the manifest itself holds (a descriptor table's values) is never read as data
+    manifest['sha256'] = _manifest_digest(json.loads(json.dumps(manifest, default=str)))
     atomic_write_json(self.dir/'manifest.json', manifest)
     return manifest
 
 # %% ../nbs/11_corpus.ipynb #2ffa22df
 def _remake_hint(name: str, size: str) -> str: return f"build_{name}('{size}') or `vqnb data build {name} --size {size}` remakes it"
 
+def check_manifest(path: str | Path, hint: str = 'build the corpus again to remake it') -> dict:
+    "The manifest in `path`; `CorpusDamaged` naming it (and `hint`, how to remake it) if it is unreadable or its content is not what its sha256 says."
+    m = _read_json(Path(path))
+    if why := _manifest_problem(m): raise CorpusDamaged(f"{path}: {why}; {hint}")
+    return m
+
 def read_manifest(name: str, size: str, seed: int = 0, root: str | Path | None = None) -> tuple[Path, dict]:
     "Folder and manifest of the built corpus `name`, after checking every file it names has its recorded size."
     d = corpus_dir(name, size, seed, root)
     if not (d/'manifest.json').exists():
         raise FileNotFoundError(f"{d}: no {name} corpus built there; run build_{name} or `vqnb data build {name} --size {size}`")
-    m = _read_json(d/'manifest.json')
-    if not isinstance(m, dict): raise CorpusDamaged(f"{d/'manifest.json'}: unreadable; {_remake_hint(name, size)}")
+    m = check_manifest(d/'manifest.json', _remake_hint(name, size))
     for files in m.get('files', {}).values():           # manifests from before checksums have none
         for rel, entry in files.items():
             if why := _file_damage(d, rel, entry, full=False): raise CorpusDamaged(f"{why}; {_remake_hint(name, size)}")
@@ -346,19 +370,37 @@ from torch.utils.data import Dataset
 class FeatureDataset(Dataset):
     "Items `indices` of a corpus, each read by `read(i)` as `[frames, dim]`, cropped to `max_frames`, standardised: float32 tensors."
     def __init__(self, read: Callable[[int], np.ndarray], indices, max_frames: int | None = None, mean=None, std=None):
-        self.read, self.indices, self.max_frames = read, list(indices), max_frames
-        self.mean = None if mean is None else torch.as_tensor(mean, dtype=torch.float32)
-        self.std = None if std is None else torch.as_tensor(std, dtype=torch.float32)
+        self.read, self.indices = read, list(indices)
+        self.max_frames = None if max_frames is None else check_int('max_frames', max_frames, min=1)
+        if (mean is None) != (std is None): raise ValueError("mean, std: give both (to standardise) or neither")
+        self.mean = None if mean is None else _channel_stats('mean', mean)
+        self.std = None if std is None else _channel_stats('std', std, positive=True)
+        if self.mean is not None and self.mean.shape != self.std.shape:
+            raise ValueError(f"std: expected {len(self.mean)} values like mean, got {len(self.std)}")
     def __len__(self): return len(self.indices)
     def __getitem__(self, i):
         x = torch.tensor(np.asarray(self.read(self.indices[i])[:self.max_frames], dtype=np.float32))
-        return x if self.mean is None else (x - self.mean) / self.std
+        if self.mean is None: return x
+        if x.ndim != 2 or x.shape[1] != len(self.mean):
+            raise ValueError(f"mean: {len(self.mean)} channels, item {self.indices[i]!r} has shape {tuple(x.shape)}")
+        return (x - self.mean) / self.std
+
+def _channel_stats(name: str, v, positive: bool = False) -> torch.Tensor:
+    "`v` as a float32 vector `[dim]` of finite values (> 0 if `positive`), else an error naming `name`."
+    t = torch.as_tensor(np.asarray(v, dtype=np.float64)).float()
+    if t.ndim != 1 or len(t) == 0: raise ValueError(f"{name}: expected a vector [dim], got shape {tuple(t.shape)}")
+    if not bool(torch.isfinite(t).all()): raise ValueError(f"{name}: expected finite values, got NaN or inf")
+    if positive and not bool((t > 0).all()):
+        raise ValueError(f"{name}: expected values > 0 (a constant channel needs an eps), got a minimum of {float(t.min()):.4g}")
+    return t
 
 def feature_stats(read: Callable[[int], np.ndarray], indices, max_frames: int | None = None, eps: float = 1e-5):
     "Mean and standard deviation `[dim]` per channel over the rows of items `indices` (cropped to `max_frames`), streamed."
+    if max_frames is not None: check_int('max_frames', max_frames, min=1)
     n, s, ss = 0, 0., 0.
     for i in indices:
         x = np.asarray(read(i)[:max_frames], dtype=np.float64)
+        if not np.isfinite(x).all(): raise ValueError(f"indices: item {i!r} holds NaN or inf")
         n, s, ss = n + len(x), s + x.sum(0), ss + (x ** 2).sum(0)
     if n < 2: raise ValueError(f"indices: expected items with at least 2 frames in all, got {n}")
     mean = s / n
@@ -421,6 +463,8 @@ def open_corpus(name: str | Corpus, root: str | Path | None = None) -> Corpus:
         return Corpus(f"{base}-{size}-seed{seed}", BUILT_CORPORA[base][0], d, 'built', size, seed)
     d = imports_dir(root)/name
     spec = _read_json(d/'spec.json')
+    if not isinstance(spec, dict) and (d/'spec.json').exists():
+        raise CorpusDamaged(f"{d/'spec.json'}: unreadable or not a JSON object; import the corpus again with --force to remake it")
     if not isinstance(spec, dict): raise FileNotFoundError(f"corpus: no corpus named {name!r}; {_known_names(root)}")
     if not (d/'manifest.json').exists():
         raise CorpusDamaged(f"corpus: the import {name!r} ({d}) did not finish; run its `vqnb data import` again to continue it")

@@ -142,7 +142,8 @@ def mse_by_columns(x, recon, groups: Mapping, mask=None) -> dict:
             if idx.dtype == torch.bool and idx.shape == (D,): idx = idx.nonzero().squeeze(1)     # a mask, not columns 0 and 1
             elif idx.is_floating_point() or idx.is_complex() or idx.dtype == torch.bool: raise ValueError(f"{what}, got {describe(idx)}")
         idx = idx.long()
-        if idx.ndim != 1 or idx.numel() == 0 or int(idx.min()) < -D or int(idx.max()) >= D or len(set((idx % D).tolist())) != len(idx):
+        # as the message says, indices in [0, D): a negative one (a -1 "no column" sentinel) would silently be the last column
+        if idx.ndim != 1 or idx.numel() == 0 or int(idx.min()) < 0 or int(idx.max()) >= D or len(set(idx.tolist())) != len(idx):
             raise ValueError(f"{what}, got {cols!r}")
         out[name] = float((x[:, idx] - recon[:, idx]).pow(2).mean())
     return out

@@ -14,7 +14,7 @@ import pandas as pd
 import soundfile as sf
 from .audio import AudioError, SPEECH_MEL, MUSIC_MEL, load_audio, log_mel
 from .core import atomic_write_json, atomic_write_text, versions
-from .corpus import (CorpusStore, CorpusDamaged, ItemError, FeatureStore, build_items, imports_dir, is_built_name,
+from .corpus import (CorpusStore, CorpusDamaged, ItemError, FeatureStore, build_items, check_manifest, imports_dir, is_built_name,
                          verify_folder, Corpus)
 from .speech import SpeechCorpus, QUERY_SECONDS, QUERIES_PER_DOC
 from .music import MusicCorpus, chroma
@@ -282,8 +282,8 @@ def _load_speech_import(d: Path, m: dict) -> ImportedSpeechCorpus:
 
 # %% ../nbs/16_import.ipynb #2517de19
 def _manifest(d: Path) -> dict:
-    try: m = json.loads((d/'manifest.json').read_text())
-    except (OSError, ValueError): raise CorpusDamaged(f"{d/'manifest.json'}: missing or unreadable; run the import again to finish it") from None
+    # unreadable, or content unlike its recorded sha256: an imported table's rows live in the items, its columns here
+    m = check_manifest(d/'manifest.json', 'run the import again to finish it')
     for key, files in m.get('files', {}).items():
         for rel, e in files.items():
             if not (d/rel).is_file() or (d/rel).stat().st_size != e['bytes']:

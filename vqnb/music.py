@@ -13,7 +13,7 @@ import numpy as np
 import torch
 from .audio import (AudioError, MUSIC_MEL, MUSIC_GRID, ENCODEC_CHECKPOINT, encodec_checkpoint_dir, load_audio,
                         save_audio, log_mel, load_encodec, encodec_latents)
-from .core import check_choice, replace_atomically, require_command, require_path, versions
+from .core import check_choice, check_int, check_number, replace_atomically, require_command, require_path, versions
 from .corpus import CorpusStore, SIZES, build_items, built_spec, read_arrays, read_manifest
 
 # %% auto #0
@@ -37,6 +37,12 @@ class Note:
     velocity: int
     part: str          # bass, chords, melody, drums
 
+    def __post_init__(self):
+        # what MIDI can hold: a pitch or velocity outside 0..127, or a negative time, is a bug upstream, not a note
+        check_number('start', self.start, min=0); check_number('dur', self.dur, min=0, min_open=True)
+        check_int('pitch', self.pitch, min=0, max=127); check_int('velocity', self.velocity, min=0, max=127)
+        if self.part not in CHANNELS: raise ValueError(f"part: expected one of {', '.join(CHANNELS)}, got {self.part!r}")
+
 @dataclass
 class Song:
     tempo_bpm: int
@@ -46,6 +52,10 @@ class Song:
     sections: list     # e.g. ['A', 'B', 'A', 'B']
     bars_per_section: int
     notes: list = field(default_factory=list, repr=False)
+
+    def __post_init__(self):
+        check_int('tempo_bpm', self.tempo_bpm, min=1); check_int('tonic', self.tonic, min=0, max=11)
+        check_choice('mode', self.mode, tuple(SCALES)); check_int('bars_per_section', self.bars_per_section, min=1)
 
     @property
     def seconds_per_beat(self) -> float: return 60.0 / self.tempo_bpm
@@ -70,6 +80,8 @@ def _melody(rng, tonic, mode, bars) -> list[Note]:
 
 def compose(rng: np.random.Generator, seconds: float = 24.0, bars_per_section: int = 4) -> Song:
     "A song of at least `seconds`: drums, bass, chords and melody over sections A/B whose melodies repeat."
+    if not isinstance(rng, np.random.Generator): raise TypeError(f"rng: expected a numpy Generator (np.random.default_rng(seed)), got {type(rng).__name__}")
+    check_number('seconds', seconds, min=0, min_open=True); check_int('bars_per_section', bars_per_section, min=1)
     tempo = int(rng.integers(80, 141))
     song = Song(tempo, int(rng.integers(0, 12)), str(rng.choice(list(SCALES))),
                 {p: int(rng.choice(v)) for p, v in INSTRUMENTS.items()}, [], bars_per_section)
@@ -98,6 +110,7 @@ SOUNDFONT = Path('/usr/share/sounds/sf2/FluidR3_GM.sf2')
 def to_midi(song: Song, path: str | Path, ticks_per_beat: int = 480) -> Path:
     "Write `song` as a type-1 MIDI file, atomically."
     import mido
+    check_int('ticks_per_beat', ticks_per_beat, min=1, max=32767)          # MIDI's header holds 15 bits
     mid = mido.MidiFile(ticks_per_beat=ticks_per_beat)
     meta = mido.MidiTrack(); mid.tracks.append(meta)
     meta.append(mido.MetaMessage('set_tempo', tempo=mido.bpm2tempo(song.tempo_bpm), time=0))
@@ -118,6 +131,7 @@ def to_midi(song: Song, path: str | Path, ticks_per_beat: int = 480) -> Path:
 
 def render(song: Song, seconds: float = 24.0, sample_rate: int = 24_000, soundfont: str | Path = SOUNDFONT) -> torch.Tensor:
     "Render `song` with fluidsynth: mono float32 `[seconds * sample_rate]`, peak 0.9."
+    check_number('seconds', seconds, min=0, min_open=True); check_int('sample_rate', sample_rate, min=1)
     exe = require_command('fluidsynth', 'fluidsynth')
     sf2 = require_path(soundfont, 'fluid-soundfont-gm')
     with tempfile.TemporaryDirectory() as tmp:
@@ -151,11 +165,19 @@ def _repeats(song: Song, src_bar: int, seconds: float) -> list[float]:
 def plant(source: Song, target: Song, src_bar: int, dst_beat: float, ratio: float, transpose: int = 0,
           seconds: float = 24.0) -> dict:
     "Plant `source`'s bass, chords and melody of bars `[src_bar, src_bar + PATTERN_BARS)` in `target`, on `source`'s instruments; the truth."
-    if not 1.0 <= ratio <= 1.5: raise ValueError(f"ratio: expected a number in [1.0, 1.5], got {ratio!r}")
+    if not isinstance(ratio, (int, float)) or isinstance(ratio, bool) or not 1.0 <= ratio <= 1.5:
+        raise ValueError(f"ratio: expected a number in [1.0, 1.5], got {ratio!r}")
+    check_number('seconds', seconds, min=0, min_open=True)
+    bars = len(source.sections) * source.bars_per_section
+    check_int('src_bar', src_bar, min=0, max=bars - PATTERN_BARS)
+    check_number('dst_beat', dst_beat, min=0); check_int('transpose', transpose, min=-24, max=24)
     b0, b1 = 4.0 * src_bar, 4.0 * (src_bar + PATTERN_BARS)
     # the target is written in its own tempo; a pattern `ratio` times faster lasts (source seconds) / ratio
     span_s = source.seconds(b1 - b0) / ratio
     d0, d1 = dst_beat, dst_beat + target.beats(span_s)
+    # the truth must lie in both clips: a pattern read or planted past the clip's end would be a window nobody can find
+    if source.seconds(b1) > seconds + 1e-6: raise ValueError(f"src_bar: bars {src_bar}..{src_bar + PATTERN_BARS} end at {source.seconds(b1):.2f} s, after the {seconds:g}-s clip")
+    if target.seconds(d1) > seconds + 1e-6: raise ValueError(f"dst_beat: the pattern planted at beat {dst_beat:g} ends at {target.seconds(d1):.2f} s, after the {seconds:g}-s clip")
     scale = target.beats(source.seconds(1.0)) / ratio          # target beats per source beat
     target.notes = [n for n in target.notes if n.part not in PLANTED_PARTS or not (d0 - 1e-9 <= n.start < d1)]
     target.programs.update({f'planted_{p}': source.programs[p] for p in PLANTED_PARTS})
@@ -225,6 +247,13 @@ CHROMA = dict(n_fft=4096, frame_rate=50)
 def chroma(wave: torch.Tensor, sample_rate: int = 24_000, frames: int | None = None) -> torch.Tensor:
     "`[frames, 12]` chromagram (pitch-class energy, each frame's maximum 1) of mono `wave`, at `CHROMA['frame_rate']` frames/s."
     import librosa
+    check_int('sample_rate', sample_rate, min=CHROMA['frame_rate'])
+    if frames is not None: check_int('frames', frames, min=1)
+    w = torch.as_tensor(wave)
+    if w.ndim != 1 or len(w) == 0 or not w.is_floating_point():
+        raise ValueError(f"wave: expected mono float samples [samples >= 1], got {w.dtype} of shape {tuple(w.shape)}")
+    if not bool(torch.isfinite(w).all()): raise ValueError(f"wave: {int((~torch.isfinite(w)).sum())} samples are NaN or inf")
+    wave = w.cpu()
     hop = sample_rate // CHROMA['frame_rate']
     c = librosa.feature.chroma_stft(y=wave.numpy().astype(np.float32), sr=sample_rate, n_fft=CHROMA['n_fft'], hop_length=hop)
     frames = frames or len(wave) // hop

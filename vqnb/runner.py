@@ -66,6 +66,7 @@ def _parse(key: str, text: str, kind: str):
               tuple=lambda v: isinstance(v, (list, tuple)), dict=lambda v: isinstance(v, dict))
     if kind in ok and not ok[kind](value):
         raise ExperimentError(f"parameter {key}: expected {kind}, got {text!r}")
+    if kind == 'float' and not math.isfinite(value): raise ExperimentError(f"parameter {key}: expected a finite float, got {text!r}")
     return float(value) if kind == 'float' else value
 
 # %% ../nbs/21_runner.ipynb #f1da09ec
@@ -75,6 +76,7 @@ def _typed(key: str, value, kind: str):
               float=lambda v: isinstance(v, (int, float)) and not isinstance(v, bool), str=lambda v: isinstance(v, str),
               list=lambda v: isinstance(v, list), tuple=lambda v: isinstance(v, (list, tuple)), dict=lambda v: isinstance(v, dict))
     if kind in ok and not ok[kind](value): raise ExperimentError(f"parameter {key}: expected {kind}, got {value!r}")
+    if kind == 'float' and not math.isfinite(value): raise ExperimentError(f"parameter {key}: expected a finite float, got {value!r}")
     return float(value) if kind == 'float' else value
 
 def parse_parameters(name: str, pairs: list[str] | dict, known: dict | None = None) -> dict:
@@ -121,6 +123,8 @@ def read_status(run: str | Path) -> dict:
     if not isinstance(s, dict) or not isinstance(s.get('status'), str) or not isinstance(s.get('parameters', {}), dict):
         return dict(status='damaged', problem='status.json is not a run status')
     if s['status'] == 'ok': s['status'] = 'done'                                  # runs of earlier versions
+    if s['status'] not in ('done', 'failed', 'running', 'interrupted'):
+        return dict(status='damaged', problem=f"status.json holds an unknown status {s['status']!r}")
     if s['status'] == 'running' and not _alive(s): s['status'] = 'interrupted'
     return s
 
@@ -241,6 +245,12 @@ def _tracking_env(tracker, name: str, run: Path):
             else: os.environ[k] = v
 
 # %% ../nbs/21_runner.ipynb #f37da78c
+def _as_papermill(v):
+    "`v` with every tuple as a list: papermill writes a tuple into the notebook as the *string* '(0, 1)' (lists it writes as lists)."
+    if isinstance(v, dict): return {k: _as_papermill(x) for k, x in v.items()}
+    if isinstance(v, (list, tuple)): return [_as_papermill(x) for x in v]
+    return v
+
 def _execute(name: str, run: Path, parameters: dict, progress: bool, stream: bool, previous: dict) -> Path:
     "Execute experiment `name` in `run` with `parameters`; status.json says running, then done or failed. Tracked in MLflow."
     import papermill as pm
@@ -255,7 +265,7 @@ def _execute(name: str, run: Path, parameters: dict, progress: bool, stream: boo
     backend = os.environ.pop('MPLBACKEND', None)
     try:
         with _ProgressTail(run, name) if stream else contextlib.nullcontext(), _tracking_env(tracker, name, run):
-            pm.execute_notebook(str(experiment_path(name)), str(out_nb), parameters=parameters, cwd=str(run),
+            pm.execute_notebook(str(experiment_path(name)), str(out_nb), parameters=_as_papermill(parameters), cwd=str(run),
                                 kernel_name='python3', progress_bar=progress)
     except Exception as e:
         line, error = _failure(e)
@@ -420,6 +430,8 @@ def open_run(path: str | Path) -> RunInfo:
     if s['status'] == 'damaged': raise ExperimentError(f"path: {run}: {s['problem']}")
     try: metrics = json.loads((run/'metrics.json').read_text()) if (run/'metrics.json').exists() else None
     except (OSError, UnicodeDecodeError, ValueError) as e: raise ExperimentError(f"path: {run}/metrics.json unreadable ({type(e).__name__})") from None
+    if metrics is not None and not isinstance(metrics, dict):
+        raise ExperimentError(f"path: {run}/metrics.json holds a {type(metrics).__name__}, expected a JSON object")
     models = {p.parent.relative_to(run).as_posix(): p.parent for p in sorted(run.rglob('config.json'))
               if p.parent != run and 'checkpoints' not in p.parts}
     return RunInfo(run, s.get('experiment'), {k: v for k, v in s.get('parameters', {}).items() if k != 'run_dir'}, s, metrics, models)

@@ -28,6 +28,10 @@ QUERY_SECONDS, QUERIES_PER_DOC = 3.0, 2
 
 def speak(text: str, path: str | Path, voice: str = 'en-us', speed: int = 160, pitch: int = 50) -> Path:
     "Render `text` with espeak-ng to the WAV file `path` (espeak-ng's own 22.05 kHz), atomically."
+    # an AudioError (not a bare ValueError), so that a corpus build records an empty document as failed and goes on
+    if not isinstance(text, str) or not text.strip(): raise AudioError(f"text: expected words to speak, got {text!r}")
+    if text.lstrip().startswith('-'): text = ' ' + text.lstrip()          # read from stdin: never taken for an option
+    check_int('speed', speed, min=80, max=450); check_int('pitch', pitch, min=0, max=99)   # espeak-ng's ranges
     exe = require_command('espeak-ng', 'espeak-ng')
     def write(tmp: Path):
         r = subprocess.run([exe, '-v', voice, '-s', str(speed), '-p', str(pitch), '-w', str(tmp), '--stdin'],

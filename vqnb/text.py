@@ -10,7 +10,7 @@ import os, re, time
 from dataclasses import dataclass
 from pathlib import Path
 import numpy as np
-from .core import check_choice, require_path, versions
+from .core import check_choice, check_int, require_path, versions
 from .corpus import SIZES, CorpusDamaged, CorpusStore, build_items, read_arrays, read_manifest
 
 # %% auto #0
@@ -25,6 +25,7 @@ def _clean(entry: str) -> str: return re.sub(r'\s+', ' ', entry).strip()
 
 def read_fortunes(folder: str | Path = FORTUNES_DIR, min_chars: int = 20, max_chars: int = 600) -> list[dict]:
     "Every usable fortune as `dict(text, category)`, in file order."
+    min_chars = check_int('min_chars', min_chars, min=1); max_chars = check_int('max_chars', max_chars, min=min_chars)
     folder = require_path(folder, 'fortunes')
     seen, out = set(), []
     for f in sorted(folder.iterdir()):
@@ -35,6 +36,7 @@ def read_fortunes(folder: str | Path = FORTUNES_DIR, min_chars: int = 20, max_ch
             if not (min_chars <= len(text) <= max_chars) or letters < 0.8 * len(text) or text in seen: continue
             seen.add(text)
             out.append(dict(text=text, category=f.name))
+    if not out: raise ValueError(f"folder: {folder} holds no fortunes of {min_chars} to {max_chars} characters")
     return out
 
 # %% ../nbs/12_text.ipynb #baffcc2a
@@ -73,7 +75,7 @@ class TextCorpus:
 
 def select_texts(size: str = 'small', seed: int = 0) -> list[dict]:
     "The texts of the corpus of this size and seed, as `dict(id, text, category)` (a seeded sample of the fortunes)."
-    check_choice('size', size, SIZES)
+    check_choice('size', size, SIZES); check_int('seed', seed, min=0)
     pool = read_fortunes()
     order = np.random.default_rng(seed).permutation(len(pool))[:TEXT_SIZES[size] or len(pool)]
     return [dict(id=f"text-{i:05d}", **pool[j]) for i, j in enumerate(order)]
