@@ -262,8 +262,9 @@ class Recording:
     @property
     def seconds(self) -> float: return len(self.wave) / self.sample_rate
     def segment(self, start_s: float, end_s: float) -> np.ndarray:
-        "The samples from `start_s` to `end_s` (clamped to the recording; empty when `end_s` <= `start_s`)."
+        "The samples from `start_s` to `end_s` (clamped to the recording; empty when `end_s` = `start_s`; a reversed span is an error)."
         start_s, end_s = check_number('start_s', start_s), check_number('end_s', end_s)
+        if end_s < start_s: raise ValueError(f"end_s: expected end_s >= start_s, got {start_s:g}..{end_s:g}")
         a = min(max(int(round(start_s * self.sample_rate)), 0), len(self.wave))
         return self.wave[a:max(a, min(int(round(end_s * self.sample_rate)), len(self.wave)))]
 

@@ -122,6 +122,8 @@ class SelectionHistory:
     @classmethod
     def build(cls, *, frame_rate: float, window_s: float, clip_s: float, features: str, num_pairs: int, held_out: list[dict], **extra) -> SelectionHistory:
         "A history from what the experiment recorded (the file's format, checked as `load` checks it): per held-out pair `id`, `truth` (or None) and `epochs`, and any other per-pair keys (`refined`, `grid`, ...)."
+        check_number('frame_rate', frame_rate, min=0, min_open=True); check_number('clip_s', clip_s, min=0, min_open=True)
+        check_number('window_s', window_s, min=0, max=clip_s, min_open=True); check_int('num_pairs', num_pairs, min=1)
         return cls(dict(frame_rate=frame_rate, window_s=window_s, clip_s=clip_s, features=features, num_pairs=num_pairs, **extra, held_out=held_out))
     def save(self, path) -> Path:
         "Write the history to the JSON file `path` (atomically: a killed run leaves the old file or the new one); `load` reads it back."

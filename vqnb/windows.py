@@ -15,10 +15,11 @@ from .train import SavedModel
 
 # %% auto #0
 __all__ = ['RATIO_RANGE', 'WINDOW_KEYS', 'TRUTH_KEYS', 'RATIO_GRID', 'check_features', 'max_start', 'window_positions',
-           'extract_window', 'sample_window', 'check_ratio_range', 'check_fits', 'decode_windows', 'encode_windows',
-           'WindowSelector', 'TemporalCompressor', 'TonalityReducer', 'window_mismatch', 'WindowMatcher',
-           'pairs_overlap', 'pair_overlap', 'AgentConfig', 'AdaptiveWindowCreativeAgent', 'check_truth',
-           'keep_distinct', 'check_rolls', 'check_ratios', 'MatchSelectorConfig', 'MatchSelector', 'MatchCollate']
+           'extract_window', 'sample_window', 'check_ratio_range', 'check_window_s', 'check_fits', 'decode_windows',
+           'encode_windows', 'WindowSelector', 'TemporalCompressor', 'TonalityReducer', 'window_mismatch',
+           'WindowMatcher', 'pairs_overlap', 'pair_overlap', 'AgentConfig', 'AdaptiveWindowCreativeAgent',
+           'check_truth', 'keep_distinct', 'check_rolls', 'check_ratios', 'MatchSelectorConfig', 'MatchSelector',
+           'MatchCollate']
 
 # %% ../nbs/33_windows.ipynb #6200d487
 def check_features(name: str, x, ndim: int) -> Tensor:
@@ -82,6 +83,13 @@ def _window_frames(window_s: float, frame_rate: float) -> int:
     if length < 2: raise ValueError(f"window_s: expected a window of at least 2 frames, got {window_s:g} s = {length} frames at {frame_rate:g} frames/s")
     return length
 
+def check_window_s(window_s: float, clip_s: float, frame_rate: float, ratio_range) -> int:
+    "The window's length in frames if a `window_s` window at the top ratio fits a clip of `clip_s`, else an error naming `window_s` (and `clip_s`)."
+    length, frames, hi = _window_frames(window_s, frame_rate), round(clip_s * frame_rate), ratio_range[1]
+    if max_start(frames, length, hi) < 0:
+        raise ValueError(f"window_s: a {window_s:g}-s window at ratio up to {hi:g} needs {((length - 1) * hi + 1) / frame_rate:.3g} s, clip_s is {clip_s:g} s")
+    return length
+
 def check_fits(frames: int, length: int, ratio_range) -> None:
     if max_start(frames, length, ratio_range[1]) < 0:
         raise ValueError(f"length: a window of {length} frames at ratio {ratio_range[1]} needs "
@@ -127,9 +135,8 @@ class WindowSelector(nn.Module):
         self.channels, self.num_pairs = check_int('channels', channels, min=1), check_int('num_pairs', num_pairs, min=1)
         self.frame_rate = check_number('frame_rate', frame_rate, min=0, min_open=True)
         self.frames = round(check_number('clip_s', clip_s, min=0, min_open=True) * frame_rate)
-        self.length = _window_frames(window_s, frame_rate)
         self.pooled, self.ratio_range = check_int('pooled', pooled, min=1), check_ratio_range(ratio_range)
-        check_fits(self.frames, self.length, self.ratio_range)
+        self.length = check_window_s(window_s, clip_s, frame_rate, self.ratio_range)       # the window fits the clip (named, not `length`)
         # a layer of width 0 would cut the input off: the windows would be the bias, whatever the clips
         hidden = [check_int('hidden', h, min=1) for h in hidden]
         layers, d = [], 2 * channels * pooled
@@ -193,6 +200,8 @@ def window_mismatch(a: Tensor, b: Tensor) -> Tensor:
     for name, v in (('a', a), ('b', b)):
         if not isinstance(v, Tensor) or v.ndim < 2: raise ValueError(f"{name}: expected a tensor [B, ...] of at least 2 dimensions, got {getattr(v, 'shape', type(v).__name__)}")
     if a.shape != b.shape: raise ValueError(f"b: expected the shape of a {tuple(a.shape)} (rows are not broadcast), got {tuple(b.shape)}")
+    for name, v in (('a', a), ('b', b)):          # a NaN would come back as a NaN loss, without a word
+        if not bool(torch.isfinite(v).all()): raise ValueError(f"{name}: expected finite values, got NaN or inf")
     a, b = a.flatten(1), b.flatten(1)
     a, b = a - a.mean(1, keepdim=True), b - b.mean(1, keepdim=True)
     return 1 - (a * b).sum(1) / (a.norm(dim=1) * b.norm(dim=1)).clamp_min(torch.finfo(a.dtype).tiny)
@@ -417,7 +426,7 @@ class MatchSelectorConfig:
         check_int('window_s / hop', round(length / self.hop), min=2)            # the window in embedding frames
         if self.ratios is not None: self.ratios = tuple(check_ratios(self.ratios).sort().values.tolist())
         r = self.ratios or RATIO_GRID
-        check_fits(round(self.clip_s * self.frame_rate), length, (r[0], r[-1]))
+        check_window_s(self.window_s, self.clip_s, self.frame_rate, (r[0], r[-1]))
         check_number('max_overlap', self.max_overlap, min=0, max=1)
         for k in ('dim', 'hidden', 'kernel_size'): check_int(k, getattr(self, k), min=1)
         if self.kernel_size % 2 == 0: raise ValueError(f"kernel_size: expected an odd size, got {self.kernel_size}")
