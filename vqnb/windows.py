@@ -1,4 +1,4 @@
-"""Differentiable windows (a start and a time-compression ratio per clip, learned by gradient), the note's window selector, tonality reducer and multi-pair agent with a diversity term (note `adaptive-window-selection.md`).
+"""Differentiable windows (a start and a time-compression ratio per clip, learned by gradient), the note's window selector, tonality reducer and multi-pair agent with a diversity term (note `adaptive-window-selection.md`), and `MatchSelector`, a selector that learns to match (issue 20). The model only: planting, errors against the truth and the baselines are in `vqnb.matching`.
 
 Docs: https://vqnb.github.io/vqnb/windows.html.md"""
 
