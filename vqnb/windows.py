@@ -560,7 +560,7 @@ class MatchSelector(SavedModel, nn.Module):
         s_in_l, s_tgt_l, ratio_l = pos['start_input'].tolist(), pos['start_target'].tolist(), pos['ratio'].tolist()
         out = []
         for sc in scores:
-            flat, m = sc.flatten(), 64 * k
+            flat, m = sc.flatten(), 16 * k
             n_valid = int(torch.isfinite(flat).sum())
             while True:                          # the best candidates crowd around one peak: widen until k distinct ones are in
                 top = flat.topk(min(n_valid, m))
@@ -605,7 +605,7 @@ class MatchSelector(SavedModel, nn.Module):
         return dict(loss=self.loss(self(x_in, x_tgt, rolls=rolls), truths, rolls=rolls), scale=float(self.log_scale.detach().exp()))
 
     @torch.no_grad()
-    def select(self, x_in: Tensor, x_tgt: Tensor, k: int | None = None, top_rolls: int = 3, roll_ratios: int = 3, roll_stride: int = 2,
+    def select(self, x_in: Tensor, x_tgt: Tensor, k: int | None = None, top_rolls: int = 3, roll_ratios: int = 1, roll_stride: int = 2,
                fine: bool = True, ratio_span: float = 0.1, ratio_step: float = 0.01, shift_s: float = 0.3, chunk: int = 8) -> list[list[dict]]:
         "One shot, per clip pair the `k` best distinct pairs (frames; `roll`, `score`): the `top_rolls` likeliest rolls (a cheap pass on the features), every candidate of those scored and picked (`pick`), each pick's ratio and input start then fitted on the features at the full frame rate (`fine`)."
         k, top_rolls = check_int('k', self.num_pairs if k is None else k, min=1), check_int('top_rolls', top_rolls, min=1)
@@ -621,10 +621,10 @@ class MatchSelector(SavedModel, nn.Module):
             xi, xt = x_in[b0:b0 + chunk], x_tgt[b0:b0 + chunk]
             B, n_keep = len(xi), min(top_rolls, len(rolls))
             if n_keep < len(rolls):
-                # the likeliest transpositions, cheaply: cosine of the features pooled by `hop` (not encoded), at a few ratios,
+                # the likeliest transpositions, cheaply: cosine of the features pooled by `hop` (not encoded), at `roll_ratios` ratios,
                 # every `roll_stride`-th start (on the default run's held-out pairs the top 3 hold the roll the full scoring picks)
-                z_in = F.normalize(F.avg_pool1d(torch.stack([xi.roll(r, 1) for r in rolls], 1).flatten(0, 1), self.hop, self.hop), dim=1)
-                z_in, z_t = z_in.unflatten(0, (B, len(rolls))), F.normalize(F.avg_pool1d(xt, self.hop, self.hop), dim=1)
+                z_t, z = (F.normalize(F.avg_pool1d(v, self.hop, self.hop), dim=1) for v in (xt, xi))
+                z_in = torch.stack([z.roll(r, 1) for r in rolls], 1)          # pooling and unit length commute with a roll of the channels
                 best = torch.stack([_diagonal_means(torch.einsum('bkdu,bdv->bkuv', _resample_time(z_in, float(self.ratios[n])), z_t),
                                                     self.span, roll_stride).flatten(2).amax(-1) for n in pre]).amax(0)
                 keep = best.topk(n_keep, -1).indices.tolist()
