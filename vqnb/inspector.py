@@ -174,6 +174,10 @@ def _check_windows(windows, tracks: dict | None = None) -> list[Window]:
     for i, w in enumerate(windows):
         if not isinstance(w, Window): raise TypeError(f"windows[{i}]: expected a Window, got {type(w).__name__}")
         if tracks is not None and w.track not in tracks: raise ValueError(f"windows[{i}]: track {w.track!r} is not among the tracks {list(tracks)}")
+        # a window past its track's end (beyond a few frames of rounding: features may be cut a little shorter than the audio)
+        end = getattr(tracks[w.track], 'seconds', None) if tracks is not None else None     # (a figure's redraw passes its rows' spans)
+        if end is not None and w.end_s > end + 0.1:
+            raise ValueError(f"windows[{i}]: ends at {w.end_s:g} s, beyond track {w.track!r} ({end:g} s)")
     return list(windows)
 
 def _envelope(rec: Recording, points: int = 1200) -> tuple[np.ndarray, np.ndarray]:

@@ -190,7 +190,8 @@ class PlantedPairs(torch.utils.data.Dataset):
         if len({tuple(c.shape) for c in self.clips}) > 1: raise ValueError(f"clips: expected clips of one shape [C, T], got {sorted({tuple(c.shape) for c in self.clips})}")
         self.n, self.rendered = check_int('n', n, min=1), list(rendered)
         self.share = check_number('rendered_share', rendered_share, min=0, max=1) if self.rendered else 0.0
-        self.transpose, self.frame_rate, self.seed = check_choice('transpose', transpose, (True, False)), frame_rate, check_int('seed', seed, min=0)
+        self.transpose, self.seed = check_choice('transpose', transpose, (True, False)), check_int('seed', seed, min=0)
+        self.frame_rate = check_number('frame_rate', frame_rate, min=0, min_open=True)     # patterns are sized in seconds x frame_rate
     def __len__(self): return self.n
     def __getitem__(self, i: int):
         if not 0 <= i < self.n: raise IndexError(f"i: expected an item in [0, {self.n}), got {i}")

@@ -97,6 +97,7 @@ def check_fits(frames: int, length: int, ratio_range) -> None:
 
 def decode_windows(raw: Tensor, frames_input: int, frames_target: int, length: int, ratio_range=RATIO_RANGE) -> dict:
     "Window parameters (dict of `WINDOW_KEYS`, each `raw.shape[:-1]`) from raw outputs `[..., 5]`."
+    if isinstance(raw, Tensor) and not bool(torch.isfinite(raw).all()): raise ValueError("raw: expected finite values, got NaN or inf")   # NaN windows, silently
     lo, hi = ratio_range = check_ratio_range(ratio_range)
     for f in (frames_input, frames_target): check_fits(f, length, ratio_range)
     u = torch.sigmoid(raw)
@@ -649,5 +650,6 @@ class MatchCollate:
         self.others = [r for r in check_rolls(rolls) if r != 0]
         self.negatives, self.gen = check_int('negatives', negatives, min=0), torch.Generator().manual_seed(check_int('seed', seed, min=0))
     def __call__(self, items):
+        if not items: raise ValueError("items: expected at least one (input, target, truth) item, got none")
         sub = [0] + [self.others[int(k)] for k in torch.randperm(len(self.others), generator=self.gen)[:self.negatives]]
         return torch.stack([x for x, _, _ in items]), torch.stack([y for _, y, _ in items]), [t for *_, t in items], sub
