@@ -18,7 +18,8 @@ from .core import check_int, check_number, project_root, replace_atomically
 # %% auto #0
 __all__ = ['SPEECH_GRID', 'MUSIC_GRID', 'ENCODEC_GRID', 'SPEECH_MEL', 'MUSIC_MEL', 'ENCODEC_CHECKPOINT', 'FrameGrid',
            'AudioError', 'load_audio', 'save_audio', 'resample', 'listen', 'MelConfig', 'to_mono', 'log_mel',
-           'encodec_checkpoint_dir', 'EncodecEncoder', 'load_encodec', 'Latents', 'encodec_latents']
+           'encodec_checkpoint_dir', 'EncodecEncoder', 'load_encodec', 'Latents', 'encodec_latents', 'Recording',
+           'time_compress']
 
 # %% ../nbs/10_audio.ipynb #6afdc099
 def _count(name: str, value) -> int:
@@ -249,3 +250,45 @@ def encodec_latents(wave: Tensor, sample_rate: int, encoder: EncodecEncoder) -> 
     if n == 0: raise AudioError(f"wave: {w.shape[0]} samples is shorter than one EnCodec frame (320 samples at 24000 Hz)")
     z = encoder.model.encoder(w[None, None])[0].t()[:n]
     return Latents(z.contiguous(), ENCODEC_GRID, encoder.label)
+
+# %% ../nbs/10_audio.ipynb #1b0c562f
+from .core import check_number
+
+@dataclass
+class Recording:
+    "A mono recording: `wave` `[samples]` (float32) at `sample_rate`, and its `name`."
+    name: str
+    wave: np.ndarray
+    sample_rate: int
+    def __post_init__(self):
+        if not isinstance(self.name, str): raise TypeError(f"name: expected a str, got {type(self.name).__name__}")
+        try: self.wave = np.asarray(self.wave, dtype=np.float32)
+        except (TypeError, ValueError): raise TypeError(f"wave: expected a mono recording of float samples, got {type(self.wave).__name__}") from None
+        check_int('sample_rate', self.sample_rate, min=1)
+        if self.wave.ndim != 1 or not len(self.wave):
+            raise ValueError(f"wave: expected a non-empty mono recording [samples], got shape {self.wave.shape}")
+        if not np.isfinite(self.wave).all(): raise ValueError(f"wave: {self.name} contains NaN or inf")
+    @classmethod
+    def load(cls, path, name: str | None = None) -> Recording:
+        "The recording in the audio file `path` (mixed to mono)."
+        wave, sr = load_audio(path)
+        return cls(name or Path(path).stem, wave.numpy(), sr)
+    @property
+    def seconds(self) -> float: return len(self.wave) / self.sample_rate
+    def segment(self, start_s: float, end_s: float) -> np.ndarray:
+        "The samples from `start_s` to `end_s` (clamped to the recording; empty when `end_s` = `start_s`; a reversed span is an error)."
+        start_s, end_s = check_number('start_s', start_s), check_number('end_s', end_s)
+        if end_s < start_s: raise ValueError(f"end_s: expected end_s >= start_s, got {start_s:g}..{end_s:g}")
+        a = min(max(int(round(start_s * self.sample_rate)), 0), len(self.wave))
+        return self.wave[a:max(a, min(int(round(end_s * self.sample_rate)), len(self.wave)))]
+
+# %% ../nbs/10_audio.ipynb #071da5a9
+def time_compress(wave: np.ndarray, ratio: float) -> np.ndarray:
+    "`wave` played `ratio` times faster at the same pitch (`ratio` > 1 shortens it); unchanged if `ratio` = 1 or shorter than one FFT (2048)."
+    check_number('ratio', ratio, min=0, min_open=True)
+    wave = np.asarray(wave, dtype=np.float32)
+    if wave.ndim != 1: raise ValueError(f"wave: expected mono samples [samples], got shape {wave.shape}")
+    if not np.isfinite(wave).all(): raise ValueError("wave: expected finite samples, got NaN or inf")
+    if ratio == 1.0 or len(wave) < 2048: return wave
+    import librosa
+    return librosa.effects.time_stretch(wave, rate=float(ratio)).astype(np.float32)

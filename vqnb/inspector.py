@@ -13,11 +13,12 @@ from typing import Callable
 import numpy as np
 import torch
 from .core import atomic_write_json, check_choice, check_int, check_number, evaluating, project_root, read_json
-from .audio import MUSIC_MEL, SPEECH_MEL, MelConfig, load_audio, log_mel
+from .audio import MUSIC_MEL, SPEECH_MEL, MelConfig, load_audio, log_mel, Recording, time_compress
+from .music import synthetic_pair          # re-exported: the inspector's tests, demo and browser test use it
 
 # %% auto #0
-__all__ = ['WINDOW_KINDS', 'Recording', 'time_compress', 'Window', 'truth_windows', 'rqvae_windows', 'SelectionHistory',
-           'synthetic_pair', 'InspectorFigure', 'Playback', 'WindowInspector']
+__all__ = ['WINDOW_KINDS', 'Window', 'truth_windows', 'rqvae_windows', 'SelectionHistory', 'InspectorFigure', 'Playback',
+           'WindowInspector']
 
 # %% ../nbs/34_inspector.ipynb #f592a35c
 def _wav_bytes(wave: np.ndarray, sample_rate: int) -> bytes:
@@ -27,43 +28,6 @@ def _wav_bytes(wave: np.ndarray, sample_rate: int) -> bytes:
     sf.write(buf, np.clip(np.asarray(wave, dtype=np.float32), -1, 1), int(sample_rate), format='WAV', subtype='PCM_16')
     return buf.getvalue()
 
-@dataclass
-class Recording:
-    "A mono recording: `wave` `[samples]` (float32) at `sample_rate`, and its `name`."
-    name: str
-    wave: np.ndarray
-    sample_rate: int
-    def __post_init__(self):
-        if not isinstance(self.name, str): raise TypeError(f"name: expected a str, got {type(self.name).__name__}")
-        try: self.wave = np.asarray(self.wave, dtype=np.float32)
-        except (TypeError, ValueError): raise TypeError(f"wave: expected a mono recording of float samples, got {type(self.wave).__name__}") from None
-        check_int('sample_rate', self.sample_rate, min=1)
-        if self.wave.ndim != 1 or not len(self.wave):
-            raise ValueError(f"wave: expected a non-empty mono recording [samples], got shape {self.wave.shape}")
-        if not np.isfinite(self.wave).all(): raise ValueError(f"wave: {self.name} contains NaN or inf")
-    @classmethod
-    def load(cls, path, name: str | None = None) -> Recording:
-        "The recording in the audio file `path` (mixed to mono)."
-        wave, sr = load_audio(path)
-        return cls(name or Path(path).stem, wave.numpy(), sr)
-    @property
-    def seconds(self) -> float: return len(self.wave) / self.sample_rate
-    def segment(self, start_s: float, end_s: float) -> np.ndarray:
-        "The samples from `start_s` to `end_s` (clamped to the recording; empty when `end_s` <= `start_s`)."
-        start_s, end_s = check_number('start_s', start_s), check_number('end_s', end_s)
-        a = min(max(int(round(start_s * self.sample_rate)), 0), len(self.wave))
-        return self.wave[a:max(a, min(int(round(end_s * self.sample_rate)), len(self.wave)))]
-
-# %% ../nbs/34_inspector.ipynb #753bc46a
-def time_compress(wave: np.ndarray, ratio: float) -> np.ndarray:
-    "`wave` played `ratio` times faster at the same pitch (`ratio` > 1 shortens it); unchanged if `ratio` = 1 or shorter than one FFT (2048)."
-    check_number('ratio', ratio, min=0, min_open=True)
-    wave = np.asarray(wave, dtype=np.float32)
-    if wave.ndim != 1: raise ValueError(f"wave: expected mono samples [samples], got shape {wave.shape}")
-    if not np.isfinite(wave).all(): raise ValueError("wave: expected finite samples, got NaN or inf")
-    if ratio == 1.0 or len(wave) < 2048: return wave
-    import librosa
-    return librosa.effects.time_stretch(wave, rate=float(ratio)).astype(np.float32)
 
 # %% ../nbs/34_inspector.ipynb #e2a12e67
 WINDOW_KINDS = ('rqvae', 'truth', 'agent')
@@ -158,6 +122,8 @@ class SelectionHistory:
     @classmethod
     def build(cls, *, frame_rate: float, window_s: float, clip_s: float, features: str, num_pairs: int, held_out: list[dict], **extra) -> SelectionHistory:
         "A history from what the experiment recorded (the file's format, checked as `load` checks it): per held-out pair `id`, `truth` (or None) and `epochs`, and any other per-pair keys (`refined`, `grid`, ...)."
+        check_number('frame_rate', frame_rate, min=0, min_open=True); check_number('clip_s', clip_s, min=0, min_open=True)
+        check_number('window_s', window_s, min=0, max=clip_s, min_open=True); check_int('num_pairs', num_pairs, min=1)
         return cls(dict(frame_rate=frame_rate, window_s=window_s, clip_s=clip_s, features=features, num_pairs=num_pairs, **extra, held_out=held_out))
     def save(self, path) -> Path:
         "Write the history to the JSON file `path` (atomically: a killed run leaves the old file or the new one); `load` reads it back."
@@ -193,32 +159,6 @@ class SelectionHistory:
             raise ValueError(f"epoch: expected one of the recorded epochs {sorted(eps)}, got {epoch!r}")
         return [w for p, s in enumerate(eps[epoch]['pairs']) for w in self._pair(s, p, epoch)]
 
-# %% ../nbs/34_inspector.ipynb #2363f0e2
-def _tones(notes, seconds: float, sample_rate: int) -> np.ndarray:
-    "Sum of sine notes `(start_s, dur_s, hz)` with a short attack and decay."
-    t, out = np.arange(int(seconds * sample_rate)) / sample_rate, np.zeros(int(seconds * sample_rate), np.float32)
-    for start, dur, hz in notes:
-        m = (t >= start) & (t < start + dur)
-        env = np.minimum(1, np.minimum((t[m] - start) / 0.01, (start + dur - t[m]) / 0.05))
-        out[m] += (0.3 * env * np.sin(2 * np.pi * hz * (t[m] - start))).astype(np.float32)
-    return out
-
-def synthetic_pair(seconds: float = 6.0, sample_rate: int = 16_000, ratio: float = 1.25, pattern_s: float = 2.0,
-                   seed: int = 0) -> tuple[Recording, Recording, dict]:
-    "Input and target recordings and the planted truth: the input's notes of a `pattern_s` span, `ratio` x faster in the target."
-    check_number('seconds', seconds, min=0.5); check_int('sample_rate', sample_rate, min=1); check_int('seed', seed, min=0)
-    check_number('ratio', ratio, min=1.0, max=1.5); check_number('pattern_s', pattern_s, min=0, max=seconds / 2, min_open=True)
-    rng, beat = np.random.default_rng(seed), 0.25
-    melody = lambda: [(i * beat, beat, 220 * 2 ** (int(rng.integers(0, 12)) / 12)) for i in range(int(seconds / beat))]
-    src, tgt = melody(), melody()
-    a = float(rng.integers(0, int((seconds - pattern_s) / beat)) * beat)
-    b = float(np.round(rng.uniform(0, seconds - pattern_s / ratio), 2))
-    tgt = [n for n in tgt if not b - beat < n[0] < b + pattern_s / ratio]
-    tgt += [(b + (s - a) / ratio, d / ratio, hz) for s, d, hz in src if a <= s < a + pattern_s]
-    truth = dict(ratio=float(ratio), transpose=0, input_start_s=a, input_end_s=a + pattern_s, target_start_s=b, target_end_s=b + pattern_s / ratio)
-    return (Recording('input', _tones(src, seconds, sample_rate), sample_rate),
-            Recording('target', _tones(tgt, seconds, sample_rate), sample_rate), truth)
-
 # %% ../nbs/34_inspector.ipynb #4367cff5
 def _check_tracks(tracks, name: str = 'tracks') -> dict[str, Recording]:
     "`tracks` checked to be a non-empty dict track name -> `Recording`."
@@ -234,6 +174,10 @@ def _check_windows(windows, tracks: dict | None = None) -> list[Window]:
     for i, w in enumerate(windows):
         if not isinstance(w, Window): raise TypeError(f"windows[{i}]: expected a Window, got {type(w).__name__}")
         if tracks is not None and w.track not in tracks: raise ValueError(f"windows[{i}]: track {w.track!r} is not among the tracks {list(tracks)}")
+        # a window past its track's end (beyond a few frames of rounding: features may be cut a little shorter than the audio)
+        end = getattr(tracks[w.track], 'seconds', None) if tracks is not None else None     # (a figure's redraw passes its rows' spans)
+        if end is not None and w.end_s > end + 0.1:
+            raise ValueError(f"windows[{i}]: ends at {w.end_s:g} s, beyond track {w.track!r} ({end:g} s)")
     return list(windows)
 
 def _envelope(rec: Recording, points: int = 1200) -> tuple[np.ndarray, np.ndarray]:

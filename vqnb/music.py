@@ -19,7 +19,7 @@ from .corpus import CorpusStore, SIZES, build_items, built_spec, read_arrays, re
 # %% auto #0
 __all__ = ['SCALES', 'PROGRESSIONS', 'INSTRUMENTS', 'DRUM_CHANNEL', 'PLANTED_PARTS', 'CHANNELS', 'SOUNDFONT', 'PATTERN_BARS',
            'MUSIC_SIZES', 'CLIP_SECONDS', 'ENCODEC_MODES', 'CHROMA', 'Note', 'Song', 'compose', 'to_midi', 'render',
-           'plant', 'compose_pair', 'MusicCorpus', 'chroma', 'build_music', 'load_music']
+           'plant', 'compose_pair', 'MusicCorpus', 'chroma', 'build_music', 'load_music', 'synthetic_pair']
 
 # %% ../nbs/14_music.ipynb #ca9f4703
 SCALES = dict(major=(0, 2, 4, 5, 7, 9, 11), minor=(0, 2, 3, 5, 7, 8, 10))
@@ -315,3 +315,32 @@ def load_music(size: str = 'small', seed: int = 0, root: str | Path | None = Non
     d, m = read_manifest('music', size, seed, root)
     return MusicCorpus(d, [i for i in m['items'] if i['id'].startswith('clip')],
                        [i for i in m['items'] if i['id'].startswith('pair')], m)
+
+# %% ../nbs/14_music.ipynb #63d7d674
+from .core import check_int, check_number
+from .audio import Recording
+
+def _tones(notes, seconds: float, sample_rate: int) -> np.ndarray:
+    "Sum of sine notes `(start_s, dur_s, hz)` with a short attack and decay."
+    t, out = np.arange(int(seconds * sample_rate)) / sample_rate, np.zeros(int(seconds * sample_rate), np.float32)
+    for start, dur, hz in notes:
+        m = (t >= start) & (t < start + dur)
+        env = np.minimum(1, np.minimum((t[m] - start) / 0.01, (start + dur - t[m]) / 0.05))
+        out[m] += (0.3 * env * np.sin(2 * np.pi * hz * (t[m] - start))).astype(np.float32)
+    return out
+
+def synthetic_pair(seconds: float = 6.0, sample_rate: int = 16_000, ratio: float = 1.25, pattern_s: float = 2.0,
+                   seed: int = 0) -> tuple[Recording, Recording, dict]:
+    "Input and target recordings and the planted truth: the input's notes of a `pattern_s` span, `ratio` x faster in the target."
+    check_number('seconds', seconds, min=0.5); check_int('sample_rate', sample_rate, min=1); check_int('seed', seed, min=0)
+    check_number('ratio', ratio, min=1.0, max=1.5); check_number('pattern_s', pattern_s, min=0, max=seconds / 2, min_open=True)
+    rng, beat = np.random.default_rng(seed), 0.25
+    melody = lambda: [(i * beat, beat, 220 * 2 ** (int(rng.integers(0, 12)) / 12)) for i in range(int(seconds / beat))]
+    src, tgt = melody(), melody()
+    a = float(rng.integers(0, int((seconds - pattern_s) / beat)) * beat)
+    b = float(np.round(rng.uniform(0, seconds - pattern_s / ratio), 2))
+    tgt = [n for n in tgt if not b - beat < n[0] < b + pattern_s / ratio]
+    tgt += [(b + (s - a) / ratio, d / ratio, hz) for s, d, hz in src if a <= s < a + pattern_s]
+    truth = dict(ratio=float(ratio), transpose=0, input_start_s=a, input_end_s=a + pattern_s, target_start_s=b, target_end_s=b + pattern_s / ratio)
+    return (Recording('input', _tones(src, seconds, sample_rate), sample_rate),
+            Recording('target', _tones(tgt, seconds, sample_rate), sample_rate), truth)

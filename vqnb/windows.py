@@ -1,4 +1,4 @@
-"""Differentiable windows (a start and a time-compression ratio per clip, learned by gradient), the note's window selector, tonality reducer and multi-pair agent with a diversity term (note `adaptive-window-selection.md`).
+"""Differentiable windows (a start and a time-compression ratio per clip, learned by gradient), the note's window selector, tonality reducer and multi-pair agent with a diversity term (note `adaptive-window-selection.md`), and `MatchSelector`, a selector that learns to match (issue 20). The model only: planting, errors against the truth and the baselines are in `vqnb.matching`.
 
 Docs: https://vqnb.github.io/vqnb/windows.html.md"""
 
@@ -15,11 +15,10 @@ from .train import SavedModel
 
 # %% auto #0
 __all__ = ['RATIO_RANGE', 'WINDOW_KEYS', 'TRUTH_KEYS', 'RATIO_GRID', 'check_features', 'max_start', 'window_positions',
-           'extract_window', 'check_ratio_range', 'decode_windows', 'encode_windows', 'WindowSelector',
-           'TemporalCompressor', 'TonalityReducer', 'window_mismatch', 'WindowMatcher', 'pairs_overlap', 'pair_overlap',
-           'AgentConfig', 'AdaptiveWindowCreativeAgent', 'plant_pattern', 'random_plant', 'check_truth',
-           'window_errors', 'closest_pair', 'keep_distinct', 'check_rolls', 'grid_candidates', 'grid_search_windows',
-           'smooth_time', 'refine_windows', 'refine_candidates', 'MatchSelectorConfig', 'MatchSelector', 'PlantedPairs',
+           'extract_window', 'sample_window', 'check_ratio_range', 'check_window_s', 'check_fits', 'decode_windows',
+           'encode_windows', 'WindowSelector', 'TemporalCompressor', 'TonalityReducer', 'window_mismatch',
+           'WindowMatcher', 'pairs_overlap', 'pair_overlap', 'AgentConfig', 'AdaptiveWindowCreativeAgent',
+           'check_truth', 'keep_distinct', 'check_rolls', 'check_ratios', 'MatchSelectorConfig', 'MatchSelector',
            'MatchCollate']
 
 # %% ../nbs/33_windows.ipynb #6200d487
@@ -57,9 +56,9 @@ def extract_window(x: Tensor, start: Tensor, ratio: Tensor, length: int) -> Tens
         raise ValueError(f"start: a window of {length} frames leaves the clip of {T} frames (starts "
                          f"{start.min().item():.4g}..{start.max().item():.4g}, last frames up to {last.max().item():.4g}); "
                          f"keep 0 <= start <= max_start(T, length, ratio)")
-    return _sample_window(x, start, ratio, length)
+    return sample_window(x, start, ratio, length)
 
-def _sample_window(x: Tensor, start: Tensor, ratio: Tensor, length: int) -> Tensor:
+def sample_window(x: Tensor, start: Tensor, ratio: Tensor, length: int) -> Tensor:
     "`extract_window` without its checks (for loops that checked `x` once: checking a large `x` at every step costs more than sampling)."
     pos = window_positions(start.to(x.dtype), ratio.to(x.dtype), length)
     g = 2 * pos / (x.shape[-1] - 1) - 1
@@ -84,15 +83,23 @@ def _window_frames(window_s: float, frame_rate: float) -> int:
     if length < 2: raise ValueError(f"window_s: expected a window of at least 2 frames, got {window_s:g} s = {length} frames at {frame_rate:g} frames/s")
     return length
 
-def _check_fits(frames: int, length: int, ratio_range) -> None:
+def check_window_s(window_s: float, clip_s: float, frame_rate: float, ratio_range) -> int:
+    "The window's length in frames if a `window_s` window at the top ratio fits a clip of `clip_s`, else an error naming `window_s` (and `clip_s`)."
+    length, frames, hi = _window_frames(window_s, frame_rate), round(clip_s * frame_rate), ratio_range[1]
+    if max_start(frames, length, hi) < 0:
+        raise ValueError(f"window_s: a {window_s:g}-s window at ratio up to {hi:g} needs {((length - 1) * hi + 1) / frame_rate:.3g} s, clip_s is {clip_s:g} s")
+    return length
+
+def check_fits(frames: int, length: int, ratio_range) -> None:
     if max_start(frames, length, ratio_range[1]) < 0:
         raise ValueError(f"length: a window of {length} frames at ratio {ratio_range[1]} needs "
                          f"{(length - 1) * ratio_range[1] + 1:.0f} frames, the clip has {frames}")
 
 def decode_windows(raw: Tensor, frames_input: int, frames_target: int, length: int, ratio_range=RATIO_RANGE) -> dict:
     "Window parameters (dict of `WINDOW_KEYS`, each `raw.shape[:-1]`) from raw outputs `[..., 5]`."
+    if isinstance(raw, Tensor) and not bool(torch.isfinite(raw).all()): raise ValueError("raw: expected finite values, got NaN or inf")   # NaN windows, silently
     lo, hi = ratio_range = check_ratio_range(ratio_range)
-    for f in (frames_input, frames_target): _check_fits(f, length, ratio_range)
+    for f in (frames_input, frames_target): check_fits(f, length, ratio_range)
     u = torch.sigmoid(raw)
     r_in, r_tgt = lo + (hi - lo) * u[..., 2], lo + (hi - lo) * u[..., 3]
     return dict(start_input=u[..., 0] * max_start(frames_input, length, r_in),
@@ -129,9 +136,8 @@ class WindowSelector(nn.Module):
         self.channels, self.num_pairs = check_int('channels', channels, min=1), check_int('num_pairs', num_pairs, min=1)
         self.frame_rate = check_number('frame_rate', frame_rate, min=0, min_open=True)
         self.frames = round(check_number('clip_s', clip_s, min=0, min_open=True) * frame_rate)
-        self.length = _window_frames(window_s, frame_rate)
         self.pooled, self.ratio_range = check_int('pooled', pooled, min=1), check_ratio_range(ratio_range)
-        _check_fits(self.frames, self.length, self.ratio_range)
+        self.length = check_window_s(window_s, clip_s, frame_rate, self.ratio_range)       # the window fits the clip (named, not `length`)
         # a layer of width 0 would cut the input off: the windows would be the bias, whatever the clips
         hidden = [check_int('hidden', h, min=1) for h in hidden]
         layers, d = [], 2 * channels * pooled
@@ -195,6 +201,8 @@ def window_mismatch(a: Tensor, b: Tensor) -> Tensor:
     for name, v in (('a', a), ('b', b)):
         if not isinstance(v, Tensor) or v.ndim < 2: raise ValueError(f"{name}: expected a tensor [B, ...] of at least 2 dimensions, got {getattr(v, 'shape', type(v).__name__)}")
     if a.shape != b.shape: raise ValueError(f"b: expected the shape of a {tuple(a.shape)} (rows are not broadcast), got {tuple(b.shape)}")
+    for name, v in (('a', a), ('b', b)):          # a NaN would come back as a NaN loss, without a word
+        if not bool(torch.isfinite(v).all()): raise ValueError(f"{name}: expected finite values, got NaN or inf")
     a, b = a.flatten(1), b.flatten(1)
     a, b = a - a.mean(1, keepdim=True), b - b.mean(1, keepdim=True)
     return 1 - (a * b).sum(1) / (a.norm(dim=1) * b.norm(dim=1)).clamp_min(torch.finfo(a.dtype).tiny)
@@ -305,46 +313,7 @@ class AdaptiveWindowCreativeAgent(SavedModel, nn.Module):
                 meta['windows'][k].register_hook(lambda g, k=k: self.window_grad_norms.__setitem__(k, float(g.norm())))
         return dict(loss=self.total_loss(losses, meta), pair_loss=torch.stack(losses).detach().mean(), overlap=meta['overlap'].detach().mean())
 
-# %% ../nbs/33_windows.ipynb #d00bc6c1
-def _check_interval(name: str, v, lo=None, hi=None) -> tuple[float, float]:
-    "`v` as `(a, b)`: two finite numbers with a <= b within [lo, hi], else an error naming `name`."
-    try: a, b = v
-    except (TypeError, ValueError): raise ValueError(f"{name}: expected two numbers (lo, hi), got {v!r}") from None
-    a, b = (check_number(name, x, min=lo, max=hi) for x in (a, b))
-    if a > b: raise ValueError(f"{name}: expected (lo, hi) with lo <= hi, got {tuple(v)!r}")
-    return a, b
-
-def plant_pattern(source: Tensor, target: Tensor, *, src_start: int, pattern: int, ratio: float, dst_start: int,
-                  mix: float = 1.0, frame_rate: float = 50.0) -> tuple[Tensor, dict]:
-    "`target [C, T]` with `source`'s frames `[src_start, src_start + pattern)` played `ratio` x faster at `dst_start`; the truth."
-    check_features('source', source, 2); check_features('target', target, 2)
-    if source.shape[0] != target.shape[0] or source.dtype != target.dtype:
-        raise ValueError(f"target: expected the channels and dtype of source ({source.shape[0]}, {source.dtype}), got ({target.shape[0]}, {target.dtype})")
-    check_int('pattern', pattern, min=2)
-    check_number('ratio', ratio, min=RATIO_RANGE[0], max=RATIO_RANGE[1]); check_number('mix', mix, min=0, max=1)
-    n = int(round(pattern / ratio))
-    check_int('src_start', src_start, min=0, max=source.shape[1] - pattern)
-    check_int('dst_start', dst_start, min=0, max=target.shape[1] - n)
-    piece = extract_window(source[None], source.new_tensor([float(src_start)]), source.new_tensor([(pattern - 1) / max(n - 1, 1)]), n)[0]
-    out = target.clone()
-    out[:, dst_start:dst_start + n] = (1 - mix) * target[:, dst_start:dst_start + n] + mix * piece
-    truth = dict(ratio=float(ratio), input_start_s=src_start / frame_rate, input_end_s=(src_start + pattern) / frame_rate,
-                 target_start_s=dst_start / frame_rate, target_end_s=(dst_start + n) / frame_rate)
-    return out, truth
-
-def random_plant(gen: torch.Generator, source: Tensor, target: Tensor, frame_rate: float = 50.0, pattern_s=(3.4, 6.0),
-                 mix=(0.5, 0.9)) -> tuple[Tensor, dict]:
-    "`plant_pattern` with pattern length, ratio, offsets and mix drawn uniformly from `gen`."
-    (p0, p1), (m0, m1) = (_check_interval(n, v, lo=lo, hi=hi) for n, v, lo, hi in (('pattern_s', pattern_s, 0, None), ('mix', mix, 0, 1)))
-    if p1 * frame_rate > min(source.shape[1], target.shape[1] * RATIO_RANGE[0]):
-        raise ValueError(f"pattern_s: patterns of up to {p1:g} s do not fit clips of {source.shape[1] / frame_rate:g} and {target.shape[1] / frame_rate:g} s")
-    u = lambda lo, hi: lo + (hi - lo) * float(torch.rand((), generator=gen))
-    pattern = int(round(u(*pattern_s) * frame_rate)); ratio = round(u(*RATIO_RANGE), 3)
-    src_start = int(u(0, source.shape[1] - pattern)); dst_start = int(u(0, target.shape[1] - round(pattern / ratio)))
-    return plant_pattern(source, target, src_start=src_start, pattern=pattern, ratio=ratio, dst_start=dst_start, mix=u(*mix),
-                         frame_rate=frame_rate)
-
-# %% ../nbs/33_windows.ipynb #9111cd5b
+# %% ../nbs/33_windows.ipynb #d040724b
 TRUTH_KEYS = ('ratio', 'input_start_s', 'input_end_s', 'target_start_s')
 
 def check_truth(truth, name: str = 'truth') -> dict:
@@ -357,41 +326,6 @@ def check_truth(truth, name: str = 'truth') -> dict:
     for s in truth.get('input_starts_s') or []: check_number(f"{name}['input_starts_s']", s, min=0)
     return truth
 
-def _errors_at(w: dict, truth: dict, window_s: float, input_start_s: float) -> dict:
-    rho, r_in, r_tgt = truth['ratio'], float(w['ratio_input']), float(w['ratio_target'])
-    a, b = float(w['start_input_s']) - input_start_s, float(w['start_target_s']) - truth['target_start_s']
-    span = truth['input_end_s'] - truth['input_start_s']
-    d_max = max(0.0, span - window_s * max(r_in, r_tgt * rho))
-    d = min(max((a + b / rho) / (1 + 1 / rho ** 2), 0.0), d_max)            # the nearest correct placement
-    return dict(input_start_s=abs(a - d), target_start_s=abs(b - d / rho), ratio=abs(r_in / r_tgt - rho))
-
-def window_errors(w: dict, truth: dict, window_s: float) -> dict:
-    "Errors (s, s, ratio) of one pair `w` (starts in s: `start_input_s`, `start_target_s`; ratios) against `truth`."
-    check_truth(truth); check_number('window_s', window_s, min=0, min_open=True)
-    if not isinstance(w, dict) or (missing := [k for k in ('start_input_s', 'start_target_s', 'ratio_input', 'ratio_target') if k not in w]):
-        raise ValueError(f"w: expected a pair with start_input_s, start_target_s, ratio_input, ratio_target, got {sorted(w) if isinstance(w, dict) else type(w).__name__}")
-    starts = truth.get('input_starts_s') or [truth['input_start_s']]     # every start of the pattern in the input
-    errs = [_errors_at(w, truth, window_s, s) for s in starts]
-    return min(errs, key=lambda e: e['input_start_s'] + e['target_start_s'])
-
-def closest_pair(pairs: list[dict], truth: dict, window_s: float) -> tuple[int, dict]:
-    "Index and errors of the pair in `pairs` nearest to `truth`."
-    if not pairs: raise ValueError("pairs: expected at least one window pair to compare with the truth, got none")
-    errs = [window_errors(p, truth, window_s) for p in pairs]
-    i = min(range(len(errs)), key=lambda k: errs[k]['input_start_s'] + errs[k]['target_start_s'])
-    return i, errs[i]
-
-# %% ../nbs/33_windows.ipynb #28b3e42e
-def _windows_1clip(x: Tensor, pos: Tensor) -> Tensor:
-    "`[N, C*L]` windows of `x [C, T]` at positions `pos [N, L]` (linear interpolation)."
-    lo = pos.floor().long().clamp(0, x.shape[1] - 2)
-    f = (pos - lo).to(x.dtype)
-    return (x[:, lo] * (1 - f) + x[:, lo + 1] * f).permute(1, 0, 2).flatten(1)
-
-def _standardise(v: Tensor) -> Tensor:
-    v = v - v.mean(1, keepdim=True)
-    return v / v.norm(dim=1, keepdim=True).clamp_min(torch.finfo(v.dtype).tiny)
-
 def keep_distinct(cands: list[dict], k: int, length: int, max_overlap: float = 0.5) -> list[dict]:
     "The best `k` of window pairs `cands` (frames; by `score`, descending) that overlap earlier kept ones at most `max_overlap` (`pairs_overlap`)."
     k = check_int('k', k, min=1); check_number('max_overlap', max_overlap, min=0, max=1)
@@ -401,14 +335,13 @@ def keep_distinct(cands: list[dict], k: int, length: int, max_overlap: float = 0
         if all(pairs_overlap(c, o, length) <= max_overlap for o in out): out.append(c)
     return out
 
-# %% ../nbs/33_windows.ipynb #d4b8e0c1
 def check_rolls(rolls) -> list[int]:
     "`rolls` as a list of integers (channel shifts); at least one."
     rolls = [check_int('rolls', r) for r in rolls]
     if not rolls: raise ValueError("rolls: expected at least one roll (0: the channels as they are), got none")
     return rolls
 
-def _check_ratios(ratios) -> Tensor:
+def check_ratios(ratios) -> Tensor:
     "`ratios` as a float32 tensor of at least one positive, finite ratio (a ratio <= 0 would read a window backwards or not at all)."
     r = torch.as_tensor(ratios, dtype=torch.float32).flatten()
     if len(r) == 0: raise ValueError("ratios: expected at least one ratio, got none")
@@ -416,90 +349,6 @@ def _check_ratios(ratios) -> Tensor:
     if len(r.unique()) != len(r): raise ValueError(f"ratios: expected distinct ratios (a ratio twice scores its windows twice), got {r.tolist()}")
     return r
 
-@torch.no_grad()
-def grid_candidates(x_in: Tensor, x_tgt: Tensor, length: int, ratios=None, stride: int = 5, rolls=(0,), k: int = 1,
-                    max_overlap: float = 0.5) -> list[dict]:
-    "The `k` best distinct window pairs over a grid of starts (every `stride` frames), input ratios (target 1) and channel `rolls`."
-    check_features('x_in', x_in, 2); check_features('x_tgt', x_tgt, 2); check_int('k', k, min=1); check_int('length', length, min=2)
-    if x_in.shape[0] != x_tgt.shape[0]: raise ValueError(f"x_tgt: expected {x_in.shape[0]} channels like x_in, got {x_tgt.shape[0]}")
-    stride, rolls = check_int('stride', stride, min=1), check_rolls(rolls)
-    ratios = torch.linspace(1.0, 1.5, 21) if ratios is None else _check_ratios(ratios)
-    _check_fits(x_in.shape[1], length, (1.0, float(ratios.max()))); _check_fits(x_tgt.shape[1], length, (1.0, 1.0))
-    t_starts = torch.arange(0, max_start(x_tgt.shape[1], length, 1.0) + 1, stride, dtype=torch.float32)
-    tw = _standardise(_windows_1clip(x_tgt, window_positions(t_starts, torch.ones_like(t_starts), length)))
-    cands = []
-    for r in ratios.tolist():
-        i_starts = torch.arange(0, max_start(x_in.shape[1], length, r) + 1e-6, stride, dtype=torch.float32)
-        iw = _standardise(_windows_1clip(x_in, window_positions(i_starts, torch.full_like(i_starts, r), length)))
-        iw = iw.view(len(i_starts), x_in.shape[0], length)          # rolling channels keeps a window standardised
-        scores = torch.cat([iw.roll(int(roll), 1).flatten(1) for roll in rolls]) @ tw.T     # [rolls x inputs, targets]
-        for roll, sc in zip(rolls, scores.view(len(rolls), -1).unbind()):
-            top = sc.topk(min(len(sc), 8 * k))
-            cands += [dict(score=s, start_input=float(i_starts[j // len(t_starts)]), start_target=float(t_starts[j % len(t_starts)]),
-                           ratio_input=r, ratio_target=1.0, roll=int(roll)) for s, j in zip(top.values.tolist(), top.indices.tolist())]
-    return keep_distinct(cands, k, length, max_overlap)
-
-def grid_search_windows(x_in: Tensor, x_tgt: Tensor, length: int, ratios=None, stride: int = 5, rolls=(0,)) -> dict:
-    "The best window pair over a grid of starts (every `stride` frames), input ratios (target ratio 1) and channel `rolls`."
-    return grid_candidates(x_in, x_tgt, length, ratios, stride, rolls, k=1)[0]
-
-# %% ../nbs/33_windows.ipynb #4c39821a
-def smooth_time(x: Tensor, sigma: float) -> Tensor:
-    "`x [B, C, T]` smoothed along time by a Gaussian of `sigma` frames (reflected at the ends); `x` itself for sigma 0."
-    check_features('x', x, 3); check_number('sigma', sigma, min=0)
-    if sigma == 0: return x
-    r = min(int(math.ceil(3 * sigma)), x.shape[-1] - 1)
-    k = torch.exp(-0.5 * (torch.arange(-r, r + 1, dtype=x.dtype, device=x.device) / sigma) ** 2)
-    k = (k / k.sum()).expand(x.shape[1], 1, -1)
-    return F.conv1d(F.pad(x, (r, r), mode='reflect'), k, groups=x.shape[1])
-
-def refine_windows(x_in: Tensor, x_tgt: Tensor, windows: dict, length: int, steps: int = 120, lr: float = 0.01,
-                   sigmas=(8.0, 4.0, 2.0, 0.0), ratio_range=RATIO_RANGE) -> tuple[dict, list]:
-    "Windows (`[B, P]` each) after `steps` Adam steps on starts and ratios, coarse-to-fine over `sigmas`; the loss per step."
-    check_features('x_in', x_in, 3); check_features('x_tgt', x_tgt, 3)
-    sigmas = [check_number('sigmas', s, min=0) for s in sigmas]
-    if not sigmas: raise ValueError("sigmas: expected at least one smoothing stage (0: none), got none")
-    # each stage takes steps // len(sigmas) steps: fewer steps than stages would return the windows unrefined
-    steps, lr = check_int('steps', steps, min=len(sigmas)), check_number('lr', lr, min=0, min_open=True)
-    ratio_range = check_ratio_range(ratio_range)
-    T_in, T_tgt = x_in.shape[-1], x_tgt.shape[-1]
-    if not isinstance(windows, dict) or (missing := [k for k in WINDOW_KEYS if k not in windows]):
-        raise ValueError(f"windows: expected a dict of {', '.join(WINDOW_KEYS)} (each [B, P]), missing {missing if isinstance(windows, dict) else 'all'}")
-    w0 = {k: v.detach() for k, v in windows.items()}
-    raw = nn.Parameter(encode_windows(w0, T_in, T_tgt, length, ratio_range, margin=0.01))   # off a saturated sigmoid
-    opt, history = torch.optim.Adam([raw], lr=lr), []
-    for stage, sigma in enumerate(sigmas):
-        a, b = smooth_time(x_in, sigma), smooth_time(x_tgt, sigma)
-        for _ in range(steps // len(sigmas)):
-            w = decode_windows(raw, T_in, T_tgt, length, ratio_range)
-            loss = torch.stack([window_mismatch(_sample_window(a, w['start_input'][:, p], w['ratio_input'][:, p], length),
-                                                _sample_window(b, w['start_target'][:, p], w['ratio_target'][:, p], length))
-                                for p in range(raw.shape[1])], 1)
-            opt.zero_grad(); loss.sum().backward(); opt.step()
-            history.append(float(loss.detach().mean()))
-    out = decode_windows(raw.detach(), T_in, T_tgt, length, ratio_range)
-    return out | dict(tonality=w0['tonality']), history
-
-# %% ../nbs/33_windows.ipynb #f1d6b3a8
-def refine_candidates(x_in: Tensor, x_tgt: Tensor, candidates: list[list[dict]], length: int, keep: int = 3,
-                      max_overlap: float = 0.5, **refine_kwargs) -> list[list[dict]]:
-    "Per clip pair `b` (`x_in[b]`, `x_tgt[b]`), its `candidates[b]` (frames; optional `roll`) refined; the `keep` best distinct."
-    check_features('x_in', x_in, 3); check_features('x_tgt', x_tgt, 3)
-    keep, max_overlap = check_int('keep', keep, min=1), check_number('max_overlap', max_overlap, min=0, max=1)
-    if len(candidates) != len(x_in): raise ValueError(f"candidates: expected {len(x_in)} lists (one per clip pair), got {len(candidates)}")
-    rows = [(b, c) for b, cs in enumerate(candidates) for c in cs]
-    if not rows: raise ValueError("candidates: expected at least one candidate, got none")
-    xi = torch.stack([x_in[b].roll(int(c.get('roll', 0)), 0) for b, c in rows])
-    xt = torch.stack([x_tgt[b] for b, _ in rows])
-    w0 = {k: torch.tensor([[float(c[k])] for _, c in rows]) for k in WINDOW_KEYS[:4]} | dict(tonality=torch.full((len(rows), 1), 0.5))
-    w, _ = refine_windows(xi, xt, w0, length, **refine_kwargs)
-    with torch.no_grad():
-        score = 1 - window_mismatch(extract_window(xi, w['start_input'][:, 0], w['ratio_input'][:, 0], length),
-                                    extract_window(xt, w['start_target'][:, 0], w['ratio_target'][:, 0], length))
-    done = [[] for _ in candidates]
-    for n, (b, c) in enumerate(rows):
-        done[b].append({k: float(w[k][n, 0]) for k in WINDOW_KEYS} | dict(roll=int(c.get('roll', 0)), score=float(score[n])))
-    return [keep_distinct(d, keep, length, max_overlap) for d in done]
 
 # %% ../nbs/33_windows.ipynb #c20a0002
 def _resample_time(e: Tensor, ratio: float) -> Tensor:
@@ -517,12 +366,41 @@ def _diagonal_means(sim: Tensor, span: int, stride: int = 1) -> Tensor:
     for k in range(1, span): out = out + sim[..., k:k + I:stride, k:k + J:stride]
     return out / span
 
-def _interp_rows(e: Tensor, pos: Tensor) -> Tensor:
-    "`[*pos.shape, D]`: `e [D, T]` read at (fractional) frames `pos`, linearly, clamped to the clip."
-    pos = pos.clamp(0, e.shape[-1] - 1)
-    lo = pos.floor().long().clamp(max=e.shape[-1] - 2)
-    f = (pos - lo)[..., None]
-    return e.T[lo] * (1 - f) + e.T[lo + 1] * f
+def _fine_windows(x_i: Tensor, x_t: Tensor, cands: list[dict], length: int, ratio_range: tuple, ratio_span: float, ratio_step: float,
+                  shift: float) -> list[dict]:
+    "Each candidate of `cands` (frames; `roll`) with its input start and ratio moved to the best Pearson correlation of its two windows' features (`x_i`, `x_t`: `[C, T]`): ratios within `ratio_span` of its own every `ratio_step`, input starts within `shift` frames."
+    (C, T), L, (lo, hi), N = x_i.shape, length, ratio_range, len(cands)
+    x = torch.stack([x_i.roll(c.get('roll', 0), 0) for c in cands])                      # [N, C, T]
+    n = round(ratio_span / ratio_step)
+    ratios = (torch.tensor([c['ratio_input'] for c in cands], dtype=x.dtype)[:, None] + ratio_step * torch.arange(-n, n + 1, dtype=x.dtype))
+    in_range = (ratios >= lo - 1e-6) & (ratios <= hi + 1e-6)
+    ratios = ratios.clamp(lo, hi)                                                        # [N, R]
+    U = int(math.ceil(shift / lo))
+    s0 = torch.tensor([c['start_input'] for c in cands], dtype=x.dtype)[:, None, None]
+    # per ratio r the input is read once at s0 + r j (j = -U .. L + U - 1); the window at offset u is j = u .. u + L - 1
+    pos = (s0 + ratios[..., None] * torch.arange(-U, L + U, dtype=x.dtype)).clamp(0, T - 1)          # [N, R, W]
+    i0 = pos.floor().long().clamp(max=T - 2); f = (pos - i0)[:, None]
+    take = lambda idx: x.gather(2, idx.flatten(1)[:, None].expand(N, C, -1)).view(N, C, *idx.shape[1:])
+    res = (take(i0) * (1 - f) + take(i0 + 1) * f).transpose(1, 2)                        # [N, R, C, W]
+    tp = (torch.tensor([c['start_target'] for c in cands], dtype=x.dtype)[:, None] + torch.arange(L, dtype=x.dtype)).clamp(0, T - 1)
+    t0 = tp.floor().long().clamp(max=T - 2); tf = (tp - t0)[:, None]
+    b = x_t[:, t0].transpose(0, 1) * (1 - tf) + x_t[:, t0 + 1].transpose(0, 1) * tf       # [N, C, L]
+    b = b - b.mean((1, 2), keepdim=True); b = b / b.flatten(1).norm(dim=1).clamp_min(1e-12)[:, None, None]
+    # every offset's dot product with the (centred, unit) target window at once: a correlation by FFT
+    W = res.shape[-1]; nfft = 1 << (W - 1).bit_length()
+    num = torch.fft.irfft((torch.fft.rfft(res, nfft) * torch.fft.rfft(b, nfft).conj()[:, None]).sum(2), nfft)[..., :2 * U + 1]
+    cs = lambda v: (lambda s: s[..., L:] - s[..., :-L])(F.pad(v.sum(2), (1, 0)).cumsum(-1))  # window sums over the L frames and channels
+    s1, s2 = cs(res), cs(res * res)
+    den = (s2 - s1 * s1 / (L * C)).clamp_min(1e-12).sqrt()
+    u = torch.arange(-U, U + 1, dtype=x.dtype)
+    starts = s0[..., 0, None] + ratios[..., None] * u                                    # [N, R, 2U + 1]
+    ok = (starts >= 0) & (starts + (L - 1) * ratios[..., None] <= T - 1) & ((ratios[..., None] * u).abs() <= shift + 1e-6) & in_range[..., None]
+    sc = (num / den).masked_fill(~ok, -math.inf).flatten(1)
+    out = []
+    for c, row, st, ra in zip(cands, sc, starts.flatten(1), ratios.repeat_interleave(2 * U + 1, 1)):
+        j = int(row.argmax())
+        out.append(dict(c, start_input=float(st[j]), ratio_input=float(ra[j]), fine_score=float(row[j])) if math.isfinite(float(row[j])) else c)
+    return out
 
 @dataclass
 class MatchSelectorConfig:
@@ -547,9 +425,9 @@ class MatchSelectorConfig:
         length = _window_frames(self.window_s, self.frame_rate)
         self.rolls = tuple(check_rolls(self.rolls)); check_int('hop', self.hop, min=1)
         check_int('window_s / hop', round(length / self.hop), min=2)            # the window in embedding frames
-        if self.ratios is not None: self.ratios = tuple(_check_ratios(self.ratios).sort().values.tolist())
+        if self.ratios is not None: self.ratios = tuple(check_ratios(self.ratios).sort().values.tolist())
         r = self.ratios or RATIO_GRID
-        _check_fits(round(self.clip_s * self.frame_rate), length, (r[0], r[-1]))
+        check_window_s(self.window_s, self.clip_s, self.frame_rate, (r[0], r[-1]))
         check_number('max_overlap', self.max_overlap, min=0, max=1)
         for k in ('dim', 'hidden', 'kernel_size'): check_int(k, getattr(self, k), min=1)
         if self.kernel_size % 2 == 0: raise ValueError(f"kernel_size: expected an odd size, got {self.kernel_size}")
@@ -566,6 +444,7 @@ class MatchSelector(SavedModel, nn.Module):
         self.channels, self.num_pairs, self.frame_rate, self.hop, self.rolls = c.channels, c.num_pairs, c.frame_rate, c.hop, c.rolls
         self.frames, self.length = round(c.clip_s * c.frame_rate), _window_frames(c.window_s, c.frame_rate)
         self.span, self.max_overlap = round(self.length / c.hop), c.max_overlap
+        self._positions = {}
         self.register_buffer('ratios', torch.tensor(c.ratios or RATIO_GRID, dtype=torch.float32), persistent=False)
         p = c.kernel_size // 2
         self.encoder = nn.Sequential(nn.Conv1d(channels, c.hidden, c.kernel_size, padding=p), nn.GELU(),
@@ -581,17 +460,20 @@ class MatchSelector(SavedModel, nn.Module):
 
     def positions(self, stride: int = 1) -> dict:
         "Every candidate's window in clip frames (every `stride`-th start): `start_input [R, I]`, `start_target [J]`, `ratio [R]`, and `valid [R, I, J]` (legal windows)."
+        stride = check_int('stride', stride, min=1)
+        key = (stride, self.ratios.device)
+        if key in self._positions: return self._positions[key]       # the same for every call (pick and score ask for them)
         T, c = self.frames, (self.hop - 1) / 2                   # an embedding frame sits at the centre of the frames it pools
         Te = T // self.hop
         I, J = int((Te - 1) / float(self.ratios[0]) + 1e-6) + 2 - self.span, Te - self.span + 1
-        stride = check_int('stride', stride, min=1)
         i, j = torch.arange(0, I, stride, dtype=torch.float32), torch.arange(0, J, stride, dtype=torch.float32)
         s_in = i[None] * self.ratios[:, None] * self.hop + c
         s_tgt = j * self.hop + c
         valid = ((s_in + (self.length - 1) * self.ratios[:, None] <= T - 1)[:, :, None]
                  & (s_tgt + self.length - 1 <= T - 1)[None, None])
         valid &= (i[None] <= (((Te - 1) / self.ratios + 1e-6).floor() + 1 - self.span)[:, None])[:, :, None]
-        return dict(start_input=s_in, start_target=s_tgt, ratio=self.ratios, valid=valid)
+        self._positions[key] = dict(start_input=s_in, start_target=s_tgt, ratio=self.ratios, valid=valid)
+        return self._positions[key]
 
     def check(self, name: str, x: Tensor) -> Tensor:
         "`x` if it is a `[B, channels, frames]` batch of finite floats, else an error naming `name`."
@@ -612,19 +494,20 @@ class MatchSelector(SavedModel, nn.Module):
         e_tgt = self.embed(x_tgt)                                                       # [B, D, Te]
         return e_in, e_tgt, list(rolls)
 
-    def score(self, e_in: Tensor, e_tgt: Tensor, stride: int = 1) -> Tensor:
-        "The scores of `forward` from the embeddings."
+    def score(self, e_in: Tensor, e_tgt: Tensor, stride: int = 1, ratio_index=None) -> Tensor:
+        "The scores of `forward` from the embeddings (only the ratios `ratio_index`, indices into `ratios`, if given)."
         pos = self.positions(stride)
         I, J = pos['valid'].shape[1:]
-        (B, K), R = e_in.shape[:2], len(self.ratios)
+        idx = list(range(len(self.ratios))) if ratio_index is None else [check_int('ratio_index', i, min=0, max=len(self.ratios) - 1) for i in ratio_index]
+        (B, K), R = e_in.shape[:2], len(idx)
         scores = e_in.new_full((B, R, K, I, J), -math.inf)       # -inf where a window leaves its clip
         i_last = pos['valid'].any(-1).sum(-1).tolist()            # per ratio, the legal input starts are the first ones
         j_last = int(pos['valid'].any((0, 1)).sum())
         scale = self.log_scale.exp()
-        for n, r in enumerate(self.ratios.tolist()):
-            sim = torch.einsum('bkdu,bdv->bkuv', _resample_time(e_in, r), e_tgt)         # one matmul per ratio (all rolls)
+        for m, n in enumerate(idx):
+            sim = torch.einsum('bkdu,bdv->bkuv', _resample_time(e_in, float(self.ratios[n])), e_tgt)   # one matmul per ratio (all rolls)
             sc = _diagonal_means(sim, self.span, stride)[..., :i_last[n], :j_last]
-            scores[:, n, :, :sc.shape[-2], :sc.shape[-1]] = sc * scale
+            scores[:, m, :, :sc.shape[-2], :sc.shape[-1]] = sc * scale
         return scores
 
     def candidate_errors(self, truth: dict) -> dict:
@@ -678,7 +561,7 @@ class MatchSelector(SavedModel, nn.Module):
         s_in_l, s_tgt_l, ratio_l = pos['start_input'].tolist(), pos['start_target'].tolist(), pos['ratio'].tolist()
         out = []
         for sc in scores:
-            flat, m = sc.flatten(), 64 * k
+            flat, m = sc.flatten(), 16 * k
             n_valid = int(torch.isfinite(flat).sum())
             while True:                          # the best candidates crowd around one peak: widen until k distinct ones are in
                 top = flat.topk(min(n_valid, m))
@@ -723,70 +606,50 @@ class MatchSelector(SavedModel, nn.Module):
         return dict(loss=self.loss(self(x_in, x_tgt, rolls=rolls), truths, rolls=rolls), scale=float(self.log_scale.detach().exp()))
 
     @torch.no_grad()
-    def select(self, x_in: Tensor, x_tgt: Tensor, k: int | None = None, stride: int = 2, ratio_step: float = 0.01,
-               start_step: float = 0.5, chunk: int = 8) -> list[list[dict]]:
-        "One shot, cheaper and finer than `pick(forward(...))`: per clip pair the `k` best distinct pairs (frames; `roll`, `score`) of a coarse pass (every `stride`-th start), each moved to the best of its own scores on a fine grid around it (starts every `start_step` embedding frames, ratios every `ratio_step`)."
-        k, stride = check_int('k', self.num_pairs if k is None else k, min=1), check_int('stride', stride, min=1)
-        ratio_step, start_step = check_number('ratio_step', ratio_step, min=0, min_open=True), check_number('start_step', start_step, min=0, min_open=True)
-        chunk, out = check_int('chunk', chunk, min=1), []
+    def select(self, x_in: Tensor, x_tgt: Tensor, k: int | None = None, top_rolls: int = 3, roll_ratios: int = 1, roll_stride: int = 2,
+               fine: bool = True, ratio_span: float = 0.1, ratio_step: float = 0.01, shift_s: float = 0.3, chunk: int = 8) -> list[list[dict]]:
+        "One shot, per clip pair the `k` best distinct pairs (frames; `roll`, `score`): the `top_rolls` likeliest rolls (a cheap pass on the features), every candidate of those scored and picked (`pick`), each pick's ratio and input start then fitted on the features at the full frame rate (`fine`)."
+        k, top_rolls = check_int('k', self.num_pairs if k is None else k, min=1), check_int('top_rolls', top_rolls, min=1)
+        roll_ratios, roll_stride = check_int('roll_ratios', roll_ratios, min=1), check_int('roll_stride', roll_stride, min=1)
+        ratio_step = check_number('ratio_step', ratio_step, min=0, min_open=True)
+        ratio_span, shift_s = check_number('ratio_span', ratio_span, min=0), check_number('shift_s', shift_s, min=0)
+        chunk, out, R = check_int('chunk', chunk, min=1), [], len(self.ratios)
+        x_in, x_tgt = self.check('x_in', x_in), self.check('x_tgt', x_tgt)
+        if len(x_in) != len(x_tgt): raise ValueError(f"x_tgt: expected {len(x_in)} rows like x_in, got {len(x_tgt)}")
+        pre = sorted({round(v) for v in torch.linspace(0, R - 1, roll_ratios + 2)[1:-1].tolist()}) if R > 2 else list(range(R))
+        lo_hi, rolls = (float(self.ratios[0]), float(self.ratios[-1])), list(self.rolls)
         for b0 in range(0, len(x_in), chunk):
-            e_in, e_tgt, rolls = self.embeddings(x_in[b0:b0 + chunk], x_tgt[b0:b0 + chunk])
-            coarse = self.pick(self.score(e_in, e_tgt, stride), 2 * k, neighbourhood=0, ratio_fit='none', stride=stride)
-            for b, cands in enumerate(coarse):         # twice as many as kept: two may move onto one match
-                fine = [self._local_best(e_in[b, rolls.index(c['roll'])], e_tgt[b], c, stride, ratio_step, start_step) for c in cands]
-                out.append(keep_distinct(fine, k, self.length, self.max_overlap))
+            xi, xt = x_in[b0:b0 + chunk], x_tgt[b0:b0 + chunk]
+            B, n_keep = len(xi), min(top_rolls, len(rolls))
+            if n_keep < len(rolls):
+                # the likeliest transpositions, cheaply: cosine of the features pooled by `hop` (not encoded), at `roll_ratios` ratios,
+                # every `roll_stride`-th start (on the default run's held-out pairs the top 3 hold the roll the full scoring picks)
+                z_t, z = (F.normalize(F.avg_pool1d(v, self.hop, self.hop), dim=1) for v in (xt, xi))
+                z_in = torch.stack([z.roll(r, 1) for r in rolls], 1)          # pooling and unit length commute with a roll of the channels
+                best = torch.stack([_diagonal_means(torch.einsum('bkdu,bdv->bkuv', _resample_time(z_in, float(self.ratios[n])), z_t),
+                                                    self.span, roll_stride).flatten(2).amax(-1) for n in pre]).amax(0)
+                keep = best.topk(n_keep, -1).indices.tolist()
+            else: keep = [list(range(len(rolls)))] * B
+            e_in = self.embed(torch.stack([torch.stack([xi[b].roll(rolls[i], 0) for i in keep[b]]) for b in range(B)]))
+            sc = self.score(e_in, self.embed(xt))
+            for b in range(B):
+                cands = self.pick(sc[b:b + 1], k, rolls=[rolls[i] for i in keep[b]])[0]
+                if fine:                       # sub-frame ratio and start from the features; a move onto another pick is undone
+                    done = []
+                    for c, m in zip(cands, _fine_windows(xi[b], xt[b], cands, self.length, lo_hi, ratio_span, ratio_step, shift_s * self.frame_rate)):
+                        done.append(m if all(pairs_overlap(m, o, self.length) <= self.max_overlap for o in done) else c)
+                    cands = done
+                out.append(cands)
         return out
 
-    def _local_best(self, e_i: Tensor, e_t: Tensor, c: dict, stride: int, ratio_step: float, start_step: float) -> dict:
-        "Candidate `c` moved to the best score on a fine grid: starts within `stride` embedding frames, ratios within one step of the selector's grid."
-        hop, cc, L, T, Te = self.hop, (self.hop - 1) / 2, self.length, self.frames, e_i.shape[-1]
-        rat = self.ratios.tolist()
-        step = (rat[-1] - rat[0]) / (len(rat) - 1) if len(rat) > 1 else 0.0
-        ratios = (c['ratio_input'] + torch.arange(-step, step + 1e-9, ratio_step) if step else torch.tensor([c['ratio_input']])).clamp(rat[0], rat[-1])
-        d = torch.arange(-stride, stride + 1e-9, start_step)
-        u, v, kk = (c['start_input'] - cc) / hop + d, (c['start_target'] - cc) / hop + d, torch.arange(self.span)
-        a = _interp_rows(e_i, u[None, :, None] + ratios[:, None, None] * kk)               # [ratios, u, span, D]
-        b = _interp_rows(e_t, v[:, None] + kk)                                             # [v, span, D]
-        sc = torch.einsum('rukd,vkd->ruv', a, b) / self.span * self.log_scale.exp()
-        s_in, s_tgt = u * hop + cc, v * hop + cc
-        ok_in = (u[None] >= 0) & (s_in[None] + (L - 1) * ratios[:, None] <= T - 1) & (u[None] + (self.span - 1) * ratios[:, None] <= Te - 1)
-        ok_tgt = (v >= 0) & (s_tgt + L - 1 <= T - 1) & (v + self.span - 1 <= Te - 1)
-        sc = sc.masked_fill(~(ok_in[:, :, None] & ok_tgt[None, None]), -math.inf)
-        best = int(sc.flatten().argmax())
-        r, rest = divmod(best, sc.shape[1] * sc.shape[2]); i, j = divmod(rest, sc.shape[2])
-        if not math.isfinite(float(sc[r, i, j])): return c
-        return dict(c, score=float(sc[r, i, j]), start_input=float(s_in[i]), start_target=float(s_tgt[j]), ratio_input=float(ratios[r]))
 
-# %% ../nbs/33_windows.ipynb #c20a0011
-class PlantedPairs(torch.utils.data.Dataset):
-    "`n` training pairs `(input rolled by its transposition, target, truth)`: rendered ones (`rendered`: (input, target, truth with `roll`)) or patterns planted between two of `clips` (`[C, T]` each)."
-    def __init__(self, clips: list[Tensor], n: int, rendered=(), rendered_share: float = 0.5, transpose: bool = False,
-                 frame_rate: float = 50.0, seed: int = 0):
-        if len(clips) < 2: raise ValueError(f"clips: expected at least 2 clips to plant patterns between, got {len(clips)}")
-        self.clips = [check_features(f'clips[{i}]', c, 2) for i, c in enumerate(clips)]
-        if len({tuple(c.shape) for c in self.clips}) > 1: raise ValueError(f"clips: expected clips of one shape [C, T], got {sorted({tuple(c.shape) for c in self.clips})}")
-        self.n, self.rendered = check_int('n', n, min=1), list(rendered)
-        self.share = check_number('rendered_share', rendered_share, min=0, max=1) if self.rendered else 0.0
-        self.transpose, self.frame_rate, self.seed = check_choice('transpose', transpose, (True, False)), frame_rate, check_int('seed', seed, min=0)
-    def __len__(self): return self.n
-    def __getitem__(self, i: int):
-        if not 0 <= i < self.n: raise IndexError(f"i: expected an item in [0, {self.n}), got {i}")
-        g = torch.Generator().manual_seed(self.seed * 1_000_003 + int(i))
-        if float(torch.rand((), generator=g)) < self.share:
-            x_in, x_tgt, t = self.rendered[int(torch.randint(len(self.rendered), (), generator=g))]
-        else:
-            a, b = torch.randperm(len(self.clips), generator=g)[:2].tolist()
-            shift = int(torch.randint(self.clips[a].shape[0], (), generator=g)) if self.transpose else 0
-            x_in = self.clips[a]
-            x_tgt, t = random_plant(g, x_in.roll(shift, 0), self.clips[b], self.frame_rate)
-            t = dict(t, roll=shift)
-        return x_in.roll(t.get('roll', 0), 0), x_tgt, dict(t, roll=0)
-
+# %% ../nbs/33_windows.ipynb #a6da81ff
 class MatchCollate:
     "A batch of `PlantedPairs` items for `MatchSelector.training_step`: (inputs, targets, truths, rolls scored: 0 and `negatives` others drawn from `rolls`)."
     def __init__(self, rolls=(0,), negatives: int = 3, seed: int = 0):
         self.others = [r for r in check_rolls(rolls) if r != 0]
         self.negatives, self.gen = check_int('negatives', negatives, min=0), torch.Generator().manual_seed(check_int('seed', seed, min=0))
     def __call__(self, items):
+        if not items: raise ValueError("items: expected at least one (input, target, truth) item, got none")
         sub = [0] + [self.others[int(k)] for k in torch.randperm(len(self.others), generator=self.gen)[:self.negatives]]
         return torch.stack([x for x, _, _ in items]), torch.stack([y for _, y, _ in items]), [t for *_, t in items], sub
