@@ -195,14 +195,28 @@ class UnitySpeechModel(SavedModel, nn.Module):
         if not self.config.fusion: return states, mask
         return torch.cat([states, semantic_hidden], 1), torch.cat([mask, mask.new_ones(semantic_hidden.shape[:2])], 1)
 
+    def predict_semantic(self, states: Tensor, mask: Tensor, context: Tensor | None = None, trie: Trie | None = None) -> Tensor:
+        "Decoder 1's semantic ID `[B, semantic_length]` for the memory `states`: greedy (a beam of one, within `trie` if given), in eval mode, no gradient."
+        d1 = self.semantic_decoder
+        with evaluating(d1), torch.no_grad():
+            step = lambda tok: d1(tok, states, mask, context)[0][:, -1]
+            sem, _ = beam_search(step, len(states), d1.length, 1, d1.bos, None if trie is None else TrieLogitsProcessor(trie), states.device)
+        return sem[:, 0].clamp(min=0)              # a semantic trie always leaves one path
+
     def forward(self, x: Tensor, mask: Tensor | None, semantic_ids: Tensor, doc_ids: Tensor) -> UnityOutput:
-        "Teacher-forced losses: CE of decoder 1 on `semantic_ids` `[B, Ls]` + lambda CE of decoder 2 on `doc_ids` `[B, Ld]`."
+        "Teacher-forced losses: CE of decoder 1 on `semantic_ids` `[B, Ls]` + lambda CE of decoder 2 on `doc_ids` `[B, Ld]`; decoder 2 fuses decoder 1's states over its own semantic ID."
         c, B = self.config, len(x)
         sem = _check_ids('semantic_ids', semantic_ids, B, c.semantic_length, c.semantic_vocab).to(x.device)
         doc = _check_ids('doc_ids', doc_ids, B, c.doc_length, c.doc_vocab).to(x.device)
         states, m = self.encode(x, mask)
         ctx = self.context(states)
-        sem_logits, sem_hidden = self.semantic_decoder(self.semantic_decoder.inputs(sem), states, m, ctx)
+        d1 = self.semantic_decoder
+        sem_logits, _ = d1(d1.inputs(sem), states, m, ctx)
+        # Fusion reads decoder 1's states over the semantic ID decoder 1 generates, as `generate` does at inference. Over the
+        # true ID (teacher forcing) it would leak the answer: a semantic ID with its dedup suffix is unique to one document,
+        # so decoder 2 learns the lookup semantic ID -> document ID and ignores the audio, and at inference it is handed
+        # decoder 1's guess instead.
+        sem_hidden = d1(d1.inputs(self.predict_semantic(states, m, ctx)), states, m, ctx)[1] if c.fusion else None
         doc_logits, _ = self.doc_decoder(self.doc_decoder.inputs(doc)[:, :-1], *self.memory(states, m, sem_hidden), ctx)
         sem_logits = sem_logits[:, :-1]
         ce = lambda logits, target, V: F.cross_entropy(logits.reshape(-1, V).float(), target.reshape(-1), label_smoothing=c.label_smoothing)
@@ -231,15 +245,11 @@ def generate(model: UnitySpeechModel, x: Tensor, mask: Tensor | None = None, num
     d1, d2 = model.semantic_decoder, model.doc_decoder
     with evaluating(model):
         states, m = model.encode(x, mask)
-        B = len(states)
         ctx = model.context(states)
-        step1 = lambda tok: d1(tok, states, m, ctx)[0][:, -1]
-        p1, p2 = (None if t is None else TrieLogitsProcessor(t) for t in (semantic_trie, trie))
-        sem, _ = beam_search(step1, B, d1.length, 1, d1.bos, p1, states.device)
-        sem = sem[:, 0].clamp(min=0)              # a semantic trie always leaves one path
+        sem = model.predict_semantic(states, m, ctx, semantic_trie)      # the semantic ID decoder 2 was trained to fuse
         mem, mm = model.memory(states, m, d1(d1.inputs(sem), states, m, ctx)[1])
         step2 = lambda tok: d2(tok, mem, mm, ctx)[0][:, -1]
-        return beam_search(step2, B, d2.length, num_beams, d2.bos, p2, states.device)
+        return beam_search(step2, len(states), d2.length, num_beams, d2.bos, None if trie is None else TrieLogitsProcessor(trie), states.device)
 
 # %% ../nbs/35_retrieval.ipynb #45eac44f
 def _check_items(name: str, items, dim: int | None = None, empty: bool = False) -> list[Tensor]:
