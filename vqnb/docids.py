@@ -53,6 +53,7 @@ def id_table(codes: Tensor, kind: str = 'rqvae') -> IdTable:
     "The table of code tuples `codes` `[N, L]` with a dedup suffix (`[N, L + 1]`) and their collision rate."
     if not isinstance(codes, Tensor) or codes.is_floating_point() or codes.dtype == torch.bool:
         raise ValueError(f"codes: expected an integer tensor [documents, L], got {describe(codes)}")
+    if codes.ndim != 2 or 0 in codes.shape: raise ValueError(f"codes: expected at least one document of at least one code [documents, L], got shape {tuple(codes.shape)}")
     ids, rate = document_ids(codes.long())       # int64 first: the suffix counts up to N - 1 (uint8 codes would wrap)
     return IdTable(ids, rate, kind)
 

@@ -59,6 +59,8 @@ class UnityConfig:
     @classmethod
     def for_tables(cls, semantic: IdTable, doc: IdTable, **kwargs) -> 'UnityConfig':
         "A config whose vocabularies and lengths fit the ID tables `semantic` and `doc`."
+        for name, t in (('semantic', semantic), ('doc', doc)):
+            if not isinstance(t, IdTable): raise TypeError(f"{name}: expected an IdTable, got {type(t).__name__}")
         return cls(semantic_vocab=semantic.vocab_size, semantic_length=semantic.length, doc_vocab=doc.vocab_size,
                    doc_length=doc.length, **kwargs)
 
@@ -153,6 +155,12 @@ def check_features(x: Tensor, mask: Tensor | None, config: UnityConfig, dtype=to
         raise ValueError(f"x: expected finite values at the real frames (mask True), got {int((~torch.isfinite(x[mask])).any(-1).sum())} frames with NaN or inf")
     return x.to(dtype), mask                   # float64 (numpy's default) or float16 input: the model's dtype at the boundary
 
+def _batch_fields(batch, keys: tuple) -> list:
+    "The fields `keys` of a training `batch` (a `DualTaskCollator` dict), or a `ValueError` naming the missing ones."
+    if not isinstance(batch, dict): raise ValueError(f"batch: expected a dict with keys {', '.join(keys)}, got {type(batch).__name__}")
+    if missing := [k for k in keys if k not in batch]: raise ValueError(f"batch: expected keys {', '.join(keys)}; missing {missing}")
+    return [batch[k] for k in keys]
+
 def _check_ids(name: str, ids, B: int, L: int, V: int) -> Tensor:
     if not isinstance(ids, Tensor) or ids.ndim != 2 or tuple(ids.shape) != (B, L) or ids.is_floating_point() or ids.dtype == torch.bool:
         raise ValueError(f"{name}: expected an integer tensor [{B}, {L}], got {describe(ids)}")
@@ -225,7 +233,7 @@ class UnitySpeechModel(SavedModel, nn.Module):
 
     def training_step(self, batch: dict) -> dict:
         "The `vqnb.train.Trainer` step (`step_fn=UnitySpeechModel.training_step`) on a `DualTaskCollator` batch: the loss, both cross-entropies, the share of retrieval items."
-        out = self(batch['x'], batch['mask'], batch['semantic_ids'], batch['doc_ids'])
+        out = self(*_batch_fields(batch, ('x', 'mask', 'semantic_ids', 'doc_ids')))
         return dict(loss=out.loss, **out.metrics, retrieval_share=batch['task'].float().mean())
 
     def warm_start(self, dense: nn.Module) -> 'UnitySpeechModel':
@@ -243,6 +251,10 @@ def generate(model: UnitySpeechModel, x: Tensor, mask: Tensor | None = None, num
     "Document IDs `[B, num_beams, doc_length]` best first (-1 in empty slots) and log-probabilities `[B, num_beams]`."
     if not isinstance(model, UnitySpeechModel): raise TypeError(f"model: expected a UnitySpeechModel, got {type(model).__name__}")
     d1, d2 = model.semantic_decoder, model.doc_decoder
+    for name, t, d in (('trie', trie, d2), ('semantic_trie', semantic_trie, d1)):     # a trie of other lengths would end every beam empty
+        if t is not None and (not isinstance(t, Trie) or t.lengths() != {d.length}):
+            raise ValueError(f"{name}: expected a Trie of IDs of length {d.length} (the model's), got " +
+                             (type(t).__name__ if not isinstance(t, Trie) else f"lengths {sorted(t.lengths())}"))
     with evaluating(model):
         states, m = model.encode(x, mask)
         ctx = model.context(states)
@@ -332,6 +344,7 @@ def retrieve(model: UnitySpeechModel, queries: list, table: IdTable, num_beams: 
         raise ValueError(f"table: expected an IdTable of IDs of length {model.config.doc_length} over at most {model.config.doc_vocab} "
                          f"tokens (the model's), got {describe(table) if not isinstance(table, IdTable) else (table.length, table.vocab_size)}")
     if not len(queries): raise ValueError("queries: expected at least one [frames, n_mels] query, got none")
+    queries = _check_items('queries', queries, dim=model.config.n_mels)       # the argument named, not the padded batch
     device = next(model.parameters()).device
     for s in range(0, len(queries), batch_size):
         x, mask = pad_batch(list(queries[s:s + batch_size]), dtype=torch.float32)
@@ -382,7 +395,7 @@ class DualEncoder(nn.Module):
 
     def training_step(self, batch: dict) -> dict:
         "The `vqnb.train.Trainer` step (`step_fn=DualEncoder.training_step`) on a `DualTaskCollator(documents=...)` batch: InfoNCE loss and in-batch accuracy."
-        out = self(batch['x'], batch['mask'], batch['doc_x'], batch['doc_mask'], batch['doc'])
+        out = self(*_batch_fields(batch, ('x', 'mask', 'doc_x', 'doc_mask', 'doc')))
         return dict(loss=out.loss, **out.metrics)
 
 def dual_encoder_step(model: DualEncoder, batch: dict) -> dict:
@@ -394,6 +407,7 @@ def embed_items(model: DualEncoder, items: list, batch_size: int = 64) -> Tensor
     "Unit vectors `[n, d_model]` of the log-mel items `[frames, n_mels]`, in batches (eval mode)."
     batch_size, device = check_int('batch_size', batch_size, min=1), next(model.parameters()).device
     if not len(items): raise ValueError("items: expected at least one [frames, n_mels] item, got none")
+    items = _check_items('items', items, dim=model.config.n_mels)
     with evaluating(model):
         return torch.cat([model.embed(*(t.to(device) for t in pad_batch(list(items[s:s + batch_size]), dtype=torch.float32))).cpu()
                           for s in range(0, len(items), batch_size)])
