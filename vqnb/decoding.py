@@ -70,6 +70,16 @@ class Trie:
                 if t != self._END: out.add(t); stack.append(child)
         return out
 
+    def lengths(self) -> set[int]:
+        "The lengths of the trie's IDs (one length for the IDs of an `IdTable`)."
+        out, stack = set(), [(self.root, 0)]
+        while stack:
+            node, depth = stack.pop()
+            for t, child in node.items():
+                if t == self._END: out.add(depth)
+                else: stack.append((child, depth + 1))
+        return out
+
     def __len__(self): return self.n
 
 # %% ../nbs/38_decoding.ipynb #a6f13a72

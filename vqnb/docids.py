@@ -12,9 +12,10 @@ import torch
 from torch import Tensor
 from .core import check_int, check_number, describe
 from .rqvae import document_ids
+from .quantize import kmeans_codebook
 
 # %% auto #0
-__all__ = ['IdTable', 'id_table', 'random_ids', 'atomic_ids', 'semantic_ids']
+__all__ = ['IdTable', 'id_table', 'random_ids', 'atomic_ids', 'distinct_depth', 'semantic_ids']
 
 # %% ../nbs/37_docids.ipynb #bb2bff19
 @dataclass
@@ -52,6 +53,7 @@ def id_table(codes: Tensor, kind: str = 'rqvae') -> IdTable:
     "The table of code tuples `codes` `[N, L]` with a dedup suffix (`[N, L + 1]`) and their collision rate."
     if not isinstance(codes, Tensor) or codes.is_floating_point() or codes.dtype == torch.bool:
         raise ValueError(f"codes: expected an integer tensor [documents, L], got {describe(codes)}")
+    if codes.ndim != 2 or 0 in codes.shape: raise ValueError(f"codes: expected at least one document of at least one code [documents, L], got shape {tuple(codes.shape)}")
     ids, rate = document_ids(codes.long())       # int64 first: the suffix counts up to N - 1 (uint8 codes would wrap)
     return IdTable(ids, rate, kind)
 
@@ -66,26 +68,42 @@ def atomic_ids(n: int) -> IdTable:
     return IdTable(torch.arange(check_int('n', n, min=1))[:, None], 0., 'atomic')
 
 # %% ../nbs/37_docids.ipynb #ebe9407a
-def _kmeans(x: np.ndarray, k: int, seed: int) -> np.ndarray:
-    "Cluster index `[N]` of each row of `x` `[N, D]` among `k` clusters (scikit-learn's k-means, k-means++ seeding)."
-    from sklearn.cluster import KMeans
-    return KMeans(k, init='k-means++', n_init=3, random_state=seed).fit_predict(x)
+def _clusters(x: np.ndarray, k: int, seed: int, balanced: bool) -> np.ndarray:
+    "Cluster `[N]` of each row of `x` `[N, D]` among `k` k-means centres: its nearest, or with `balanced` at most `ceil(N / k)` rows a cluster."
+    data = torch.from_numpy(x).float()
+    centres, _ = kmeans_codebook(data, k, iters=50, seed=seed)
+    d = torch.cdist(data, centres).pow(2).double().numpy()
+    if not balanced: return d.argmin(1)
+    from scipy.optimize import linear_sum_assignment
+    cap = -(-len(x) // k)                                   # each centre offers `cap` seats; the cheapest seating of every row
+    rows, seats = linear_sum_assignment(np.repeat(d, cap, axis=1))
+    out = np.empty(len(x), dtype=np.int64); out[rows] = seats // cap
+    return out
 
-def _paths(x: np.ndarray, idx: np.ndarray, k: int, depth: int, seed: int, out: np.ndarray, level: int = 0):
+def _paths(x: np.ndarray, idx: np.ndarray, k: int, depth: int, seed: int, balanced: bool, out: np.ndarray, level: int = 0):
     "Write the k-means path of the rows `idx` of `x` from `level` on into `out` `[N, depth]`."
     if level == depth: return
     if len(idx) <= k: out[idx, level] = np.arange(len(idx)); return              # DSI: a small cluster numbers its members
-    a = _kmeans(x[idx], k, seed)
+    a = _clusters(x[idx], k, seed, balanced)
     out[idx, level] = a
     for j in range(k):
-        if (a == j).any(): _paths(x, idx[a == j], k, depth, seed, out, level + 1)
+        if (a == j).any(): _paths(x, idx[a == j], k, depth, seed, balanced, out, level + 1)
 
-def semantic_ids(embeddings, branching: int = 8, depth: int = 2, seed: int = 0) -> IdTable:
-    "DSI's semantic IDs: hierarchical k-means paths `[N, depth]` of the rows of `embeddings`, plus a dedup suffix."
+def distinct_depth(n: int, branching: int) -> int:
+    "Levels of balanced `branching`-way splits after which `n` documents have distinct paths (the last level numbers at most `branching`)."
+    n, k, depth = check_int('n', n, min=1), check_int('branching', branching, min=2), 1
+    while n > k: n, depth = -(-n // k), depth + 1
+    return depth
+
+def semantic_ids(embeddings, branching: int = 8, depth: int | None = 2, seed: int = 0, balanced: bool = False) -> IdTable:
+    "DSI's semantic IDs: hierarchical k-means paths `[N, depth]` of the rows of `embeddings` (clusters of at most `ceil(n / branching)` with `balanced`; `depth=None`: deep enough for distinct balanced paths), plus a dedup suffix."
     x = torch.as_tensor(embeddings, dtype=torch.float64)
     if x.ndim != 2 or 0 in x.shape or not torch.isfinite(x).all():
         raise ValueError(f"embeddings: expected a non-empty finite [documents, dim] matrix, got {describe(x)}")
-    k, depth = check_int('branching', branching, min=2), check_int('depth', depth, min=1)
+    if balanced not in (True, False): raise ValueError(f"balanced: expected True or False, got {balanced!r}")
+    k = check_int('branching', branching, min=2)
+    if depth is None and not balanced: raise ValueError("depth: None (as deep as distinct paths need) needs balanced=True; plain k-means gives no such bound")
+    depth = distinct_depth(len(x), k) if depth is None else check_int('depth', depth, min=1)
     out = np.zeros((len(x), depth), dtype=np.int64)
-    _paths(x.numpy(), np.arange(len(x)), k, depth, check_int('seed', seed, min=0), out)
+    _paths(x.numpy(), np.arange(len(x)), k, depth, check_int('seed', seed, min=0), balanced, out)
     return IdTable(*document_ids(torch.from_numpy(out)), 'semantic')

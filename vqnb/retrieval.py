@@ -59,6 +59,8 @@ class UnityConfig:
     @classmethod
     def for_tables(cls, semantic: IdTable, doc: IdTable, **kwargs) -> 'UnityConfig':
         "A config whose vocabularies and lengths fit the ID tables `semantic` and `doc`."
+        for name, t in (('semantic', semantic), ('doc', doc)):
+            if not isinstance(t, IdTable): raise TypeError(f"{name}: expected an IdTable, got {type(t).__name__}")
         return cls(semantic_vocab=semantic.vocab_size, semantic_length=semantic.length, doc_vocab=doc.vocab_size,
                    doc_length=doc.length, **kwargs)
 
@@ -153,6 +155,12 @@ def check_features(x: Tensor, mask: Tensor | None, config: UnityConfig, dtype=to
         raise ValueError(f"x: expected finite values at the real frames (mask True), got {int((~torch.isfinite(x[mask])).any(-1).sum())} frames with NaN or inf")
     return x.to(dtype), mask                   # float64 (numpy's default) or float16 input: the model's dtype at the boundary
 
+def _batch_fields(batch, keys: tuple) -> list:
+    "The fields `keys` of a training `batch` (a `DualTaskCollator` dict), or a `ValueError` naming the missing ones."
+    if not isinstance(batch, dict): raise ValueError(f"batch: expected a dict with keys {', '.join(keys)}, got {type(batch).__name__}")
+    if missing := [k for k in keys if k not in batch]: raise ValueError(f"batch: expected keys {', '.join(keys)}; missing {missing}")
+    return [batch[k] for k in keys]
+
 def _check_ids(name: str, ids, B: int, L: int, V: int) -> Tensor:
     if not isinstance(ids, Tensor) or ids.ndim != 2 or tuple(ids.shape) != (B, L) or ids.is_floating_point() or ids.dtype == torch.bool:
         raise ValueError(f"{name}: expected an integer tensor [{B}, {L}], got {describe(ids)}")
@@ -195,14 +203,28 @@ class UnitySpeechModel(SavedModel, nn.Module):
         if not self.config.fusion: return states, mask
         return torch.cat([states, semantic_hidden], 1), torch.cat([mask, mask.new_ones(semantic_hidden.shape[:2])], 1)
 
+    def predict_semantic(self, states: Tensor, mask: Tensor, context: Tensor | None = None, trie: Trie | None = None) -> Tensor:
+        "Decoder 1's semantic ID `[B, semantic_length]` for the memory `states`: greedy (a beam of one, within `trie` if given), in eval mode, no gradient."
+        d1 = self.semantic_decoder
+        with evaluating(d1), torch.no_grad():
+            step = lambda tok: d1(tok, states, mask, context)[0][:, -1]
+            sem, _ = beam_search(step, len(states), d1.length, 1, d1.bos, None if trie is None else TrieLogitsProcessor(trie), states.device)
+        return sem[:, 0].clamp(min=0)              # a semantic trie always leaves one path
+
     def forward(self, x: Tensor, mask: Tensor | None, semantic_ids: Tensor, doc_ids: Tensor) -> UnityOutput:
-        "Teacher-forced losses: CE of decoder 1 on `semantic_ids` `[B, Ls]` + lambda CE of decoder 2 on `doc_ids` `[B, Ld]`."
+        "Teacher-forced losses: CE of decoder 1 on `semantic_ids` `[B, Ls]` + lambda CE of decoder 2 on `doc_ids` `[B, Ld]`; decoder 2 fuses decoder 1's states over its own semantic ID."
         c, B = self.config, len(x)
         sem = _check_ids('semantic_ids', semantic_ids, B, c.semantic_length, c.semantic_vocab).to(x.device)
         doc = _check_ids('doc_ids', doc_ids, B, c.doc_length, c.doc_vocab).to(x.device)
         states, m = self.encode(x, mask)
         ctx = self.context(states)
-        sem_logits, sem_hidden = self.semantic_decoder(self.semantic_decoder.inputs(sem), states, m, ctx)
+        d1 = self.semantic_decoder
+        sem_logits, _ = d1(d1.inputs(sem), states, m, ctx)
+        # Fusion reads decoder 1's states over the semantic ID decoder 1 generates, as `generate` does at inference. Over the
+        # true ID (teacher forcing) it would leak the answer: a semantic ID with its dedup suffix is unique to one document,
+        # so decoder 2 learns the lookup semantic ID -> document ID and ignores the audio, and at inference it is handed
+        # decoder 1's guess instead.
+        sem_hidden = d1(d1.inputs(self.predict_semantic(states, m, ctx)), states, m, ctx)[1] if c.fusion else None
         doc_logits, _ = self.doc_decoder(self.doc_decoder.inputs(doc)[:, :-1], *self.memory(states, m, sem_hidden), ctx)
         sem_logits = sem_logits[:, :-1]
         ce = lambda logits, target, V: F.cross_entropy(logits.reshape(-1, V).float(), target.reshape(-1), label_smoothing=c.label_smoothing)
@@ -211,7 +233,7 @@ class UnitySpeechModel(SavedModel, nn.Module):
 
     def training_step(self, batch: dict) -> dict:
         "The `vqnb.train.Trainer` step (`step_fn=UnitySpeechModel.training_step`) on a `DualTaskCollator` batch: the loss, both cross-entropies, the share of retrieval items."
-        out = self(batch['x'], batch['mask'], batch['semantic_ids'], batch['doc_ids'])
+        out = self(*_batch_fields(batch, ('x', 'mask', 'semantic_ids', 'doc_ids')))
         return dict(loss=out.loss, **out.metrics, retrieval_share=batch['task'].float().mean())
 
     def warm_start(self, dense: nn.Module) -> 'UnitySpeechModel':
@@ -229,17 +251,17 @@ def generate(model: UnitySpeechModel, x: Tensor, mask: Tensor | None = None, num
     "Document IDs `[B, num_beams, doc_length]` best first (-1 in empty slots) and log-probabilities `[B, num_beams]`."
     if not isinstance(model, UnitySpeechModel): raise TypeError(f"model: expected a UnitySpeechModel, got {type(model).__name__}")
     d1, d2 = model.semantic_decoder, model.doc_decoder
+    for name, t, d in (('trie', trie, d2), ('semantic_trie', semantic_trie, d1)):     # a trie of other lengths would end every beam empty
+        if t is not None and (not isinstance(t, Trie) or t.lengths() != {d.length}):
+            raise ValueError(f"{name}: expected a Trie of IDs of length {d.length} (the model's), got " +
+                             (type(t).__name__ if not isinstance(t, Trie) else f"lengths {sorted(t.lengths())}"))
     with evaluating(model):
         states, m = model.encode(x, mask)
-        B = len(states)
         ctx = model.context(states)
-        step1 = lambda tok: d1(tok, states, m, ctx)[0][:, -1]
-        p1, p2 = (None if t is None else TrieLogitsProcessor(t) for t in (semantic_trie, trie))
-        sem, _ = beam_search(step1, B, d1.length, 1, d1.bos, p1, states.device)
-        sem = sem[:, 0].clamp(min=0)              # a semantic trie always leaves one path
+        sem = model.predict_semantic(states, m, ctx, semantic_trie)      # the semantic ID decoder 2 was trained to fuse
         mem, mm = model.memory(states, m, d1(d1.inputs(sem), states, m, ctx)[1])
         step2 = lambda tok: d2(tok, mem, mm, ctx)[0][:, -1]
-        return beam_search(step2, B, d2.length, num_beams, d2.bos, p2, states.device)
+        return beam_search(step2, len(states), d2.length, num_beams, d2.bos, None if trie is None else TrieLogitsProcessor(trie), states.device)
 
 # %% ../nbs/35_retrieval.ipynb #45eac44f
 def _check_items(name: str, items, dim: int | None = None, empty: bool = False) -> list[Tensor]:
@@ -322,6 +344,7 @@ def retrieve(model: UnitySpeechModel, queries: list, table: IdTable, num_beams: 
         raise ValueError(f"table: expected an IdTable of IDs of length {model.config.doc_length} over at most {model.config.doc_vocab} "
                          f"tokens (the model's), got {describe(table) if not isinstance(table, IdTable) else (table.length, table.vocab_size)}")
     if not len(queries): raise ValueError("queries: expected at least one [frames, n_mels] query, got none")
+    queries = _check_items('queries', queries, dim=model.config.n_mels)       # the argument named, not the padded batch
     device = next(model.parameters()).device
     for s in range(0, len(queries), batch_size):
         x, mask = pad_batch(list(queries[s:s + batch_size]), dtype=torch.float32)
@@ -372,7 +395,7 @@ class DualEncoder(nn.Module):
 
     def training_step(self, batch: dict) -> dict:
         "The `vqnb.train.Trainer` step (`step_fn=DualEncoder.training_step`) on a `DualTaskCollator(documents=...)` batch: InfoNCE loss and in-batch accuracy."
-        out = self(batch['x'], batch['mask'], batch['doc_x'], batch['doc_mask'], batch['doc'])
+        out = self(*_batch_fields(batch, ('x', 'mask', 'doc_x', 'doc_mask', 'doc')))
         return dict(loss=out.loss, **out.metrics)
 
 def dual_encoder_step(model: DualEncoder, batch: dict) -> dict:
@@ -384,6 +407,7 @@ def embed_items(model: DualEncoder, items: list, batch_size: int = 64) -> Tensor
     "Unit vectors `[n, d_model]` of the log-mel items `[frames, n_mels]`, in batches (eval mode)."
     batch_size, device = check_int('batch_size', batch_size, min=1), next(model.parameters()).device
     if not len(items): raise ValueError("items: expected at least one [frames, n_mels] item, got none")
+    items = _check_items('items', items, dim=model.config.n_mels)
     with evaluating(model):
         return torch.cat([model.embed(*(t.to(device) for t in pad_batch(list(items[s:s + batch_size]), dtype=torch.float32))).cpu()
                           for s in range(0, len(items), batch_size)])
