@@ -14,7 +14,7 @@ import torch, torch.nn as nn, torch.nn.functional as F
 from torch import Tensor
 from torch.utils.data import Dataset
 from .core import check_int, check_number, check_choice, describe, evaluating
-from .rqvae import DecoderBlock, sinusoidal
+from .rqvae import DecoderBlock, key_padding_mask, sinusoidal
 from .evaluation import pad_batch
 from .train import SavedModel
 from .docids import IdTable, id_table, random_ids, atomic_ids, semantic_ids          # re-exported: vqnb.retrieval keeps its names
@@ -65,8 +65,6 @@ class UnityConfig:
                    doc_length=doc.length, **kwargs)
 
 # %% ../nbs/35_retrieval.ipynb #197f1f17
-def _key_padding(mask: Tensor) -> Tensor: return ~mask           # torch: True = ignore; vqnb: True = real
-
 class SpeechEncoder(nn.Module):
     "Log-mel `[B, T, n_mels]` and mask `[B, T]` -> states `[B, ceil(T/stride), d_model]` and their mask."
     def __init__(self, config: UnityConfig):
@@ -84,7 +82,7 @@ class SpeechEncoder(nn.Module):
         x = x.masked_fill(~mask[..., None], 0.)
         h = self.norm(self.conv(x.transpose(1, 2)).transpose(1, 2))
         m = mask[:, ::self.stride]
-        h = self.transformer(h + self.positions[:h.shape[1]], src_key_padding_mask=_key_padding(m))
+        h = self.transformer(h + self.positions[:h.shape[1]], src_key_padding_mask=key_padding_mask(m))
         return self.out_norm(h).masked_fill(~m[..., None], 0.), m
 
 # %% ../nbs/35_retrieval.ipynb #3b06a479
@@ -123,7 +121,7 @@ class IdDecoder(nn.Module):
         h = self.embed(tokens) + self.pos.weight[:t]
         if context is not None: h = h + context.repeat_interleave(len(tokens) // len(context), 0)[:, None]
         causal = torch.ones(t, t, dtype=torch.bool, device=tokens.device).triu(1)
-        for block in self.blocks: h = block(h, memory, _key_padding(memory_mask), causal)
+        for block in self.blocks: h = block(h, memory, key_padding_mask(memory_mask), causal)
         h = self.norm(h)
         return self.head(h), h
 
@@ -180,12 +178,6 @@ class UnitySpeechModel(SavedModel, nn.Module):
         self.pool = nn.Linear(config.d_model, config.d_model) if config.pooled_memory else None
         self.semantic_decoder = IdDecoder(config.semantic_vocab, config.semantic_length, config)
         self.doc_decoder = IdDecoder(config.doc_vocab, config.doc_length, config)
-
-    def save(self, folder, **metadata):
-        "`SavedModel.save`, the config written as its fields (the keyword arguments `load` rebuilds it from)."
-        config, self.config = self.config, asdict(self.config)
-        try: return super().save(folder, **metadata)
-        finally: self.config = config
 
     def encode(self, x: Tensor, mask: Tensor | None = None) -> tuple[Tensor, Tensor]:
         "The decoders' memory `[B, M, d_model]` and mask: encoder states of log-mel `x` `[B, T, n_mels]` (mask: True = real), `M = ceil(T/stride)`, plus the summary token with `pooled_memory`."
