@@ -482,6 +482,7 @@ class ResidualVectorQuantizerEMA(ResidualVectorQuantizer):
     "Residual VQ with EMA codebooks, with the constructor of the design notes."
     def __init__(self, num_embeddings: int, embedding_dim: int, num_layers: int,
                  commitment_cost: float = 0.25, decay: float = 0.99, **kwargs):
+        check_int('num_layers', num_layers, 1)      # checked under the caller's name, not as num_quantizers
         super().__init__(embedding_dim, num_embeddings, num_layers, commitment_weight=commitment_cost,
                          decay=decay, ema_update=True, **kwargs)
 
@@ -517,6 +518,10 @@ def least_squares_codebooks(x: Tensor, codes: Tensor, codebooks: list[Tensor], r
     sizes = [c.shape[0] for c in codebooks]
     if codes.ndim != 2 or codes.shape != (x.shape[0], len(codebooks)):
         raise ValueError(f"codes: expected shape {(x.shape[0], len(codebooks))}, got {_shape(codes)}")
+    for m, K in enumerate(sizes):
+        if codes.shape[0] and not (0 <= int(codes[:, m].min()) and int(codes[:, m].max()) < K):
+            raise ValueError(f"codes: expected codes in [0, {K}) for layer {m}, got values in "
+                             f"[{int(codes[:, m].min())}, {int(codes[:, m].max())}]")
     offsets = torch.tensor([0, *sizes[:-1]], device=codes.device).cumsum(0)
     flat, total = codes + offsets, sum(sizes)
     gram = torch.zeros(total, total, dtype=torch.float64, device=x.device)
