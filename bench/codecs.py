@@ -128,7 +128,8 @@ def vqnb_pq(train, M):
 
 def vqnb_rvq(train, M, beam=1, fit_iters=0):
     torch.manual_seed(SEED)
-    rvq = ResidualVectorQuantizer(train.shape[1], 256, M, kmeans_iters=20, threshold_ema_dead_code=0).train()
+    rvq = ResidualVectorQuantizer(train.shape[1], 256, M, kmeans_iters=20, kmeans_shrinkage=4.,
+                                  threshold_ema_dead_code=0).train()
     rvq(train); rvq.eval()                              # residual k-means: each layer on what the previous left
     if fit_iters: rvq.fit_codebooks(train, beam_size=beam, iters=fit_iters)
     return Codec(lambda x: rvq.encode(x, beam_size=beam), rvq.decode)
