@@ -96,6 +96,7 @@ bench: sysdeps $(VENV)/.installed-bench
 	$(BIN)/python bench/retrieval.py
 	$(BIN)/python bench/import.py
 	$(BIN)/python bench/codecs.py
+	$(BIN)/python bench/index.py
 
 clean-venv:
 	rm -rf $(VENV)

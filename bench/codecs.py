@@ -11,21 +11,28 @@ codec trains on the other 80% and is measured on the held-out vectors:
 
 Contenders: faiss PQ, OPQ + PQ, RQ (beam 16), LSQ; vector-quantize-pytorch's `ResidualVQ` (EMA, k-means init);
 vqnb's `ProductQuantizer`, `ResidualVectorQuantizer` (greedy residual k-means; beam-16 encoding; beam-16 encoding
-with `fit_codebooks`), `FiniteScalarQuantizer` (linear projections trained on the reconstruction); and the PQ-VAE of
-the latest default `pqvae_embeddings` run when there is one (4 bytes). Results go to bench/results/codecs.{json,md}.
-`python bench/codecs.py --bytes 4 8` runs a subset.
+with `fit_codebooks`), `FiniteScalarQuantizer` (linear projections trained on the reconstruction),
+`ImplicitResidualQuantizer` (QINCo-style implicit codebooks, `vqnb.implicit`); and the PQ-VAE of the latest default
+`pqvae_embeddings` run when there is one (4 bytes). Results go to bench/results/codecs.{json,md}.
+
+Training vectors (`--train`): `extended` (the default) adds to the default corpus's 80% every fortune of the `large`
+text corpus outside the default corpus (same seed: the default corpus is the large one's first 4,000 texts, so none
+of them is a held-out text); `default` trains on the 80% alone. The held-out vectors are the same either way.
+`python bench/codecs.py --bytes 4 8 --only "faiss RQ" implicit --merge` measures a subset and keeps the other rows of
+the last report. Threads: $VQNB_BENCH_THREADS (default 2).
 """
-import argparse, json, math, platform, sys, time
+import argparse, json, math, os, platform, sys, time
 from pathlib import Path
 import numpy as np
 import torch, torch.nn.functional as F
 
-THREADS = 2
+THREADS = int(os.environ.get('VQNB_BENCH_THREADS', 2))
 torch.set_num_threads(THREADS)
 import faiss
 faiss.omp_set_num_threads(THREADS)
 from timing import write_report
 from vqnb.text import build_text
+from vqnb.implicit import ImplicitResidualQuantizer
 from vqnb.evaluation import fraction_of_variance_unexplained
 from vqnb.quantize import ProductQuantizer, ResidualVectorQuantizer, FiniteScalarQuantizer
 
@@ -33,11 +40,19 @@ SEED, HELDOUT, K_NN = 0, 0.2, 10
 FSQ_LEVELS = {4: [8] * 10 + [4], 8: [8] * 21 + [2], 16: [8] * 42 + [4]}   # 32, 64, 128 bits (prod <= 2^bits)
 
 
-def split(size: str):
-    emb = torch.tensor(build_text(size, progress=False).embeddings, dtype=torch.float32)
+def split(size: str, extended: bool = False):
+    corpus = build_text(size, progress=False)
+    emb = torch.tensor(corpus.embeddings, dtype=torch.float32)
     order = torch.randperm(len(emb), generator=torch.Generator().manual_seed(SEED))
     n_test = max(1, int(HELDOUT * len(emb)))
-    return emb[order[n_test:]], emb[order[:n_test]]
+    train, test = emb[order[n_test:]], emb[order[:n_test]]
+    if extended and size != 'large':
+        large = build_text('large', progress=False)
+        ours = [t['text'] for t in corpus.texts]
+        if [t['text'] for t in large.texts[:len(ours)]] != ours:   # the large corpus must extend this one, text for text
+            raise RuntimeError(f"the large text corpus does not start with the {size} one's texts: cannot extend safely")
+        train = torch.cat([train, torch.tensor(large.embeddings[len(ours):], dtype=torch.float32)])
+    return train, test
 
 
 def timed(f):
@@ -113,7 +128,8 @@ def vqnb_pq(train, M):
 
 def vqnb_rvq(train, M, beam=1, fit_iters=0):
     torch.manual_seed(SEED)
-    rvq = ResidualVectorQuantizer(train.shape[1], 256, M, kmeans_iters=20, threshold_ema_dead_code=0).train()
+    rvq = ResidualVectorQuantizer(train.shape[1], 256, M, kmeans_iters=20, kmeans_shrinkage=4.,
+                                  threshold_ema_dead_code=0).train()
     rvq(train); rvq.eval()                              # residual k-means: each layer on what the previous left
     if fit_iters: rvq.fit_codebooks(train, beam_size=beam, iters=fit_iters)
     return Codec(lambda x: rvq.encode(x, beam_size=beam), rvq.decode)
@@ -133,6 +149,20 @@ def vqnb_fsq(train, nbytes, steps=600, batch=256):
         loss = (fsq(b).quantized - b).pow(2).mean()
         opt.zero_grad(); loss.backward(); opt.step()
     return Codec(lambda x: fsq.encode((x - mean) / scale), lambda c: fsq.decode(c).detach() * scale + mean)
+
+
+IMPLICIT = dict(hidden_dim=128, num_blocks=1, shortlist=16, beam_size=8)
+IMPLICIT_FIT = dict(epochs=8, batch_size=256, lr=2e-3)
+
+
+def vqnb_implicit(train, M):
+    torch.manual_seed(SEED)
+    q = ImplicitResidualQuantizer(train.shape[1], 256, M, **IMPLICIT)
+    q.fit(train, **IMPLICIT_FIT, seed=SEED)
+    q.eval()
+    def decode(c):
+        with torch.no_grad(): return q.decode(c)
+    return Codec(q.encode, decode)
 
 
 def pqvae_codec():
@@ -167,8 +197,19 @@ def main():
     ap.add_argument('--bytes', type=int, nargs='+', default=[4, 8, 16])
     ap.add_argument('--size', default='default')
     ap.add_argument('--skip', nargs='*', default=[], help='codec names (substrings) to skip')
+    ap.add_argument('--only', nargs='*', default=[], help='codec names (substrings) to measure (default all)')
+    ap.add_argument('--train', choices=['extended', 'default'], default='extended')
+    ap.add_argument('--merge', nargs='*', default=None, metavar='REPORT',
+                    help="keep the rows of these reports (default: the last codecs report) that this run does not measure")
+    ap.add_argument('--report', default='codecs', help='name of the report in bench/results (runs in parallel: one each)')
     args = ap.parse_args()
-    train, test = split(args.size)
+    train, test = split(args.size, extended=args.train == 'extended')
+    kept = []
+    for name in ([] if args.merge is None else args.merge or ['codecs']):
+        path = Path(__file__).parent / 'results' / f'{name}.json'
+        last = json.loads(path.read_text()) if path.exists() else {}
+        if last.get('n_train') == len(train) and last.get('n_test') == len(test):
+            kept = [r for r in kept if (r['codec'], r['bytes']) not in {(q['codec'], q['bytes']) for q in last['rows']}] + last['rows']
     train_mean = train.mean(0)
     truth_scores = test @ test.T
     truth_scores.fill_diagonal_(-float('inf'))
@@ -185,20 +226,23 @@ def main():
             'vqnb ResidualVectorQuantizer (greedy)': lambda: vqnb_rvq(train, B),
             'vqnb ResidualVectorQuantizer (beam 16)': lambda: vqnb_rvq(train, B, beam=16),
             'vqnb RVQ beam 16 + fit_codebooks (4 rounds)': lambda: vqnb_rvq(train, B, beam=16, fit_iters=4),
-            'vqnb FiniteScalarQuantizer (linear)': lambda: vqnb_fsq(train, B)}
+            'vqnb FiniteScalarQuantizer (linear)': lambda: vqnb_fsq(train, B),
+            'vqnb ImplicitResidualQuantizer (QINCo-style, beam 8)': lambda: vqnb_implicit(train, B)}
         for name, build in contenders.items():
-            if any(s in name for s in args.skip): continue
+            if any(s in name for s in args.skip) or (args.only and not any(s in name for s in args.only)): continue
             rows.append(measure(name, B, build, train, test, train_mean, truth))
-            report(rows, args, train, test)          # after every row: a killed run keeps what it measured
+            kept = [r for r in kept if (r['codec'], r['bytes']) != (name, B)]
+            report(kept + rows, args, train, test)   # after every row: a killed run keeps what it measured
     p = pqvae_codec()
     if p is not None and p[1] in args.bytes:
         rows.append(measure("PQ-VAE (latest default pqvae_embeddings run)", p[1], lambda: p[0], train, test, train_mean, truth))
-    report(rows, args, train, test)
+    report(kept + rows, args, train, test)
 
 
 def report(rows, args, train, test):
     goal = {}
-    for B in args.bytes:
+    rows = sorted(rows, key=lambda r: r['bytes'])      # stable: each byte size's rows in the order measured
+    for B in sorted({r['bytes'] for r in rows}):
         rq = next((r for r in rows if r['bytes'] == B and r['codec'] == 'faiss RQ (beam 16)'), None)
         ours = [r for r in rows if r['bytes'] == B and (r['codec'].startswith('vqnb') or r['codec'].startswith('PQ-VAE'))]
         if rq and ours:
@@ -213,9 +257,9 @@ def report(rows, args, train, test):
            'with a higher Recall@10:', '']
     md += [f"- {B} bytes: {g['best']} FVU {g['fvu']:.3f} = {g['ratio']:.3f}x RQ's {g['rq_fvu']:.3f}; Recall@10 "
            f"{g['recall']:.3f} vs {g['rq_recall']:.3f}: {'met' if g['met'] else 'not met'}" for B, g in goal.items()]
-    env = (f"{len(train)} training / {len(test)} held-out vectors ({args.size} text corpus, seed {SEED}); faiss "
+    env = (f"{len(train)} training ({args.train}) / {len(test)} held-out vectors ({args.size} text corpus, seed {SEED}); faiss "
            f"{faiss.__version__}, torch {torch.__version__}, {THREADS} threads, {platform.processor() or platform.machine()}")
-    write_report('codecs', dict(rows=rows, goal={str(k): v for k, v in goal.items()}, n_train=len(train),
+    write_report(args.report, dict(rows=rows, goal={str(k): v for k, v in goal.items()}, n_train=len(train),
                                 n_test=len(test), corpus=args.size), '\n'.join(md), env)
 
 

@@ -287,7 +287,10 @@ class CodeIndex:
         folder = Path(folder)
         if not (folder/'codes.safetensors').is_file():
             raise FileNotFoundError(f"folder: {folder} has no codes.safetensors (expected a folder written by CodeIndex.save)")
-        return cls(PQVAE.load(folder/'model'), load_file(str(folder/'codes.safetensors'))['codes'])
+        try: codes = load_file(str(folder/'codes.safetensors'))['codes']
+        except Exception as e:   # a truncated or overwritten file: name it (safetensors' own error does not)
+            raise ValueError(f"{folder/'codes.safetensors'}: unreadable safetensors file ({type(e).__name__}: {e})") from e
+        return cls(PQVAE.load(folder/'model'), codes)
 
 # %% ../nbs/31_pqvae.ipynb #eee43547
 @patch

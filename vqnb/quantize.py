@@ -93,10 +93,12 @@ def nearest_code(x: Tensor, codebook: Tensor, cosine: bool = False, chunk_size: 
 
 # %% ../nbs/01_quantize.ipynb #52c615ef
 def kmeans_codebook(samples: Tensor, codebook_size: int, iters: int = 10, max_samples: int = 16384,
-                    seed: int = 0) -> tuple[Tensor, Tensor]:
-    "k-means centres `[codebook_size, D]` of `samples` `[N, D]` and their cluster sizes, by scikit-learn."
+                    seed: int = 0, shrinkage: float = 0.) -> tuple[Tensor, Tensor]:
+    """k-means centres `[codebook_size, D]` of `samples` `[N, D]` and their cluster sizes, by scikit-learn; with
+    `shrinkage` s > 0 each centre is pulled towards the samples' mean as if s more points sat there: (Σ + s·mean)/(n + s)."""
     from sklearn.cluster import KMeans
     check_int('codebook_size', codebook_size, 1); check_int('iters', iters, 1); check_int('max_samples', max_samples, 1)
+    check_number('shrinkage', shrinkage, 0)
     if not isinstance(samples, Tensor) or samples.ndim != 2 or samples.shape[0] == 0:
         raise ValueError(f"samples: expected a non-empty [N, D] matrix, got "
                          f"{_shape(samples) if isinstance(samples, Tensor) else type(samples).__name__}")
@@ -117,6 +119,9 @@ def kmeans_codebook(samples: Tensor, codebook_size: int, iters: int = 10, max_sa
             km = KMeans(codebook_size, init='k-means++', n_init=1, max_iter=iters, random_state=seed).fit(data.numpy())
         centres = torch.from_numpy(km.cluster_centers_).float()
         sizes = torch.bincount(torch.from_numpy(km.labels_).long(), minlength=codebook_size).float()
+    if shrinkage:   # a centre of n points is their mean: its noise (variance/n) is what a later layer would memorise
+        weight = sizes.clamp(min=1)[:, None]
+        centres = (centres * weight + shrinkage * data.mean(0)) / (weight + shrinkage)
     return centres.to(samples.device), sizes.to(samples.device)
 
 # %% ../nbs/01_quantize.ipynb #af64f3a1
@@ -167,7 +172,7 @@ class Codebook(nn.Module):
     def __init__(self, dim: int, codebook_size: int, *, ema_update: bool = True, decay: float = 0.99,
                  eps: float = 1e-5, use_cosine_sim: bool = False, kmeans_init: bool = True, kmeans_iters: int = 10,
                  kmeans_max_samples: int = 16384, threshold_ema_dead_code: float = 2.0,
-                 sync_distributed: bool = True, chunk_size: int = 4096):
+                 sync_distributed: bool = True, chunk_size: int = 4096, kmeans_shrinkage: float = 0.):
         super().__init__()
         self.dim, self.codebook_size = check_int('dim', dim, 1), check_int('codebook_size', codebook_size, 1)
         self.decay = check_number('decay', decay, 0, 1, min_open=True, max_open=True)
@@ -175,6 +180,7 @@ class Codebook(nn.Module):
         self.threshold_ema_dead_code = check_number('threshold_ema_dead_code', threshold_ema_dead_code, 0)
         self.kmeans_iters = check_int('kmeans_iters', kmeans_iters, 1)
         self.kmeans_max_samples = check_int('kmeans_max_samples', kmeans_max_samples, 1)
+        self.kmeans_shrinkage = check_number('kmeans_shrinkage', kmeans_shrinkage, 0)
         self.chunk_size = check_int('chunk_size', chunk_size, 1)
         for k, v in dict(ema_update=ema_update, use_cosine_sim=use_cosine_sim, kmeans_init=kmeans_init,
                          sync_distributed=sync_distributed).items(): setattr(self, k, check_choice(k, v, (True, False)))
@@ -227,7 +233,8 @@ def initialise(self: Codebook, z: Tensor):
     centres, sizes = torch.empty_like(self.embed), torch.empty_like(self.cluster_size)
     if not self._sync() or dist.get_rank() == 0:
         seed = int(torch.randint(2**31 - 1, (1,)))
-        centres[:], sizes[:] = kmeans_codebook(samples, self.codebook_size, self.kmeans_iters, self.kmeans_max_samples, seed)
+        centres[:], sizes[:] = kmeans_codebook(samples, self.codebook_size, self.kmeans_iters, self.kmeans_max_samples, seed,
+                                              self.kmeans_shrinkage)
     if self._sync(): _broadcast(centres); _broadcast(sizes)
     self._set_codes(torch.ones(self.codebook_size, dtype=torch.bool, device=centres.device), centres, sizes)
     self.initted.fill_(True)
@@ -282,6 +289,7 @@ class VectorQuantizer(nn.Module):
                  kmeans_init: bool = True,              # initialise codes by k-means on the first training batch
                  kmeans_iters: int = 10,                # Lloyd iterations of that k-means
                  kmeans_max_samples: int = 16384,       # rows it uses at most
+                 kmeans_shrinkage: float = 0.,          # pull k-means centres towards the mean by this many pseudo-rows
                  threshold_ema_dead_code: float = 2.0,  # revive codes whose EMA size drops below this (0: never)
                  sync_distributed: bool = True,         # keep the codebook identical across ranks
                  check_finite: bool = True,             # reject NaN/inf input at real positions
@@ -299,7 +307,8 @@ class VectorQuantizer(nn.Module):
         self.project_out = nn.Linear(self.codebook_dim, dim) if projected else nn.Identity()
         self.codebook = Codebook(self.codebook_dim, codebook_size, ema_update=ema_update, decay=decay, eps=eps,
                                  use_cosine_sim=use_cosine_sim, kmeans_init=kmeans_init, kmeans_iters=kmeans_iters,
-                                 kmeans_max_samples=kmeans_max_samples, threshold_ema_dead_code=threshold_ema_dead_code,
+                                 kmeans_max_samples=kmeans_max_samples, kmeans_shrinkage=kmeans_shrinkage,
+                                 threshold_ema_dead_code=threshold_ema_dead_code,
                                  sync_distributed=sync_distributed, chunk_size=chunk_size)
 
     def _apply(self, fn, recurse=True):   # projections, search and EMA stay float32 under .to(bfloat16) / .half()
@@ -427,11 +436,13 @@ def _check_stack_codes(codes, members: int, what: str, K: int) -> Tensor:
 
 # %% ../nbs/01_quantize.ipynb #5e2d8a13
 class ResidualVectorQuantizer(nn.Module):
-    "Residual VQ: `num_quantizers` `VectorQuantizer` layers, each quantizing what the previous ones left."
-    def __init__(self, dim: int, codebook_size: int, num_quantizers: int, **kwargs):
+    """Residual VQ: `num_quantizers` `VectorQuantizer` layers, each quantizing what the previous ones left. Each layer's
+    k-means centres can be shrunk towards the residual's mean by `kmeans_shrinkage` pseudo-rows (see below)."""
+    def __init__(self, dim: int, codebook_size: int, num_quantizers: int, *, kmeans_shrinkage: float = 0., **kwargs):
         super().__init__()
         self.num_quantizers = check_int('num_quantizers', num_quantizers, 1)
-        self.layers = nn.ModuleList(VectorQuantizer(dim, codebook_size, **kwargs) for _ in range(num_quantizers))
+        self.layers = nn.ModuleList(VectorQuantizer(dim, codebook_size, kmeans_shrinkage=kmeans_shrinkage, **kwargs)
+                                    for _ in range(num_quantizers))
         self.dim, self.codebook_size, self.check_finite = dim, codebook_size, self.layers[0].check_finite
 
     def forward(self, x: Tensor, mask: Tensor | None = None) -> QuantizerOutput:
@@ -471,6 +482,7 @@ class ResidualVectorQuantizerEMA(ResidualVectorQuantizer):
     "Residual VQ with EMA codebooks, with the constructor of the design notes."
     def __init__(self, num_embeddings: int, embedding_dim: int, num_layers: int,
                  commitment_cost: float = 0.25, decay: float = 0.99, **kwargs):
+        check_int('num_layers', num_layers, 1)      # checked under the caller's name, not as num_quantizers
         super().__init__(embedding_dim, num_embeddings, num_layers, commitment_weight=commitment_cost,
                          decay=decay, ema_update=True, **kwargs)
 
@@ -506,6 +518,10 @@ def least_squares_codebooks(x: Tensor, codes: Tensor, codebooks: list[Tensor], r
     sizes = [c.shape[0] for c in codebooks]
     if codes.ndim != 2 or codes.shape != (x.shape[0], len(codebooks)):
         raise ValueError(f"codes: expected shape {(x.shape[0], len(codebooks))}, got {_shape(codes)}")
+    for m, K in enumerate(sizes):
+        if codes.shape[0] and not (0 <= int(codes[:, m].min()) and int(codes[:, m].max()) < K):
+            raise ValueError(f"codes: expected codes in [0, {K}) for layer {m}, got values in "
+                             f"[{int(codes[:, m].min())}, {int(codes[:, m].max())}]")
     offsets = torch.tensor([0, *sizes[:-1]], device=codes.device).cumsum(0)
     flat, total = codes + offsets, sum(sizes)
     gram = torch.zeros(total, total, dtype=torch.float64, device=x.device)
