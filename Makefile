@@ -95,7 +95,7 @@ bench: sysdeps $(VENV)/.installed-bench
 	$(BIN)/python bench/pqvae.py
 	$(BIN)/python bench/retrieval.py
 	$(BIN)/python bench/import.py
-	$(BIN)/python bench/codecs.py
+	$(BIN)/python bench/codecs.py --bytes 4 8
 	$(BIN)/python bench/index.py
 
 clean-venv:
