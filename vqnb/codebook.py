@@ -206,8 +206,9 @@ def rank_frequency_figure(usage: CodebookUsage, title: str | None = None):
     return fig
 
 # %% ../nbs/02_codebook.ipynb #3c5e8f24
-def plot_usage(usage: CodebookUsage, axes=None, title: str | None = None):
-    "Utilization (%) and perplexity (as % of the codebook) per group, as bars; returns the axes."
+def plot_usage(usage: CodebookUsage, axes=None, title: str | None = None, layout: bool = True):
+    """Utilization (%) and perplexity (as % of the codebook) per group, as bars; returns the axes. `layout=False` leaves
+    the figure's layout to a caller that draws many of these into one figure (each tight_layout redoes the whole figure)."""
     import matplotlib.pyplot as plt
     if axes is None: _, axes = plt.subplots(1, 2, figsize=(8, 3))
     names = _group_names(usage)
@@ -215,7 +216,8 @@ def plot_usage(usage: CodebookUsage, axes=None, title: str | None = None):
     axes[1].bar(names, 100 * usage.perplexity.numpy() / usage.codebook_size)
     axes[1].set_ylabel('perplexity (% of K)'); axes[1].set_ylim(0, 105)
     for ax in axes: ax.tick_params(axis='x', rotation=45, labelsize=7)
-    axes[0].figure.suptitle(title or 'codebook usage'); axes[0].figure.tight_layout()
+    axes[0].figure.suptitle(title or 'codebook usage')
+    if layout: axes[0].figure.tight_layout()
     return axes
 
 def plot_utilization_history(histories: dict[str, CodebookUsage] | CodebookUsage, ax=None, title: str | None = None):

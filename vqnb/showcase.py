@@ -75,7 +75,7 @@ def _figures(usages: dict[str, CodebookUsage]) -> dict[str, bytes]:
     fig.tight_layout(); figs['Rank-frequency with Zipf fits'] = _png(fig); plt.close(fig)
     fig, axes = plt.subplots(n, 2, figsize=(9, 2.6 * n))
     for row, (name, u) in zip(axes, usages.items()):
-        plot_usage(u, axes=row, title=''); row[0].set_title(name, fontsize=9, loc='left')
+        plot_usage(u, axes=row, title='', layout=False); row[0].set_title(name, fontsize=9, loc='left')
     fig.tight_layout(); figs['Usage per layer / head'] = _png(fig); plt.close(fig)
     fig, ax = plt.subplots(figsize=(8, 4))
     plot_utilization_history(usages, ax=ax); fig.tight_layout(); figs['Utilization over training (per epoch)'] = _png(fig)

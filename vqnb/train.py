@@ -23,8 +23,8 @@ from .core import (replace_atomically, atomic_write_json, read_json, stale_tempo
 # %% auto #0
 __all__ = ['SCHEDULES', 'OPTIMIZERS', 'select_device', 'seed_everything', 'rng_state', 'set_rng_state', 'TrainConfig',
            'CheckpointError', 'CheckpointWarning', 'CheckpointStore', 'load_checkpoint', 'TrackingWarning',
-           'tracking_uri', 'tracking_enabled', 'metric_key', 'flat_numbers', 'Tracker', 'tracking_root', 'Callback',
-           'default_step', 'Trainer', 'SavedModel']
+           'tracking_uri', 'tracking_enabled', 'metric_key', 'flat_numbers', 'new_store', 'Tracker', 'tracking_root',
+           'Callback', 'default_step', 'Trainer', 'SavedModel']
 
 # %% ../nbs/20_train.ipynb #064a5107
 def select_device(device: str = 'auto') -> torch.device:
@@ -231,6 +231,36 @@ def flat_numbers(d: dict, prefix: str = '') -> dict[str, float]:
         elif isinstance(v, (bool, int, float, np.integer, np.floating)) and math.isfinite(float(v)): out[metric_key(key)] = float(v)
     return out
 
+# %% ../nbs/20_train.ipynb #b1a9c3e1
+def _store_cache() -> Path:
+    import mlflow
+    root = Path(os.environ.get('XDG_CACHE_HOME') or Path.home()/'.cache')/'vqnb'
+    return root/f"mlflow-{mlflow.__version__}-empty.db"
+
+def new_store(runs: str | Path) -> Path:
+    "Create the empty MLflow store `mlflow.db` in the runs folder `runs` (a copy of the cached empty store); return its path."
+    import shutil, sqlite3
+    from mlflow.tracking import MlflowClient
+    runs = Path(runs); db = runs/'mlflow.db'
+    if db.exists(): raise FileExistsError(f"runs: {db} exists already")
+    blank = _store_cache()
+    if not blank.is_file():                          # built once per MLflow version, then copied
+        blank.parent.mkdir(parents=True, exist_ok=True)
+        part = blank.with_name(f"{blank.stem}.{os.getpid()}.part")
+        part.unlink(missing_ok=True)
+        MlflowClient(tracking_uri=f"sqlite:///{part}").search_experiments()
+        os.replace(part, blank)                      # atomic: a concurrent builder never sees half a store
+    runs.mkdir(parents=True, exist_ok=True)
+    part = runs/f".mlflow.db.{os.getpid()}.part"
+    shutil.copyfile(blank, part)
+    with sqlite3.connect(part) as con:
+        con.execute("UPDATE experiments SET artifact_location = ? WHERE experiment_id = 0", ((runs/'mlartifacts').resolve().as_uri(),))
+    con.close()
+    try: os.link(part, db)                           # never over a store another process has just made (and written to)
+    except FileExistsError: pass
+    finally: part.unlink()
+    return db
+
 # %% ../nbs/20_train.ipynb #d349a670
 class Tracker:
     "One MLflow run in the store of the runs folder `runs`, through `MlflowClient` (no global state). A failed call warns and stops the tracking."
@@ -252,7 +282,7 @@ class Tracker:
 
     def _open(self, experiment, run_id, run_name, tags, parent):
         from mlflow.tracking import MlflowClient       # imported here: mlflow takes seconds to import
-        self.runs.mkdir(parents=True, exist_ok=True)
+        if not (self.runs/'mlflow.db').exists(): new_store(self.runs)
         client = MlflowClient(tracking_uri=tracking_uri(self.runs))
         exp = client.get_experiment_by_name(experiment)
         # artifacts beside the store, never in the current folder (MLflow's default ./mlruns)
