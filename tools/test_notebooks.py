@@ -2,7 +2,7 @@
 
 Each notebook runs under `nbdev-test` in a process of its own, so global torch state that one
 notebook sets (seeds, threads, default dtype) cannot leak into the next, as it can when
-`nbdev-test` reuses worker processes. Then the browser test of the inspector (tools/browser_test.py; skipped
+`nbdev-test` reuses worker processes. Beside them, the browser test of the inspector (tools/browser_test.py; skipped
 without Chromium unless CI=1/true or VQNB_REQUIRE_BROWSER=1). The last line is
 `tests: N passed, M failed` (`, K skipped` when the browser test was skipped).
 """
@@ -77,7 +77,7 @@ def run_one(nb):
     return nb, rc == 0, secs, cpu, out
 
 def run_browser():
-    """tools/browser_test.py in a process of its own, after the notebooks (it wants both cores): (passed, skipped, seconds, output).
+    """tools/browser_test.py in a process of its own, beside the notebooks: (passed, skipped, seconds, CPU seconds, output).
     Without Chromium it is skipped, unless CI=1/true or VQNB_REQUIRE_BROWSER=1 make it fail."""
     env = {**os.environ, 'OMP_NUM_THREADS': os.environ.get('VQNB_TEST_THREADS', '1'), 'NUMBA_CACHE_DIR': numba_cache('browser')}
     rc, secs, cpu, out = timed([sys.executable, str(ROOT/'tools'/'browser_test.py')], env)
@@ -91,6 +91,9 @@ def main():
     workers = int(os.environ.get('VQNB_TEST_WORKERS', min(2, os.cpu_count() or 1)))
     passed = failed = 0
     times, t0 = {}, time.time()
+    # the browser test spends much of its time waiting for JupyterLab and Chromium: beside the notebooks, a core is
+    # seldom idle, where after them it left one so for a minute or more
+    browser = ThreadPoolExecutor(1); browser_result = browser.submit(run_browser)
     with ThreadPoolExecutor(workers) as pool:
         for nb, ok, secs, cpu, out in pool.map(run_one, nbs):
             name = nb.relative_to(NBS)
@@ -102,7 +105,7 @@ def main():
                 print('\n'.join('    ' + l for l in out.strip().splitlines()[-60:]), flush=True)
     print(f"notebooks: {time.time() - t0:.0f} s on {workers} workers, {sum(times.values()):.0f} s CPU in all", flush=True)
     TIMES.parent.mkdir(exist_ok=True); TIMES.write_text(json.dumps(times, indent=1))
-    ok, skip, secs, cpu, out = run_browser()
+    ok, skip, secs, cpu, out = browser_result.result(); browser.shutdown()
     print(f"{'SKIP' if skip else 'PASS' if ok else 'FAIL'}  browser test: the inspector in JupyterLab + headless Chromium  ({secs:.0f} s, {cpu:.0f} s CPU)", flush=True)
     if skip or not ok: print('\n'.join('    ' + l for l in out.strip().splitlines()[-30:]), flush=True)
     skipped, passed, failed = int(skip), passed + (ok and not skip), failed + (not ok)
