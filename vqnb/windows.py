@@ -382,8 +382,14 @@ def _fine_windows(x_i: Tensor, x_t: Tensor, cands: list[dict], length: int, rati
     (C, T), L, (lo, hi), N = x_i.shape, length, ratio_range, len(cands)
     x = torch.stack([x_i.roll(c.get('roll', 0), 0) for c in cands])                      # [N, C, T]
     n = round(ratio_span / ratio_step)
-    ratios = (torch.tensor([c['ratio_input'] for c in cands], dtype=x.dtype)[:, None] + ratio_step * torch.arange(-n, n + 1, dtype=x.dtype))
-    in_range = (ratios >= lo - 1e-6) & (ratios <= hi + 1e-6)
+    # each candidate's own ratio +- n steps, only the steps inside [lo, hi] (a wide span would otherwise compute many
+    # ratios outside the range, masked): each row starts at its first step in range, rows padded (masked) to one length
+    r0 = torch.tensor([c['ratio_input'] for c in cands], dtype=x.dtype)[:, None]
+    first = ((lo - 1e-6 - r0) / ratio_step).ceil().clamp(-n, n)                         # the first step in range (offset from r0)
+    last = ((hi + 1e-6 - r0) / ratio_step).floor().clamp(-n, n)
+    steps = first + torch.arange(int((last - first).max().clamp_min(0)) + 1, dtype=x.dtype)
+    ratios = r0 + ratio_step * steps
+    in_range = (steps <= last) & (ratios >= lo - 1e-6) & (ratios <= hi + 1e-6)
     ratios = ratios.clamp(lo, hi)                                                        # [N, R]
     U = int(math.ceil(shift / lo))
     s0 = torch.tensor([c['start_input'] for c in cands], dtype=x.dtype)[:, None, None]
@@ -675,6 +681,11 @@ class MatchSelector(SavedModel, nn.Module):
         out = []
         for b, ps in enumerate(picks):
             if not ps: raise ValueError(f"picks[{b}]: expected at least one window pair to refine, got none")
+            for n, p in enumerate(ps):
+                if not isinstance(p, dict) or (missing := [kk for kk in ('start_input', 'start_target', 'ratio_input') if kk not in p]):
+                    raise ValueError(f"picks[{b}][{n}]: expected a window pair (frames) with start_input, start_target, ratio_input, got {p!r}")
+                for kk in ('start_input', 'start_target'): check_number(f"picks[{b}][{n}]['{kk}']", p[kk], min=0)
+                check_number(f"picks[{b}][{n}]['ratio_input']", p['ratio_input'], min=0, min_open=True)
             # every pick at every target shift: the input start and ratio of each fitted at once (`_fine_windows`, one FFT correlation per ratio);
             # the box contains the pick itself, so a pick only moves where the correlation is higher
             cands = [dict(p, start_target=float(min(max(p['start_target'] + d, 0), t_last)), source=n) for n, p in enumerate(ps) for d in t_shifts]
