@@ -24,8 +24,9 @@ _all_ = ['IdTable', 'id_table', 'random_ids', 'atomic_ids', 'semantic_ids', 'Tri
 # %% auto #0
 __all__ = ['UnityConfig', 'SpeechEncoder', 'IdDecoderBlock', 'IdDecoder', 'UnityOutput', 'check_features', 'UnitySpeechModel',
            'generate', 'DualTaskDataset', 'DualTaskCollator', 'unity_step', 'RetrievalResult', 'retrieve',
-           'DualEncoderOutput', 'DualEncoder', 'dual_encoder_step', 'embed_items', 'IdTable', 'id_table', 'random_ids',
-           'atomic_ids', 'semantic_ids', 'Trie', 'TrieLogitsProcessor', 'beam_search']
+           'DualEncoderOutput', 'DualEncoder', 'dual_encoder_step', 'embed_items', 'doc_states', 'imprint_doc_head',
+           'IdTable', 'id_table', 'random_ids', 'atomic_ids', 'semantic_ids', 'Trie', 'TrieLogitsProcessor',
+           'beam_search']
 
 # %% ../nbs/35_retrieval.ipynb #d3bba3fa
 @dataclass
@@ -403,3 +404,40 @@ def embed_items(model: DualEncoder, items: list, batch_size: int = 64) -> Tensor
     with evaluating(model):
         return torch.cat([model.embed(*(t.to(device) for t in pad_batch(list(items[s:s + batch_size]), dtype=torch.float32))).cpu()
                           for s in range(0, len(items), batch_size)])
+
+# %% ../nbs/35_retrieval.ipynb #29f42d48
+@torch.no_grad()
+def doc_states(model: UnitySpeechModel, items: list, batch_size: int = 64) -> Tensor:
+    "Decoder 2's first-step states `[n, d_model]` (what its output layer reads) for log-mel items `[frames, n_mels]`, in eval mode."
+    if not isinstance(model, UnitySpeechModel): raise TypeError(f"model: expected a UnitySpeechModel, got {type(model).__name__}")
+    batch_size, device = check_int('batch_size', batch_size, min=1), next(model.parameters()).device
+    if not len(items): raise ValueError("items: expected at least one [frames, n_mels] item, got none")
+    items, out = _check_items('items', items, dim=model.config.n_mels), []
+    d1, d2 = model.semantic_decoder, model.doc_decoder
+    with evaluating(model):
+        for s in range(0, len(items), batch_size):
+            x, mask = (t.to(device) for t in pad_batch(list(items[s:s + batch_size]), dtype=torch.float32))
+            states, m = model.encode(x, mask)
+            ctx = model.context(states)
+            mem, mm = model.memory(states, m, d1(d1.inputs(model.predict_semantic(states, m, ctx)), states, m, ctx)[1])
+            start = torch.full((len(x), 1), d2.bos, dtype=torch.long, device=device)
+            out.append(d2(start, mem, mm, ctx)[1][:, 0].cpu())
+    return torch.cat(out)
+
+@torch.no_grad()
+def imprint_doc_head(model: UnitySpeechModel, exemplars: list, scale: float = 20.) -> UnitySpeechModel:
+    "Set decoder 2's output layer (one-token document IDs) to the documents' prototypes: row j = `scale` / sqrt(d) times the centred, normalised mean of the normalised `doc_states` of `exemplars[j]` (a list of log-mel items); bias 0."
+    if not isinstance(model, UnitySpeechModel): raise TypeError(f"model: expected a UnitySpeechModel, got {type(model).__name__}")
+    c = model.config
+    if c.doc_length != 1: raise ValueError(f"model: imprinting needs one-token (atomic) document IDs, got doc_length={c.doc_length}")
+    if not isinstance(exemplars, (list, tuple)) or len(exemplars) != c.doc_vocab:
+        raise ValueError(f"exemplars: expected {c.doc_vocab} lists of [frames, n_mels] items (one per document ID), got {describe(exemplars)}")
+    if empty := [j for j, ex in enumerate(exemplars) if not isinstance(ex, (list, tuple)) or not len(ex)]:
+        raise ValueError(f"exemplars: expected at least one item per document, got none for documents {empty[:5]}")
+    scale = check_number('scale', scale, min=0, min_open=True)
+    h = F.normalize(doc_states(model, [f for ex in exemplars for f in ex]), dim=-1)
+    means = torch.stack([part.mean(0) for part in h.split([len(ex) for ex in exemplars])])
+    head = model.doc_decoder.head
+    head.weight.copy_(scale / math.sqrt(c.d_model) * F.normalize(means - means.mean(0), dim=-1))
+    head.bias.zero_()
+    return model
