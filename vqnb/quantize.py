@@ -437,8 +437,9 @@ def _check_stack_codes(codes, members: int, what: str, K: int) -> Tensor:
 # %% ../nbs/01_quantize.ipynb #5e2d8a13
 class ResidualVectorQuantizer(nn.Module):
     """Residual VQ: `num_quantizers` `VectorQuantizer` layers, each quantizing what the previous ones left. Each layer's
-    k-means centres can be shrunk towards the residual's mean by `kmeans_shrinkage` pseudo-rows (see below)."""
-    def __init__(self, dim: int, codebook_size: int, num_quantizers: int, *, kmeans_shrinkage: float = 0., **kwargs):
+    k-means centres are shrunk towards the residual's mean by `kmeans_shrinkage` pseudo-rows (default 4; 0: plain
+    k-means; see below)."""
+    def __init__(self, dim: int, codebook_size: int, num_quantizers: int, *, kmeans_shrinkage: float = 4., **kwargs):
         super().__init__()
         self.num_quantizers = check_int('num_quantizers', num_quantizers, 1)
         self.layers = nn.ModuleList(VectorQuantizer(dim, codebook_size, kmeans_shrinkage=kmeans_shrinkage, **kwargs)
