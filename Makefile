@@ -96,6 +96,7 @@ bench: sysdeps $(VENV)/.installed-bench
 	$(BIN)/python bench/retrieval.py
 	$(BIN)/python bench/import.py
 	$(BIN)/python bench/codecs.py --bytes 4 8
+	$(BIN)/python bench/codecs.py --bytes 4 8 16 --train default --report codecs-default
 	$(BIN)/python bench/index.py
 
 clean-venv:

@@ -244,13 +244,17 @@ def new_store(runs: str | Path) -> Path:
     runs = Path(runs); db = runs/'mlflow.db'
     if db.exists(): raise FileExistsError(f"runs: {db} exists already")
     blank = _store_cache()
-    if not blank.is_file():                          # built once per MLflow version, then copied
-        blank.parent.mkdir(parents=True, exist_ok=True)
-        part = blank.with_name(f"{blank.stem}.{os.getpid()}.part")
-        part.unlink(missing_ok=True)
-        MlflowClient(tracking_uri=f"sqlite:///{part}").search_experiments()
-        os.replace(part, blank)                      # atomic: a concurrent builder never sees half a store
     runs.mkdir(parents=True, exist_ok=True)
+    if not blank.is_file():                          # built once per MLflow version, then copied
+        try:
+            blank.parent.mkdir(parents=True, exist_ok=True)
+            part = blank.with_name(f"{blank.stem}.{os.getpid()}.part")
+            part.unlink(missing_ok=True)
+            MlflowClient(tracking_uri=f"sqlite:///{part}").search_experiments()
+            os.replace(part, blank)                  # atomic: a concurrent builder never sees half a store
+        except OSError:                              # no writable cache: MLflow builds this store itself
+            MlflowClient(tracking_uri=tracking_uri(runs)).search_experiments()
+            return db
     part = runs/f".mlflow.db.{os.getpid()}.part"
     shutil.copyfile(blank, part)
     with sqlite3.connect(part) as con:
