@@ -6,7 +6,8 @@ Docs: https://vqnb.github.io/vqnb/experiment.html.md"""
 
 # %% ../nbs/24_experiment.ipynb #8fde0804
 from __future__ import annotations
-import contextlib, json, math, random, warnings
+import contextlib, json, math, multiprocessing, os, random, warnings
+from concurrent.futures import ProcessPoolExecutor, as_completed
 from dataclasses import dataclass
 from pathlib import Path
 from types import SimpleNamespace
@@ -14,6 +15,8 @@ from typing import Callable, Iterable
 import numpy as np
 import torch
 from torch import Tensor
+from threadpoolctl import threadpool_limits
+from tqdm.auto import tqdm
 from .core import atomic_write_bytes, check_choice, read_json, describe
 from .evaluation import markdown_table
 from .quantize import kmeans_codebook, nearest_code
@@ -25,7 +28,8 @@ _all_ = ['resolve_corpus', 'corpus_record', 'corpus_line', 'fraction_of_variance
 
 # %% auto #0
 __all__ = ['SCALES', 'resolve', 'seeded', 'write_metrics', 'read_metrics', 'Claim', 'lookup', 'claims_table', 'mean_predictor',
-           'residual_kmeans', 'resolve_corpus', 'corpus_record', 'corpus_line', 'fraction_of_variance_unexplained']
+           'residual_kmeans', 'single_thread', 'side_by_side', 'resolve_corpus', 'corpus_record', 'corpus_line',
+           'fraction_of_variance_unexplained']
 
 # %% ../nbs/24_experiment.ipynb #d5900cc6
 SCALES = ('tiny', 'default')
@@ -175,3 +179,36 @@ def residual_kmeans(train: Tensor, rows: Tensor, sizes: list[int], *, seed: int 
         q = centres[nearest_code(r_rows, centres)]
         r_rows -= q; recon += q
     return recon
+
+# %% ../nbs/24_experiment.ipynb #8b6513f5
+@contextlib.contextmanager
+def single_thread():
+    "torch's intra-op pool and the BLAS / OpenMP pools on one thread inside the block, restored after it."
+    n = torch.get_num_threads(); torch.set_num_threads(1)
+    try:
+        with threadpool_limits(1): yield
+    finally: torch.set_num_threads(n)
+
+def _on_one_thread(fn, item):
+    with single_thread(): return fn(item)
+
+def _one_thread_worker():
+    # For the worker's whole life, not just around `fn`: returning a result copies its tensors into shared memory, and
+    # a copy on several OpenMP threads in a process forked from one that used them waits forever for the parent's pool.
+    torch.set_num_threads(1); threadpool_limits(1)
+
+def side_by_side(fn: Callable, items: Iterable, *, workers: int | None = None, desc: str | None = None) -> list:
+    """`[fn(item) for item in items]`, each call on one thread, up to `workers` (default: the usable cores) at once in forked
+    processes; with `desc`, a progress bar of the finished items (a forked worker's own bars cannot reach a notebook)."""
+    if not callable(fn): raise TypeError(f"fn: expected a function of one item, got {describe(fn)}")
+    items = list(items)
+    if workers is not None and (isinstance(workers, bool) or not isinstance(workers, int) or workers < 1):
+        raise ValueError(f"workers: expected an integer >= 1 or None, got {workers!r}")
+    cores = len(os.sched_getaffinity(0)) if hasattr(os, 'sched_getaffinity') else (os.cpu_count() or 1)
+    workers = min(len(items), workers or cores)
+    if workers < 2 or 'fork' not in multiprocessing.get_all_start_methods(): return [_on_one_thread(fn, i) for i in items]
+    with ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context('fork'), initializer=_one_thread_worker) as pool, \
+         tqdm(total=len(items), desc=desc, disable=desc is None) as bar:
+        futures = [pool.submit(fn, i) for i in items]
+        for f in as_completed(futures): f.result(); bar.update()     # a failed call raises at once
+        return [f.result() for f in futures]
