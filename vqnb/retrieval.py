@@ -213,10 +213,7 @@ class UnitySpeechModel(SavedModel, nn.Module):
         ctx = self.context(states)
         d1 = self.semantic_decoder
         sem_logits, _ = d1(d1.inputs(sem), states, m, ctx)
-        # Fusion reads decoder 1's states over the semantic ID decoder 1 generates, as `generate` does at inference. Over the
-        # true ID (teacher forcing) it would leak the answer: a semantic ID with its dedup suffix is unique to one document,
-        # so decoder 2 learns the lookup semantic ID -> document ID and ignores the audio, and at inference it is handed
-        # decoder 1's guess instead.
+        # fusion over decoder 1's own generated ID, as at inference: the true ID (unique with its suffix) leaks the answer
         sem_hidden = d1(d1.inputs(self.predict_semantic(states, m, ctx)), states, m, ctx)[1] if c.fusion else None
         doc_logits, _ = self.doc_decoder(self.doc_decoder.inputs(doc)[:, :-1], *self.memory(states, m, sem_hidden), ctx)
         sem_logits = sem_logits[:, :-1]

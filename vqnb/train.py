@@ -63,8 +63,8 @@ def set_rng_state(state: dict):
 def _init_distributed(device: str) -> tuple[int, int, torch.device]:
     "World size, rank and device of this process; under torchrun also the process group (NCCL for CUDA, else gloo)."
     world, dev = int(os.environ.get('WORLD_SIZE', 1)), select_device(device)
-    if dev.type == 'cuda' and 'LOCAL_RANK' in os.environ: torch.cuda.set_device(dev)   # before any collective
-    if world > 1 and not dist.is_initialized():   # NCCL bound to this GPU (device_id): no collective guesses it
+    if dev.type == 'cuda' and 'LOCAL_RANK' in os.environ: torch.cuda.set_device(dev)
+    if world > 1 and not dist.is_initialized():
         if dev.type == 'cuda': dist.init_process_group('nccl', device_id=dev)
         else: dist.init_process_group('gloo')
     return world, (dist.get_rank() if dist.is_initialized() else 0), dev
@@ -342,9 +342,7 @@ class Tracker:
 
 # %% ../nbs/20_train.ipynb #fe3dee19
 def tracking_root(run_dir: str | Path | None, tracking: bool | str | Path | None = None) -> Path | None:
-    """The runs folder whose MLflow store a `Trainer` run in `run_dir` logs to, or None (not tracked). `tracking`: False never,
-    a folder that folder; None or True: $VQNB_TRACKING_DIR (set by `vqnb run` for its notebooks), else the nearest folder
-    above `run_dir` that holds an `mlflow.db`, else the runs folder (`runs_dir()`) when `run_dir` is inside it (or `tracking` is True)."""
+    "The runs folder a `Trainer` run in `run_dir` logs to, or None. `tracking`: False never, a folder that one; else $VQNB_TRACKING_DIR, a folder above `run_dir` holding `mlflow.db`, or `runs_dir()` when `run_dir` is in it (or `tracking` is True)."
     if tracking is not None and not isinstance(tracking, (bool, str, Path)):
         raise TypeError(f"tracking: expected True, False, None or a runs folder, got {type(tracking).__name__}")
     if tracking is False or not tracking_enabled(): return None
@@ -421,7 +419,7 @@ class Trainer:
         self.run_dir = Path(run_dir) if run_dir else None
         self.checkpoints = CheckpointStore(self.run_dir/'checkpoints', self.config.keep_checkpoints) if self.run_dir else None
         self.callbacks, self.model_config = list(callbacks), model_config or {}
-        self.tracking_root, self.tracker = tracking_root(self.run_dir, tracking), None    # the MLflow store's runs folder, or None
+        self.tracking_root, self.tracker = tracking_root(self.run_dir, tracking), None
         self.world, self.rank, self.device = _init_distributed(self.config.device)
         self.model, self.ddp = model.to(self.device), None
         if self.world > 1 and self.config.optimizer != 'none':     # DDP averages gradients; without an optimizer there are none
@@ -439,7 +437,6 @@ class Trainer:
         "What the run computes: training config, model config, number of processes, training set size."
         return dict(train=self.config.identity(), model=self.model_config, world_size=self.world, n_train=len(self.train_data))
 
-    # --- optimizer, schedule and batches ---
     def _param_groups(self) -> list[dict]:
         "The trainable parameters, grouped by learning rate: `config.param_lrs` by longest name prefix, `lr` for the rest."
         named = [(n, p) for n, p in self.model.named_parameters() if p.requires_grad]
@@ -479,7 +476,6 @@ class Trainer:
     def _autocast(self):
         return torch.autocast(device_type=self.device.type, dtype=torch.bfloat16, enabled=self.config.amp and self.device.type == 'cuda')
 
-    # --- checkpoints and resume ---
     def _state(self) -> dict:
         rngs = [None] * self.world
         if self.world > 1: dist.all_gather_object(rngs, rng_state())
@@ -529,7 +525,6 @@ class Trainer:
         for cb, s in zip(self.callbacks, json.loads(state.get('callbacks', '[]'))): cb.load_state_dict(s)
         set_rng_state(state['rng'][self.rank])
 
-    # --- validation ---
     def validate(self) -> dict:
         "Mean of each step-function scalar over `valid_data`, weighted by batch size, over all ranks (prefixed `valid_`)."
         if self.valid_data is None: return {}
@@ -552,9 +547,8 @@ class Trainer:
         for cb in self.callbacks: cb.on_validation_end(self, metrics)
         return metrics
 
-    # --- tracking (rank 0) ---
     def _open_tracking(self, resumed: bool):
-        "The MLflow run of this fit (a resumed fit continues the run recorded in `tracking.json`), with the run's identity as parameters."
+        "Open (or continue, from `tracking.json`) this fit's MLflow run; log the identity as parameters."
         self.tracker = None
         if self.tracking_root is None or not self.is_main: return
         uri, rec = tracking_uri(self.tracking_root), None
@@ -571,7 +565,7 @@ class Trainer:
         if self.run_dir is not None and run_id is None: atomic_write_json(self.run_dir/'tracking.json', dict(uri=uri, run_id=self.tracker.run_id))
 
     def _track_epoch(self, rec: dict):
-        "At the end of an epoch (and at a validation inside one): the epoch's mean of each training scalar, the validation metrics, the learning rate."
+        "At an epoch's end or a validation: epoch means of the training scalars, validation metrics, learning rate."
         if self.tracker is None: return
         epoch_end = self.step % self.steps_per_epoch == 0 or self.step == self.total_steps
         valid = {k: v for k, v in rec.items() if k.startswith('valid_')}
@@ -589,9 +583,8 @@ class Trainer:
             for f in ('metrics.json', 'train_config.json'): self.tracker.log_artifact(self.run_dir/f)
         self.tracker.end(status)
 
-    # --- fitting ---
     def _begin(self, resume: bool) -> bool:
-        "Everything before the first step: resume (checked) or a new run number, seeds, optimizer, run files. True when resumed."
+        "Before the first step: resume (checked) or a new run number, seeds, optimizer, run files. True when resumed."
         state = self._check_resumable() if resume else None
         seed_everything(self.config.seed + self.rank)
         self._build_optimizer()
@@ -701,7 +694,7 @@ def _config_fields(config) -> tuple[dict, str | None]:
                     f"keyword arguments, got {type(config).__name__}")
 
 def _config_class(cls: type, name: str, path: Path) -> type:
-    "The dataclass `name` that `cls` is configured by: `cls.config_class`, else the class of that name in the module of `cls` or of a base class."
+    "The dataclass `name` configuring `cls`: `cls.config_class`, else by name in the module of `cls` or a base."
     found = getattr(cls, 'config_class', None)
     if found is None or found.__name__ != name:
         found = next((getattr(sys.modules.get(c.__module__), name, None) for c in cls.__mro__
