@@ -201,7 +201,7 @@ def _failure(e: Exception) -> tuple[str, str]:
 
 # %% ../nbs/21_runner.ipynb #f8239291
 def _experiment_tracker(name: str, run: Path, parameters: dict, previous: dict):
-    "The MLflow run of the experiment run folder `run` in its runs folder's store (a continued run keeps its own), or None when not tracked."
+    "The MLflow run of the run folder `run` (a continued run keeps its own), or None when not tracked."
     from vqnb.train import Tracker, tracking_enabled
     if not tracking_enabled(): return None
     t = Tracker(run.parent.parent, name, run_id=previous.get('mlflow_run_id'), run_name=run.name,
@@ -215,7 +215,7 @@ def _saved_models(run: Path) -> dict[str, Path]:
             if (p.parent/'config.json').exists() and 'checkpoints' not in p.parts}
 
 def _track_result(tracker, run: Path, name: str, status: str):
-    "Log what the run left: the numbers of metrics.json, the report, metrics and status files, figures, saved models; then end the MLflow run."
+    "Log what the run left (metrics, report, status, figures, saved models); end the MLflow run."
     if tracker is None: return
     try: metrics = json.loads((run/'metrics.json').read_text())
     except (OSError, UnicodeDecodeError, ValueError): metrics = None
@@ -375,7 +375,7 @@ def _finite(v):
     return None if isinstance(v, float) and not math.isfinite(v) else v
 
 def latest_finished(name: str, runs: str | Path | None = None, scale: str = 'default') -> Path | None:
-    "The newest run folder of experiment `name` that finished at `scale` with no other parameter given (`-p`), or None; a notebook without a scale parameter counts as 'default'."
+    "The newest run of `name` finished at `scale` with no other parameter (`-p`), or None; no scale parameter counts as 'default'."
     check_choice('scale', scale, SCALES)
     root = Path(runs or runs_dir())/name
     for run in sorted((p for p in root.iterdir() if p.is_dir()), reverse=True) if root.is_dir() else ():
@@ -385,7 +385,7 @@ def latest_finished(name: str, runs: str | Path | None = None, scale: str = 'def
     return None
 
 def snapshot_run(name: str, runs: str | Path | None = None, scale: str = 'default', folder: str | Path | None = None) -> Path:
-    "Write `folder`/NAME.json (default: `results_dir()`): the latest finished `scale` run's id, date, parameters, `summary` and `table_markdown`."
+    "Write `folder`/NAME.json (default `results_dir()`): the latest finished run's id, date, parameters, `summary`, `table_markdown`."
     run = latest_finished(name, runs, scale)
     if run is None: raise ExperimentError(f"experiment {name}: no finished {scale} run in {Path(runs or runs_dir())/name}; `vqnb run {name}` makes one")
     s, metrics = read_status(run), json.loads((run/'metrics.json').read_text())
