@@ -42,7 +42,7 @@ def _as_table(features) -> pd.DataFrame:
     return features
 
 def _drop_plan(X: np.ndarray, names: list[str], duplicate_corr: float) -> tuple[list[int], list[dict]]:
-    "Columns to keep, and a report row for each dropped one: constant, or a duplicate (|r| >= `duplicate_corr`) of a kept one."
+    "Columns to keep, and a report row per dropped one: constant, or a duplicate (|r| >= `duplicate_corr`) of a kept one."
     report, keep = [], []
     spread = X.std(0)
     varying = [j for j in range(X.shape[1]) if spread[j] > 0]
@@ -199,7 +199,7 @@ def compute_default_latent_dims(n_features: int, ratios) -> list[int]:
 
 def fill_missing_num_tokens(latent_dims, num_tokens=None, tokens_per_dim: int = 4, min_tokens: int = 8,
                             max_tokens: int = 256) -> list[int]:
-    "Codebook size per level: `num_tokens` where given (an int for all, or a list with None where missing), else the power of 2 nearest `tokens_per_dim * latent_dim`, within [min_tokens, max_tokens]."
+    "Codebook size per level: `num_tokens` where given (an int, or a list with None gaps), else the power of 2 nearest `tokens_per_dim * latent_dim` in [min_tokens, max_tokens]."
     check_int('tokens_per_dim', tokens_per_dim, min=1); check_int('min_tokens', min_tokens, min=2)
     if check_int('max_tokens', max_tokens, min=2) < min_tokens:
         raise ValueError(f"min_tokens, max_tokens: expected min_tokens <= max_tokens, got {min_tokens} > {max_tokens}")
@@ -300,7 +300,7 @@ def allocate_bits(distortion: dict, total_bits: int, columns: dict[str, int] | N
 # %% ../nbs/32_categorical.ipynb #a84a9307
 def plot_rate_distortion(curves: dict, columns: dict[str, int], marks: dict | None = None, ax=None,
                          title: str = 'rate-distortion per category'):
-    "Per category: MSE per column against bits from `curves` (category -> D per bit, or [seeds, bits] of them); `marks` name -> category -> bits."
+    "MSE per column against bits per category from `curves` (D per bit, or [seeds, bits]); `marks`: name -> category -> bits."
     import matplotlib.pyplot as plt
     fig, ax = (ax.figure, ax) if ax is not None else plt.subplots(figsize=(5.6, 3.2))
     colours, symbols = plt.rcParams['axes.prop_cycle'].by_key()['color'], 'osD^vP*X'
@@ -375,7 +375,7 @@ RD_ESTIMATORS = ('kmeans', 'pca')
 
 @dataclass
 class CategoricalVQVAEConfig:
-    "Everything a `CategoricalVQVAE` is built from; its dimensions all follow from `categories` and the ratios (or the allocation)."
+    "Everything a `CategoricalVQVAE` is built from; its sizes follow from `categories` and the ratios (or allocation)."
     categories: dict                                 # category -> column indices of the cleaned table (a partition)
     compression_ratios: str | list | dict = '0.5:1.0:1.5'   # 'auto', 'L0:L1:L2', [L0, L1, L2] or a dict per category
     auto_compression_strategy: str = 'balanced'      # for 'auto': one of AUTO_STRATEGIES
@@ -383,17 +383,17 @@ class CategoricalVQVAEConfig:
     num_tokens: int | list | None = None             # codebook size per level (int: all levels; None: from latent dims)
     commitment_weight: float = 0.25
     decay: float = 0.99                              # EMA decay of the codebooks
-    threshold_ema_dead_code: float = 1.0             # revive a code whose EMA count per batch falls below this (0: never)
+    threshold_ema_dead_code: float = 1.0             # revive codes with a lower EMA count per batch (0: never)
     kmeans_init: bool = True                         # codebooks from k-means on the first batch (False: random normal)
     kmeans_iters: int = 10                           # Lloyd iterations of that k-means (and of `initialise`)
     total_bits: int | None = None                    # rate_distortion: code bits per row to allocate
-    rate_distortion_estimator: str = 'kmeans'        # rate_distortion: D(b) measured by residual k-means, or 'pca' water-filling
+    rate_distortion_estimator: str = 'kmeans'        # rate_distortion: D(b) by residual k-means, or 'pca' water-filling
     rate_distortion_objective: str = 'total'         # rate_distortion: minimise the summed error, or 'worst' category's
     max_tokens: int = 64                             # rate_distortion: codes of a full level (a power of 2)
     max_levels: int = 6                              # rate_distortion: levels per category at most
     compression_ratios_computed: dict | None = None  # category -> ratio per level the model is built with
-    compression_ratios_metrics: dict | None = None   # category -> the four scores (set by `resolve`; + bits, estimated MSE)
-    compression_allocation: dict | None = None       # category -> codebook size per level (rate_distortion; set by `resolve`)
+    compression_ratios_metrics: dict | None = None   # category -> scores (by `resolve`; + bits, estimated MSE)
+    compression_allocation: dict | None = None       # category -> codebook size per level (rate_distortion, by `resolve`)
 
     def __post_init__(self):
         self.categories = _check_categories(self.categories)
@@ -627,10 +627,9 @@ class CategoricalVQVAE(SavedModel, nn.Module):
         return CategoricalOutput(recon, recon_loss + vq_loss, recon_loss, mse, codes, usage)
 
     def training_step(self, batch) -> dict:
-        "What `Trainer` minimises on `batch` (rows `[B, D]`, or a `TensorDataset`'s 1-tuple of them): `loss`, with `recon` and `mse_<category>`."
+        "What `Trainer` minimises on `batch` (`[B, D]` or a 1-tuple): `loss`, with `recon` and `mse_<category>`."
         out = self(batch[0] if isinstance(batch, (list, tuple)) else batch)
         return dict(loss=out.loss, **out.metrics)
-
 
     def encode(self, x: Tensor) -> dict[str, Tensor]:
         "Category -> codes `[B, levels]` of the rows of `x`."
@@ -649,7 +648,7 @@ class CategoricalVQVAE(SavedModel, nn.Module):
 @patch
 @torch.no_grad()
 def initialise(self: CategoricalVQVAE, x: Tensor) -> CategoricalVQVAE:
-    "Start every residual branch at residual k-means of the training rows `x` `[rows, D]` (principal-axes encoder, its transpose as decoder)."
+    "Start every residual branch at residual k-means of the training rows `x` `[rows, D]`."
     if not self.config.rate_distortion:
         raise ValueError("initialise: expected a rate-distortion model (residual levels); the note's parallel levels "
                          "initialise by k-means on their first training batch")
@@ -672,7 +671,7 @@ def code_usage(model: CategoricalVQVAE, x: Tensor, batch_size: int = 4096) -> di
 # %% ../nbs/32_categorical.ipynb #5d482df8
 def plot_category_mse(results: dict[str, dict[str, float]], ax=None, title: str = 'held-out MSE per category',
                       spread: dict | None = None, bits: dict | None = None):
-    "Bars: each configuration's (name -> category -> MSE) MSE per category, log scale; `spread` error bars, worst marked, `bits` dots."
+    "Bars of each configuration's MSE per category (name -> category -> MSE), log scale; `spread` error bars, worst marked, `bits` dots."
     import matplotlib.pyplot as plt
     names = list(results); cats = list(next(iter(results.values())))
     fig, ax = (ax.figure, ax) if ax is not None else plt.subplots(figsize=(max(5.2, 0.6 * len(cats) * max(1, len(names) / 2)), 2.8))

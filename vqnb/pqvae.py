@@ -188,7 +188,7 @@ def forward(self: PQVAE, embeddings: Tensor) -> PQVAEOutput:
 
 @patch
 def training_step(self: PQVAE, batch) -> dict:
-    "What `Trainer` needs of one batch (`[N, input_dim]`, or a 1-tuple of it, as a `TensorDataset` gives): loss and metrics."
+    "What `Trainer` needs of a batch `[N, input_dim]` (or a `TensorDataset` 1-tuple): loss and metrics."
     out = self(batch[0] if isinstance(batch, (tuple, list)) else batch)   # `self` may be the DDP wrapper: call it
     return dict(loss=out.loss, **out.metrics)
 
@@ -296,7 +296,7 @@ class CodeIndex:
 @patch
 @torch.no_grad()
 def distance_tables(self: CodeIndex, queries: Tensor) -> Tensor:
-    "Squared distances `[Q, num_heads, codebook_size]` from each head's slice of the queries' latents to its codes (residual: see `_row_norms`)."
+    "Squared distances `[Q, num_heads, codebook_size]` from each head's slice of the queries' latents to its codes."
     c = self.model.config
     with evaluating(self.model): z = self.model.latent(queries)
     if c['quantizer'] == 'residual':   # ||z - Σ c_m||² = ||z||² - 2 Σ <z, c_m> + ||Σ c_m||²: the last term is the row's
@@ -369,7 +369,7 @@ def search(self: CodeIndex, queries: Tensor, k: int = 10, rerank: int = 0, batch
 # %% ../nbs/31_pqvae.ipynb #42068267
 @patch
 def _faiss_index(self: CodeIndex):
-    "A `faiss.IndexPQ` over the latent holding this index's codes (rebuilt when rows were added), or None where faiss cannot serve."
+    "A `faiss.IndexPQ` holding this index's codes (rebuilt after additions), or None where faiss cannot serve."
     c = self.model.config
     if c['quantizer'] != 'product' or c['codebook_size'] != 256 or self.model.standardize.mean.device.type != 'cpu': return None
     try: import faiss

@@ -31,7 +31,7 @@ __all__ = ['UnityConfig', 'SpeechEncoder', 'IdDecoderBlock', 'IdDecoder', 'Unity
 # %% ../nbs/35_retrieval.ipynb #d3bba3fa
 @dataclass
 class UnityConfig:
-    "Sizes of the UnitY speech model, its vocabularies and ID lengths, the fusion and pooled-memory switches, the loss weight and smoothing."
+    "Sizes, vocabularies, ID lengths, switches and loss settings of the UnitY speech model."
     n_mels: int = 80
     d_model: int = 128
     nhead: int = 4
@@ -116,7 +116,7 @@ class IdDecoder(nn.Module):
         return torch.cat([ids.new_full((len(ids), 1), self.bos), ids], 1)
 
     def forward(self, tokens: Tensor, memory: Tensor, memory_mask: Tensor, context: Tensor | None = None) -> tuple[Tensor, Tensor]:
-        "Logits `[B*k, t, vocab]` (position i predicts token i + 1) and hidden states, for `k` hypotheses per memory row; `context` `[B, d]` is added to every input."
+        "Logits `[B*k, t, vocab]` (position i predicts token i + 1) and hidden states, `k` hypotheses per memory row; `context` `[B, d]` added to every input."
         if len(tokens) % max(len(memory), 1): raise ValueError(f"tokens: expected a multiple of {len(memory)} rows (hypotheses per query), got {len(tokens)}")
         t = tokens.shape[1]
         h = self.embed(tokens) + self.pos.weight[:t]
@@ -181,14 +181,14 @@ class UnitySpeechModel(SavedModel, nn.Module):
         self.doc_decoder = IdDecoder(config.doc_vocab, config.doc_length, config)
 
     def encode(self, x: Tensor, mask: Tensor | None = None) -> tuple[Tensor, Tensor]:
-        "The decoders' memory `[B, M, d_model]` and mask: encoder states of log-mel `x` `[B, T, n_mels]` (mask: True = real), `M = ceil(T/stride)`, plus the summary token with `pooled_memory`."
+        "The decoders' memory `[B, M, d_model]` and mask for log-mel `x` `[B, T, n_mels]`: encoder states (`M = ceil(T/stride)`), plus the summary token with `pooled_memory`."
         h, m = self.encoder(*check_features(x, mask, self.config, next(self.parameters()).dtype))
         if self.pool is None: return h, m
         pooled = self.pool((h * m[..., None]).sum(1) / m.sum(1, keepdim=True))          # padded states are zero
         return torch.cat([h, pooled[:, None]], 1), torch.cat([m, m.new_ones(len(m), 1)], 1)
 
     def context(self, memory: Tensor) -> Tensor | None:
-        "With `pooled_memory`, the summary token (the last memory position), also added to every decoder input: a direct path from the pooled query to each prediction; else None."
+        "With `pooled_memory`, the summary token (last memory position), also added to every decoder input; else None."
         return memory[:, -1] if self.pool is not None else None
 
     def memory(self, states: Tensor, mask: Tensor, semantic_hidden: Tensor) -> tuple[Tensor, Tensor]:
@@ -205,7 +205,7 @@ class UnitySpeechModel(SavedModel, nn.Module):
         return sem[:, 0].clamp(min=0)              # a semantic trie always leaves one path
 
     def forward(self, x: Tensor, mask: Tensor | None, semantic_ids: Tensor, doc_ids: Tensor) -> UnityOutput:
-        "Teacher-forced losses: CE of decoder 1 on `semantic_ids` `[B, Ls]` + lambda CE of decoder 2 on `doc_ids` `[B, Ld]`; decoder 2 fuses decoder 1's states over its own semantic ID."
+        "Teacher-forced CE of decoder 1 on `semantic_ids` `[B, Ls]` + lambda CE of decoder 2 on `doc_ids` `[B, Ld]`."
         c, B = self.config, len(x)
         sem = _check_ids('semantic_ids', semantic_ids, B, c.semantic_length, c.semantic_vocab).to(x.device)
         doc = _check_ids('doc_ids', doc_ids, B, c.doc_length, c.doc_vocab).to(x.device)
@@ -213,10 +213,7 @@ class UnitySpeechModel(SavedModel, nn.Module):
         ctx = self.context(states)
         d1 = self.semantic_decoder
         sem_logits, _ = d1(d1.inputs(sem), states, m, ctx)
-        # Fusion reads decoder 1's states over the semantic ID decoder 1 generates, as `generate` does at inference. Over the
-        # true ID (teacher forcing) it would leak the answer: a semantic ID with its dedup suffix is unique to one document,
-        # so decoder 2 learns the lookup semantic ID -> document ID and ignores the audio, and at inference it is handed
-        # decoder 1's guess instead.
+        # fusion over decoder 1's own generated ID, as at inference: the true ID (unique with its suffix) leaks the answer
         sem_hidden = d1(d1.inputs(self.predict_semantic(states, m, ctx)), states, m, ctx)[1] if c.fusion else None
         doc_logits, _ = self.doc_decoder(self.doc_decoder.inputs(doc)[:, :-1], *self.memory(states, m, sem_hidden), ctx)
         sem_logits = sem_logits[:, :-1]
@@ -225,12 +222,12 @@ class UnitySpeechModel(SavedModel, nn.Module):
         return UnityOutput(ce1 + c.doc_loss_weight * ce2, ce1, ce2, sem_logits, doc_logits)
 
     def training_step(self, batch: dict) -> dict:
-        "The `vqnb.train.Trainer` step (`step_fn=UnitySpeechModel.training_step`) on a `DualTaskCollator` batch: the loss, both cross-entropies, the share of retrieval items."
+        "The `Trainer` step on a `DualTaskCollator` batch: loss, both cross-entropies, share of retrieval items."
         out = self(*_batch_fields(batch, ('x', 'mask', 'semantic_ids', 'doc_ids')))
         return dict(loss=out.loss, **out.metrics, retrieval_share=batch['task'].float().mean())
 
     def warm_start(self, dense: nn.Module) -> 'UnitySpeechModel':
-        "Copy the speech encoder (and, with `pooled_memory`, the projection into the summary token) of a trained `DualEncoder` (SpeechGR's pretrained encoder)."
+        "Copy a trained `DualEncoder`'s speech encoder (and, with `pooled_memory`, its projection into the summary token)."
         if not isinstance(dense, DualEncoder): raise TypeError(f"dense: expected a trained DualEncoder, got {type(dense).__name__}")
         self.encoder.load_state_dict(dense.encoder.state_dict())
         if self.pool is not None: self.pool.load_state_dict(dense.proj.state_dict())
@@ -304,7 +301,7 @@ class DualTaskDataset(Dataset):
 
 # %% ../nbs/35_retrieval.ipynb #62ce9f61
 class DualTaskCollator:
-    "Batch of `DualTaskDataset` items: `x` `[B, T, D]` padded with zeros, `mask` `[B, T]` (True = real), IDs, task, doc; with `documents`, also each item's whole document `doc_x`, `doc_mask`."
+    "Batch of `DualTaskDataset` items: `x` `[B, T, D]`, `mask`, IDs, task, doc; with `documents`, each item's whole document `doc_x`, `doc_mask`."
     def __init__(self, documents: list | None = None): self.documents = documents
 
     def __call__(self, items: list[dict]) -> dict:
@@ -376,7 +373,7 @@ class DualEncoder(nn.Module):
         return F.normalize(self.proj(pooled), dim=-1)
 
     def forward(self, x: Tensor, mask: Tensor | None, doc_x: Tensor, doc_mask: Tensor | None, doc: Tensor | None = None) -> DualEncoderOutput:
-        "InfoNCE between query crops `x` and their documents `doc_x` (row i with row i); `doc` `[B]`: rows of one document are not each other's negatives."
+        "InfoNCE between query crops `x` and their documents `doc_x` (row i with row i); rows of one `doc` are not each other's negatives."
         q, d = self.embed(x, mask), self.embed(doc_x, doc_mask)
         if len(q) != len(d): raise ValueError(f"doc_x: expected {len(q)} documents (one per query), got {len(d)}")
         logits = (q @ d.T).float() / self.temperature
@@ -387,7 +384,7 @@ class DualEncoder(nn.Module):
         return DualEncoderOutput((F.cross_entropy(logits, target) + F.cross_entropy(logits.T, target)) / 2, logits)
 
     def training_step(self, batch: dict) -> dict:
-        "The `vqnb.train.Trainer` step (`step_fn=DualEncoder.training_step`) on a `DualTaskCollator(documents=...)` batch: InfoNCE loss and in-batch accuracy."
+        "The `Trainer` step on a `DualTaskCollator(documents=...)` batch: InfoNCE loss and in-batch accuracy."
         out = self(*_batch_fields(batch, ('x', 'mask', 'doc_x', 'doc_mask', 'doc')))
         return dict(loss=out.loss, **out.metrics)
 
@@ -426,7 +423,7 @@ def doc_states(model: UnitySpeechModel, items: list, batch_size: int = 64) -> Te
 
 @torch.no_grad()
 def imprint_doc_head(model: UnitySpeechModel, exemplars: list, scale: float = 20.) -> UnitySpeechModel:
-    "Set decoder 2's output layer (one-token document IDs) to the documents' prototypes: row j = `scale` / sqrt(d) times the centred, normalised mean of the normalised `doc_states` of `exemplars[j]` (a list of log-mel items); bias 0."
+    "Set decoder 2's output layer (atomic IDs) to the documents' prototypes: row j = `scale` / sqrt(d) x the centred, normalised mean of the normalised `doc_states` of `exemplars[j]`; bias 0."
     if not isinstance(model, UnitySpeechModel): raise TypeError(f"model: expected a UnitySpeechModel, got {type(model).__name__}")
     c = model.config
     if c.doc_length != 1: raise ValueError(f"model: imprinting needs one-token (atomic) document IDs, got doc_length={c.doc_length}")

@@ -193,12 +193,12 @@ class RQVAEOutput:
         return dict(recon=self.recon_loss.detach(), vq=self.vq_loss.detach(), usage_min=self.usage.min())
 
 def _window_codes(rvq: ResidualVectorQuantizer, z: Tensor, wmask: Tensor) -> Tensor:
-    "Codes `[B, W, L]` of the real windows of `z`, -1 elsewhere; a batch without any real window (empty, all padded) never reaches the quantizer."
+    "Codes `[B, W, L]` of the real windows of `z`, -1 elsewhere (a batch without real windows never reaches the quantizer)."
     if not bool(wmask.any()): return torch.full((*wmask.shape, rvq.num_quantizers), -1, dtype=torch.long, device=z.device)
     return rvq.encode(z, wmask)
 
 def _window_vectors(rvq: ResidualVectorQuantizer, codes: Tensor) -> Tensor:
-    "The quantized windows `[B, W, dim]` of `codes` `[B, W, L]`: zeros where the codes are -1 (all of them, for an empty batch)."
+    "The quantized windows `[B, W, dim]` of `codes` `[B, W, L]`, zeros where the codes are -1."
     if not bool((codes >= 0).any()): return torch.zeros(*codes.shape[:-1], rvq.dim, device=codes.device)
     return rvq.decode(codes)
 
@@ -214,7 +214,7 @@ def _residual_quantizer(dim, codebook_size, num_quantizers, commitment_weight, d
 # %% ../nbs/30_rqvae.ipynb #d10ab8d4
 @dataclass
 class RQVAEConfig:
-    "Everything that builds a `DocumentRQVAE` (`model.config` holds it as a dict, which `SavedModel` writes to config.json)."
+    "Everything that builds a `DocumentRQVAE` (`model.config` holds it as a dict)."
     input_dim: int
     latent_dim: int
     codebook_size: int
@@ -291,7 +291,7 @@ class DocumentRQVAE(SavedModel, nn.Module):
         return RQVAEOutput(recon, recon_loss + q.loss, recon_loss, q.loss, q.codes, wmask, q.quantized, q.perplexity, q.usage)
 
     def training_step(self, batch, forward=None) -> dict:
-        "What `Trainer` optimises on a batch `(x, mask)` (`pad_batch`'s): the loss and the metrics it logs. `forward`: the module to call (the DDP wrapper under torchrun)."
+        "What `Trainer` optimises on a `pad_batch` batch `(x, mask)`: loss and metrics; `forward`: the module to call (DDP's wrapper)."
         if isinstance(batch, Tensor): batch = (batch,)
         if not isinstance(batch, (tuple, list)) or len(batch) not in (1, 2) or not isinstance(batch[0], Tensor):
             raise TypeError(f"batch: expected x [B, T, D] or (x, mask), got {type(batch).__name__}")
@@ -309,7 +309,7 @@ class DocumentRQVAE(SavedModel, nn.Module):
 RUN_METADATA_KEYS = ('feature_mean', 'feature_std', 'held_out', 'max_frames', 'corpus', 'corpus_size')
 
 def run_metadata(*, feature_mean, feature_std, held_out, max_frames: int, corpus: str, corpus_size: str | None = None) -> dict:
-    "What an experiment saves beside a trained `DocumentRQVAE` (`model.save(folder, **run_metadata(...))`), checked: one schema for every reader."
+    "What an experiment saves beside a trained `DocumentRQVAE` (`model.save(folder, **run_metadata(...))`), checked."
     stats = {}
     for name, v in (('feature_mean', feature_mean), ('feature_std', feature_std)):
         try: t = torch.as_tensor(v, dtype=torch.float64)
@@ -372,7 +372,7 @@ def decode(self: DocumentRQVAE, codes: Tensor, lengths) -> Tensor:
 @patch
 @torch.no_grad()
 def retrieval_codes(self: DocumentRQVAE, x: Tensor, mask: Tensor | None = None, option: str = 'B') -> tuple[Tensor, Tensor]:
-    "Option 'A': codes `[B, W, L]` and window mask; 'B' / 'C': one code tuple `[B, L]` per document and its vector (-1 and zeros for a document without frames)."
+    "Option 'A': codes `[B, W, L]` and window mask; 'B' / 'C': a code tuple `[B, L]` per document and its vector (-1, zeros without frames)."
     if check_choice('option', option, ('A', 'B', 'C')) == 'A': return self.encode(x, mask)
     with evaluating(self):
         z, wmask, _, _ = self.encoder(x, mask)
@@ -413,7 +413,7 @@ def encode_documents(model: DocumentRQVAE, items: list, batch_size: int = 32) ->
 
 @torch.no_grad()
 def document_vectors(model: DocumentRQVAE, items: list | None = None, batch_size: int = 32, *, codes: list[Tensor] | None = None) -> Tensor:
-    "`[N, latent_dim]`: each document's mean quantized window, decoded from its codes, L2-normalised. `codes`: the per-document codes `encode_documents` gave, instead of `items` (no second encoding)."
+    "`[N, latent_dim]`: each document's mean quantized window from its codes, L2-normalised; `codes` (from `encode_documents`) instead of `items` skips encoding."
     batch_size, vecs, dev = check_int('batch_size', batch_size, min=1), [torch.zeros(0, model.latent_dim)], next(model.parameters()).device
     if (items is None) == (codes is None): raise ValueError("items, codes: expected exactly one of the documents or their codes")
     if codes is not None and not all(isinstance(c, Tensor) and c.ndim == 2 and c.shape[1] == model.num_quantizers for c in codes):

@@ -55,30 +55,23 @@ def experiment_parameters(name: str) -> dict[str, dict]:
         out[k] = dict(default=default, type=kind, help=v['help'])
     return out
 
-def _parse(key: str, text: str, kind: str):
-    if kind == 'str' or kind == 'None':
-        if kind == 'str' and len(text) >= 2 and text[0] == text[-1] and text[0] in '"\'': return text[1:-1]
-        if kind == 'str': return text
-    value = _literal(text)
-    if kind == 'None': return value
-    ok = dict(int=lambda v: isinstance(v, int) and not isinstance(v, bool), bool=lambda v: isinstance(v, bool),
-              float=lambda v: isinstance(v, (int, float)) and not isinstance(v, bool), list=lambda v: isinstance(v, list),
-              tuple=lambda v: isinstance(v, (list, tuple)), dict=lambda v: isinstance(v, dict))
-    if kind in ok and not ok[kind](value):
-        raise ExperimentError(f"parameter {key}: expected {kind}, got {text!r}")
-    if kind == 'float' and not math.isfinite(value): raise ExperimentError(f"parameter {key}: expected a finite float, got {text!r}")
-    return float(value) if kind == 'float' else value
-
-# %% ../nbs/21_runner.ipynb #f1da09ec
-def _typed(key: str, value, kind: str):
-    "A value given as Python (a dict of parameters, a resumed run's status.json) checked against the parameter's type."
-    ok = dict(int=lambda v: isinstance(v, int) and not isinstance(v, bool), bool=lambda v: isinstance(v, bool),
+_KINDS = dict(int=lambda v: isinstance(v, int) and not isinstance(v, bool), bool=lambda v: isinstance(v, bool),
               float=lambda v: isinstance(v, (int, float)) and not isinstance(v, bool), str=lambda v: isinstance(v, str),
               list=lambda v: isinstance(v, list), tuple=lambda v: isinstance(v, (list, tuple)), dict=lambda v: isinstance(v, dict))
-    if kind in ok and not ok[kind](value): raise ExperimentError(f"parameter {key}: expected {kind}, got {value!r}")
-    if kind == 'float' and not math.isfinite(value): raise ExperimentError(f"parameter {key}: expected a finite float, got {value!r}")
+
+def _typed(key: str, value, kind: str, shown: str | None = None):
+    "`value` checked against the parameter's type; `shown`: the text it was parsed from, for the error."
+    shown = repr(value) if shown is None else shown
+    if kind in _KINDS and not _KINDS[kind](value): raise ExperimentError(f"parameter {key}: expected {kind}, got {shown}")
+    if kind == 'float' and not math.isfinite(value): raise ExperimentError(f"parameter {key}: expected a finite float, got {shown}")
     return float(value) if kind == 'float' else value
 
+def _parse(key: str, text: str, kind: str):
+    if kind == 'str': return text[1:-1] if len(text) >= 2 and text[0] == text[-1] and text[0] in '"\'' else text
+    value = _literal(text)
+    return value if kind == 'None' else _typed(key, value, kind, repr(text))
+
+# %% ../nbs/21_runner.ipynb #f1da09ec
 def parse_parameters(name: str, pairs: list[str] | dict, known: dict | None = None) -> dict:
     "Check `key=value` pairs (or a dict) against experiment `name`'s parameters (`known`, read if None); return them typed."
     known = known or experiment_parameters(name)
@@ -208,7 +201,7 @@ def _failure(e: Exception) -> tuple[str, str]:
 
 # %% ../nbs/21_runner.ipynb #f8239291
 def _experiment_tracker(name: str, run: Path, parameters: dict, previous: dict):
-    "The MLflow run of the experiment run folder `run` in its runs folder's store (a continued run keeps its own), or None when not tracked."
+    "The MLflow run of the run folder `run` (a continued run keeps its own), or None when not tracked."
     from vqnb.train import Tracker, tracking_enabled
     if not tracking_enabled(): return None
     t = Tracker(run.parent.parent, name, run_id=previous.get('mlflow_run_id'), run_name=run.name,
@@ -222,7 +215,7 @@ def _saved_models(run: Path) -> dict[str, Path]:
             if (p.parent/'config.json').exists() and 'checkpoints' not in p.parts}
 
 def _track_result(tracker, run: Path, name: str, status: str):
-    "Log what the run left: the numbers of metrics.json, the report, metrics and status files, figures, saved models; then end the MLflow run."
+    "Log what the run left (metrics, report, status, figures, saved models); end the MLflow run."
     if tracker is None: return
     try: metrics = json.loads((run/'metrics.json').read_text())
     except (OSError, UnicodeDecodeError, ValueError): metrics = None
@@ -349,8 +342,7 @@ def format_runs(runs: list[dict]) -> str:
 
 # %% ../nbs/21_runner.ipynb #058a1dba
 def compare_runs(experiment: str, runs: str | Path | None = None, all_metrics: bool = False):
-    """The MLflow runs of `experiment` side by side (a pandas DataFrame, one column per run, oldest first): status, parameters,
-    and the `summary` metrics (every metric with `all_metrics`)."""
+    "The MLflow runs of `experiment` side by side (a DataFrame, a column per run, oldest first): status, parameters, `summary` metrics (all with `all_metrics`)."
     import pandas as pd
     root = Path(runs or runs_dir())
     if not (root/'mlflow.db').is_file(): raise ExperimentError(f"experiment: no MLflow store in {root} (no tracked run yet; `vqnb run {experiment}` makes one)")
@@ -383,7 +375,7 @@ def _finite(v):
     return None if isinstance(v, float) and not math.isfinite(v) else v
 
 def latest_finished(name: str, runs: str | Path | None = None, scale: str = 'default') -> Path | None:
-    "The newest run folder of experiment `name` that finished at `scale` with no other parameter given (`-p`), or None; a notebook without a scale parameter counts as 'default'."
+    "The newest run of `name` finished at `scale` with no other parameter (`-p`), or None; no scale parameter counts as 'default'."
     check_choice('scale', scale, SCALES)
     root = Path(runs or runs_dir())/name
     for run in sorted((p for p in root.iterdir() if p.is_dir()), reverse=True) if root.is_dir() else ():
@@ -393,7 +385,7 @@ def latest_finished(name: str, runs: str | Path | None = None, scale: str = 'def
     return None
 
 def snapshot_run(name: str, runs: str | Path | None = None, scale: str = 'default', folder: str | Path | None = None) -> Path:
-    "Write `folder`/NAME.json (default: `results_dir()`): the latest finished `scale` run's id, date, parameters, `summary` and `table_markdown`."
+    "Write `folder`/NAME.json (default `results_dir()`): the latest finished run's id, date, parameters, `summary`, `table_markdown`."
     run = latest_finished(name, runs, scale)
     if run is None: raise ExperimentError(f"experiment {name}: no finished {scale} run in {Path(runs or runs_dir())/name}; `vqnb run {name}` makes one")
     s, metrics = read_status(run), json.loads((run/'metrics.json').read_text())

@@ -63,8 +63,8 @@ def set_rng_state(state: dict):
 def _init_distributed(device: str) -> tuple[int, int, torch.device]:
     "World size, rank and device of this process; under torchrun also the process group (NCCL for CUDA, else gloo)."
     world, dev = int(os.environ.get('WORLD_SIZE', 1)), select_device(device)
-    if dev.type == 'cuda' and 'LOCAL_RANK' in os.environ: torch.cuda.set_device(dev)   # before any collective
-    if world > 1 and not dist.is_initialized():   # NCCL bound to this GPU (device_id): no collective guesses it
+    if dev.type == 'cuda' and 'LOCAL_RANK' in os.environ: torch.cuda.set_device(dev)
+    if world > 1 and not dist.is_initialized():
         if dev.type == 'cuda': dist.init_process_group('nccl', device_id=dev)
         else: dist.init_process_group('gloo')
     return world, (dist.get_rank() if dist.is_initialized() else 0), dev
@@ -111,7 +111,7 @@ class TrainConfig:
         select_device(self.device)       # torch names a malformed device string
 
     def identity(self) -> dict:
-        "The fields that decide what is computed (not where, nor how it is shown); `optimizer` and `param_lrs` only when set, so older checkpoints still resume."
+        "The fields that decide what is computed; `optimizer` and `param_lrs` only when set (older checkpoints still resume)."
         skip = ('device', 'progress', 'keep_checkpoints', 'checkpoint_every')
         return {k: v for k, v in asdict(self).items() if k not in skip
                 and not (k, v) in (('optimizer', 'adamw'), ('param_lrs', None))}
@@ -223,7 +223,7 @@ def metric_key(key: str) -> str:
     return re.sub(r'[^\w\-./: ]', '_', str(key).replace('@', '_at_'))[:250]
 
 def flat_numbers(d: dict, prefix: str = '') -> dict[str, float]:
-    "The finite numbers (and booleans, as 0 / 1) of the nested dict `d`, keyed by their path `a.b`; lists and strings left out."
+    "The finite numbers (booleans as 0 / 1) of the nested dict `d`, keyed by path `a.b`."
     out = {}
     for k, v in (d or {}).items():
         key = f"{prefix}{k}"
@@ -238,7 +238,7 @@ def _store_cache() -> Path:
     return root/f"mlflow-{mlflow.__version__}-empty.db"
 
 def new_store(runs: str | Path) -> Path:
-    "Create the empty MLflow store `mlflow.db` in the runs folder `runs` (a copy of the cached empty store); return its path."
+    "Create the empty MLflow store `runs`/mlflow.db (a copy of the cached one); return its path."
     import shutil, sqlite3
     from mlflow.tracking import MlflowClient
     runs = Path(runs); db = runs/'mlflow.db'
@@ -267,7 +267,7 @@ def new_store(runs: str | Path) -> Path:
 
 # %% ../nbs/20_train.ipynb #d349a670
 class Tracker:
-    "One MLflow run in the store of the runs folder `runs`, through `MlflowClient` (no global state). A failed call warns and stops the tracking."
+    "One MLflow run in the store of `runs`, through `MlflowClient`; a failed call warns and stops the tracking."
     def __init__(self, runs: str | Path, experiment: str, *, run_id: str | None = None, run_name: str | None = None,
                  tags: dict | None = None, parent: str | None = None):
         self.runs, self.client, self.run_id = Path(runs), None, None
@@ -276,7 +276,7 @@ class Tracker:
     def _call(self, f, *args, _opening=False, **kw):
         if self.client is None and not _opening: return None
         try:
-            with warnings.catch_warnings():             # mlflow's own deprecation notices (SQLAlchemy's) are not the user's business
+            with warnings.catch_warnings():             # mlflow's own deprecation notices
                 warnings.simplefilter('ignore', DeprecationWarning)
                 return f(*args, **kw)
         except Exception as e:                          # tracking never breaks a run
@@ -303,7 +303,7 @@ class Tracker:
     def active(self) -> bool: "Whether calls still reach the store."; return self.client is not None
 
     def log_params(self, params: dict):
-        "Log `params` (nested dicts flattened to `a.b`); MLflow keeps a parameter's first value, so a resumed run logs only new ones."
+        "Log `params` (flattened to `a.b`); only new ones, as MLflow keeps a parameter's first value."
         def log():
             from mlflow.entities import Param
             have = self.client.get_run(self.run_id).data.params
@@ -342,9 +342,7 @@ class Tracker:
 
 # %% ../nbs/20_train.ipynb #fe3dee19
 def tracking_root(run_dir: str | Path | None, tracking: bool | str | Path | None = None) -> Path | None:
-    """The runs folder whose MLflow store a `Trainer` run in `run_dir` logs to, or None (not tracked). `tracking`: False never,
-    a folder that folder; None or True: $VQNB_TRACKING_DIR (set by `vqnb run` for its notebooks), else the nearest folder
-    above `run_dir` that holds an `mlflow.db`, else the runs folder (`runs_dir()`) when `run_dir` is inside it (or `tracking` is True)."""
+    "The runs folder a `Trainer` run in `run_dir` logs to, or None: `tracking` (False: never), $VQNB_TRACKING_DIR, a folder above holding `mlflow.db`, or `runs_dir()` around it."
     if tracking is not None and not isinstance(tracking, (bool, str, Path)):
         raise TypeError(f"tracking: expected True, False, None or a runs folder, got {type(tracking).__name__}")
     if tracking is False or not tracking_enabled(): return None
@@ -369,9 +367,9 @@ class Callback:
     def load_state_dict(self, state: dict): pass
 
 def default_step(model: nn.Module, batch) -> dict:
-    "The model's own `training_step(batch, forward=model)` if it has one; else `model(batch)`: a dict with `'loss'`, or an object with `.loss` (and optionally `.metrics`)."
+    "The model's `training_step(batch, forward=model)` if any; else `model(batch)`: a dict with `'loss'`, or an object with `.loss` (and `.metrics`)."
     inner = model.module if isinstance(model, nn.parallel.DistributedDataParallel) else model
-    # under DDP the step must call the wrapper (its forward averages the gradients), so the wrapper is passed as `forward`
+    # under DDP the step must call the wrapper (its forward averages the gradients)
     if callable(getattr(inner, 'training_step', None)): return inner.training_step(batch, forward=model)
     out = model(batch)
     if isinstance(out, dict): return out
@@ -402,7 +400,7 @@ def _scalar(v) -> float: return float(v.detach().float().mean()) if isinstance(v
 
 # %% ../nbs/20_train.ipynb #0ee94607
 class Trainer:
-    "Fit `model` on `train_data` under `config`, with checkpoints in `run_dir`, DDP under torchrun, and the run tracked in MLflow (`tracking`)."
+    "Fit `model` on `train_data` under `config`: checkpoints in `run_dir`, DDP under torchrun, tracked in MLflow."
     def __init__(self, model: nn.Module, train_data: Dataset, config: TrainConfig | None = None, *,
                  valid_data: Dataset | None = None, step_fn: Callable = default_step, run_dir: str | Path | None = None,
                  callbacks: list[Callback] = (), model_config: dict | None = None, collate_fn: Callable = default_collate,
@@ -421,7 +419,7 @@ class Trainer:
         self.run_dir = Path(run_dir) if run_dir else None
         self.checkpoints = CheckpointStore(self.run_dir/'checkpoints', self.config.keep_checkpoints) if self.run_dir else None
         self.callbacks, self.model_config = list(callbacks), model_config or {}
-        self.tracking_root, self.tracker = tracking_root(self.run_dir, tracking), None    # the MLflow store's runs folder, or None
+        self.tracking_root, self.tracker = tracking_root(self.run_dir, tracking), None
         self.world, self.rank, self.device = _init_distributed(self.config.device)
         self.model, self.ddp = model.to(self.device), None
         if self.world > 1 and self.config.optimizer != 'none':     # DDP averages gradients; without an optimizer there are none
@@ -439,7 +437,6 @@ class Trainer:
         "What the run computes: training config, model config, number of processes, training set size."
         return dict(train=self.config.identity(), model=self.model_config, world_size=self.world, n_train=len(self.train_data))
 
-    # --- optimizer, schedule and batches ---
     def _param_groups(self) -> list[dict]:
         "The trainable parameters, grouped by learning rate: `config.param_lrs` by longest name prefix, `lr` for the rest."
         named = [(n, p) for n, p in self.model.named_parameters() if p.requires_grad]
@@ -479,7 +476,6 @@ class Trainer:
     def _autocast(self):
         return torch.autocast(device_type=self.device.type, dtype=torch.bfloat16, enabled=self.config.amp and self.device.type == 'cuda')
 
-    # --- checkpoints and resume ---
     def _state(self) -> dict:
         rngs = [None] * self.world
         if self.world > 1: dist.all_gather_object(rngs, rng_state())
@@ -489,7 +485,7 @@ class Trainer:
                     identity=json.dumps(self.identity(), sort_keys=True), callbacks=json.dumps([cb.state_dict() for cb in self.callbacks]))
 
     def save(self):
-        "Write a checkpoint of the current step and the metrics file (on rank 0; every rank must call it). Without a run folder: nothing."
+        "Checkpoint the current step and write the metrics (rank 0; every rank must call it); nothing without a run folder."
         if self.checkpoints is None: return      # run_dir is the same on every rank, so all ranks return here together
         state = self._state()
         if self.is_main:
@@ -529,7 +525,6 @@ class Trainer:
         for cb, s in zip(self.callbacks, json.loads(state.get('callbacks', '[]'))): cb.load_state_dict(s)
         set_rng_state(state['rng'][self.rank])
 
-    # --- validation ---
     def validate(self) -> dict:
         "Mean of each step-function scalar over `valid_data`, weighted by batch size, over all ranks (prefixed `valid_`)."
         if self.valid_data is None: return {}
@@ -552,9 +547,8 @@ class Trainer:
         for cb in self.callbacks: cb.on_validation_end(self, metrics)
         return metrics
 
-    # --- tracking (rank 0) ---
     def _open_tracking(self, resumed: bool):
-        "The MLflow run of this fit (a resumed fit continues the run recorded in `tracking.json`), with the run's identity as parameters."
+        "Open (or continue, from `tracking.json`) this fit's MLflow run; log the identity as parameters."
         self.tracker = None
         if self.tracking_root is None or not self.is_main: return
         uri, rec = tracking_uri(self.tracking_root), None
@@ -571,7 +565,7 @@ class Trainer:
         if self.run_dir is not None and run_id is None: atomic_write_json(self.run_dir/'tracking.json', dict(uri=uri, run_id=self.tracker.run_id))
 
     def _track_epoch(self, rec: dict):
-        "At the end of an epoch (and at a validation inside one): the epoch's mean of each training scalar, the validation metrics, the learning rate."
+        "At an epoch's end or a validation: epoch means of the training scalars, validation metrics, learning rate."
         if self.tracker is None: return
         epoch_end = self.step % self.steps_per_epoch == 0 or self.step == self.total_steps
         valid = {k: v for k, v in rec.items() if k.startswith('valid_')}
@@ -589,9 +583,8 @@ class Trainer:
             for f in ('metrics.json', 'train_config.json'): self.tracker.log_artifact(self.run_dir/f)
         self.tracker.end(status)
 
-    # --- fitting ---
     def _begin(self, resume: bool) -> bool:
-        "Everything before the first step: resume (checked) or a new run number, seeds, optimizer, run files. True when resumed."
+        "Before the first step: resume (checked) or a new run number, seeds, optimizer, run files. True when resumed."
         state = self._check_resumable() if resume else None
         seed_everything(self.config.seed + self.rank)
         self._build_optimizer()
@@ -694,14 +687,14 @@ def _nonfinite(state: dict) -> list[str]:
     return [k for k, v in state.items() if v.is_floating_point() and not bool(torch.isfinite(v).all())]
 
 def _config_fields(config) -> tuple[dict, str | None]:
-    "A model's `config` as JSON-ready fields, and the name of its dataclass (None for a plain dict of keyword arguments)."
+    "A model's `config` as JSON-ready fields, and its dataclass's name (None for a dict)."
     if is_dataclass(config) and not isinstance(config, type): return asdict(config), type(config).__name__
     if isinstance(config, dict): return config, None
     raise TypeError(f"config: expected the model's config as a dataclass instance or a dict of its constructor's "
                     f"keyword arguments, got {type(config).__name__}")
 
 def _config_class(cls: type, name: str, path: Path) -> type:
-    "The dataclass `name` that `cls` is configured by: `cls.config_class`, else the class of that name in the module of `cls` or of a base class."
+    "The dataclass `name` configuring `cls`: `cls.config_class`, else by name in the module of `cls` or a base."
     found = getattr(cls, 'config_class', None)
     if found is None or found.__name__ != name:
         found = next((getattr(sys.modules.get(c.__module__), name, None) for c in cls.__mro__
@@ -711,11 +704,11 @@ def _config_class(cls: type, name: str, path: Path) -> type:
     return found
 
 class SavedModel:
-    "Mixin for a module that keeps its configuration in `config` (a dataclass, or a dict of its constructor's arguments): `save` / `load` a folder, no pickle anywhere."
+    "Mixin for a module configured by `config` (a dataclass, or a dict of constructor arguments): `save` / `load` a folder, no pickle."
     config_class: type | None = None     # optional: the config dataclass, when it lives outside the model's module
 
     def save(self, folder: str | Path, **metadata) -> Path:
-        "Write the weights (`model.safetensors`), the config's fields (and its dataclass's name), the weights' sha256 and `metadata` (`config.json`) into `folder`."
+        "Write `model.safetensors` and `config.json` (config, its dataclass's name, the weights' sha256, `metadata`) into `folder`."
         from safetensors.torch import save_file
         fields, config_class = _config_fields(self.config)
         folder = Path(folder); folder.mkdir(parents=True, exist_ok=True)
@@ -728,7 +721,7 @@ class SavedModel:
 
     @classmethod
     def load(cls, folder: str | Path, device: str = 'cpu', allow_nonfinite: bool = False):
-        "The model saved in `folder`, in eval mode; its weights checked against their recorded sha256, and refused when they hold NaN or inf (unless `allow_nonfinite`)."
+        "The model saved in `folder`, in eval mode; weights checked against their sha256, refused with NaN or inf (unless `allow_nonfinite`)."
         from safetensors.torch import load_file
         folder = Path(folder)
         check_choice('allow_nonfinite', allow_nonfinite, (True, False))
