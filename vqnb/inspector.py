@@ -1,4 +1,4 @@
-"""`WindowInspector`: waveform and log-mel of a recording or a pair, the windows of the document RQ-VAE, of a planted pattern and of the window-selection agent drawn over them, and playback of the clip, the window and the window as the agent hears it.
+"""`WindowInspector`: waveform and log-mel of a recording or pair, with the windows of the RQ-VAE, a planted pattern or the selection agent drawn over them, and playback of clip, window and time-compressed window.
 
 Docs: https://vqnb.github.io/vqnb/inspector.html.md"""
 
