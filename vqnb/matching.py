@@ -1,4 +1,4 @@
-"""Everything around the window selectors of `vqnb.windows` that is not the model: patterns planted in feature space (`plant_pattern`, `random_plant`, `PlantedPairs`), the errors of a window pair against the planted truth (`window_errors`, `closest_pair`), and what a practitioner would run instead: exhaustive grid search, gradient refinement of given windows, and subsequence DTW of chroma over the 12 cyclic shifts (librosa).
+"""Around the selectors of `vqnb.windows`: patterns planted in feature space, errors against the planted truth, and the baselines (grid search, gradient refinement, subsequence DTW of chroma over the 12 shifts).
 
 Docs: https://vqnb.github.io/vqnb/matching.html.md"""
 
@@ -12,11 +12,11 @@ import torch, torch.nn as nn, torch.nn.functional as F
 from torch import Tensor
 from .core import check_int, check_number, check_choice
 from .windows import (RATIO_RANGE, WINDOW_KEYS, keep_distinct, max_start, check_features, check_rolls, check_ratio_range, check_ratios,
-                          check_fits, check_truth, window_positions, extract_window, sample_window, encode_windows, decode_windows, window_mismatch)
+                          check_fits, check_truth, window_positions, smooth_time, extract_window, sample_window, encode_windows, decode_windows, window_mismatch)
 
 # %% auto #0
 __all__ = ['plant_pattern', 'random_plant', 'window_errors', 'closest_pair', 'grid_candidates', 'grid_search_windows',
-           'smooth_time', 'refine_windows', 'refine_candidates', 'PlantedPairs', 'dtw_candidates']
+           'refine_windows', 'refine_candidates', 'PlantedPairs', 'dtw_candidates']
 
 # %% ../nbs/36_matching.ipynb #d00bc6c1
 def _check_interval(name: str, v, lo=None, hi=None) -> tuple[float, float]:
@@ -123,15 +123,6 @@ def grid_search_windows(x_in: Tensor, x_tgt: Tensor, length: int, ratios=None, s
     return grid_candidates(x_in, x_tgt, length, ratios, stride, rolls, k=1)[0]
 
 # %% ../nbs/36_matching.ipynb #4c39821a
-def smooth_time(x: Tensor, sigma: float) -> Tensor:
-    "`x [B, C, T]` smoothed along time by a Gaussian of `sigma` frames (reflected at the ends); `x` itself for sigma 0."
-    check_features('x', x, 3); check_number('sigma', sigma, min=0)
-    if sigma == 0: return x
-    r = min(int(math.ceil(3 * sigma)), x.shape[-1] - 1)
-    k = torch.exp(-0.5 * (torch.arange(-r, r + 1, dtype=x.dtype, device=x.device) / sigma) ** 2)
-    k = (k / k.sum()).expand(x.shape[1], 1, -1)
-    return F.conv1d(F.pad(x, (r, r), mode='reflect'), k, groups=x.shape[1])
-
 def refine_windows(x_in: Tensor, x_tgt: Tensor, windows: dict, length: int, steps: int = 120, lr: float = 0.01,
                    sigmas=(8.0, 4.0, 2.0, 0.0), ratio_range=RATIO_RANGE) -> tuple[dict, list]:
     "Windows (`[B, P]` each) after `steps` Adam steps on starts and ratios, coarse-to-fine over `sigmas`; the loss per step."

@@ -1,4 +1,4 @@
-"""Differentiable windows (a start and a time-compression ratio per clip, learned by gradient), the note's window selector, tonality reducer and multi-pair agent with a diversity term (note `adaptive-window-selection.md`), and `MatchSelector`, a selector that learns to match (issue 20). The model only: planting, errors against the truth and the baselines are in `vqnb.matching`.
+"""Differentiable windows (start and time-compression ratio learned by gradient), the note's selector, tonality reducer and multi-pair agent with a diversity term (note `adaptive-window-selection.md`), and `MatchSelector`, a selector that learns to match (issue 20). Planting, errors and baselines: `vqnb.matching`.
 
 Docs: https://vqnb.github.io/vqnb/windows.html.md"""
 
@@ -18,8 +18,8 @@ __all__ = ['RATIO_RANGE', 'WINDOW_KEYS', 'TRUTH_KEYS', 'RATIO_GRID', 'check_feat
            'extract_window', 'sample_window', 'check_ratio_range', 'check_window_s', 'check_fits', 'decode_windows',
            'encode_windows', 'WindowSelector', 'TemporalCompressor', 'TonalityReducer', 'window_mismatch',
            'WindowMatcher', 'pairs_overlap', 'pair_overlap', 'AgentConfig', 'AdaptiveWindowCreativeAgent',
-           'check_truth', 'keep_distinct', 'check_rolls', 'check_ratios', 'MatchSelectorConfig', 'MatchSelector',
-           'MatchCollate']
+           'check_truth', 'keep_distinct', 'check_rolls', 'check_ratios', 'smooth_time', 'MatchSelectorConfig',
+           'MatchSelector', 'MatchCollate']
 
 # %% ../nbs/33_windows.ipynb #6200d487
 def check_features(name: str, x, ndim: int) -> Tensor:
@@ -356,6 +356,15 @@ def check_ratios(ratios) -> Tensor:
 
 
 # %% ../nbs/33_windows.ipynb #c20a0002
+def smooth_time(x: Tensor, sigma: float) -> Tensor:
+    "`x [B, C, T]` smoothed along time by a Gaussian of `sigma` frames (reflected at the ends); `x` itself for sigma 0."
+    check_features('x', x, 3); check_number('sigma', sigma, min=0)
+    if sigma == 0: return x
+    r = min(int(math.ceil(3 * sigma)), x.shape[-1] - 1)
+    k = torch.exp(-0.5 * (torch.arange(-r, r + 1, dtype=x.dtype, device=x.device) / sigma) ** 2)
+    k = (k / k.sum()).expand(x.shape[1], 1, -1)
+    return F.conv1d(F.pad(x, (r, r), mode='reflect'), k, groups=x.shape[1])
+
 def _resample_time(e: Tensor, ratio: float) -> Tensor:
     "`[..., U]`: `e [..., T]` read at positions `0, ratio, 2 ratio, ...` (linear interpolation; differentiable in `e`)."
     T = e.shape[-1]
@@ -377,9 +386,10 @@ def _diagonal_means(sim: Tensor, span: int, stride: int = 1) -> Tensor:
     return out / span
 
 def _fine_windows(x_i: Tensor, x_t: Tensor, cands: list[dict], length: int, ratio_range: tuple, ratio_span: float, ratio_step: float,
-                  shift: float) -> list[dict]:
-    "Each candidate of `cands` (frames; `roll`) with its input start and ratio moved to the best Pearson correlation of its two windows' features (`x_i`, `x_t`: `[C, T]`): ratios within `ratio_span` of its own every `ratio_step`, input starts within `shift` frames."
+                  shift: float, score_length: int | None = None) -> list[dict]:
+    "Each candidate of `cands` (frames; `roll`) with its input start and ratio moved to the best Pearson correlation of its two windows' features (`x_i`, `x_t`: `[C, T]`; over their first `score_length` frames, default all): ratios within `ratio_span` of its own every `ratio_step`, input starts within `shift` frames."
     (C, T), L, (lo, hi), N = x_i.shape, length, ratio_range, len(cands)
+    Ls = score_length or L
     x = torch.stack([x_i.roll(c.get('roll', 0), 0) for c in cands])                      # [N, C, T]
     n = round(ratio_span / ratio_step)
     # each candidate's own ratio +- n steps, only the steps inside [lo, hi] (a wide span would otherwise compute many
@@ -393,21 +403,21 @@ def _fine_windows(x_i: Tensor, x_t: Tensor, cands: list[dict], length: int, rati
     ratios = ratios.clamp(lo, hi)                                                        # [N, R]
     U = int(math.ceil(shift / lo))
     s0 = torch.tensor([c['start_input'] for c in cands], dtype=x.dtype)[:, None, None]
-    # per ratio r the input is read once at s0 + r j (j = -U .. L + U - 1); the window at offset u is j = u .. u + L - 1
-    pos = (s0 + ratios[..., None] * torch.arange(-U, L + U, dtype=x.dtype)).clamp(0, T - 1)          # [N, R, W]
+    # per ratio r the input is read once at s0 + r j (j = -U .. Ls + U - 1); the window at offset u is j = u .. u + Ls - 1
+    pos = (s0 + ratios[..., None] * torch.arange(-U, Ls + U, dtype=x.dtype)).clamp(0, T - 1)          # [N, R, W]
     i0 = pos.floor().long().clamp(max=T - 2); f = (pos - i0)[:, None]
     take = lambda idx: x.gather(2, idx.flatten(1)[:, None].expand(N, C, -1)).view(N, C, *idx.shape[1:])
     res = (take(i0) * (1 - f) + take(i0 + 1) * f).transpose(1, 2)                        # [N, R, C, W]
-    tp = (torch.tensor([c['start_target'] for c in cands], dtype=x.dtype)[:, None] + torch.arange(L, dtype=x.dtype)).clamp(0, T - 1)
+    tp = (torch.tensor([c['start_target'] for c in cands], dtype=x.dtype)[:, None] + torch.arange(Ls, dtype=x.dtype)).clamp(0, T - 1)
     t0 = tp.floor().long().clamp(max=T - 2); tf = (tp - t0)[:, None]
-    b = x_t[:, t0].transpose(0, 1) * (1 - tf) + x_t[:, t0 + 1].transpose(0, 1) * tf       # [N, C, L]
+    b = x_t[:, t0].transpose(0, 1) * (1 - tf) + x_t[:, t0 + 1].transpose(0, 1) * tf       # [N, C, Ls]
     b = b - b.mean((1, 2), keepdim=True); b = b / b.flatten(1).norm(dim=1).clamp_min(1e-12)[:, None, None]
     # every offset's dot product with the (centred, unit) target window at once: a correlation by FFT
     W = res.shape[-1]; nfft = 1 << (W - 1).bit_length()
     num = torch.fft.irfft((torch.fft.rfft(res, nfft) * torch.fft.rfft(b, nfft).conj()[:, None]).sum(2), nfft)[..., :2 * U + 1]
-    cs = lambda v: (lambda s: s[..., L:] - s[..., :-L])(F.pad(v.sum(2), (1, 0)).cumsum(-1))  # window sums over the L frames and channels
+    cs = lambda v: (lambda s: s[..., Ls:] - s[..., :-Ls])(F.pad(v.sum(2), (1, 0)).cumsum(-1))  # window sums over Ls frames and the channels
     s1, s2 = cs(res), cs(res * res)
-    den = (s2 - s1 * s1 / (L * C)).clamp_min(1e-12).sqrt()
+    den = (s2 - s1 * s1 / (Ls * C)).clamp_min(1e-12).sqrt()
     u = torch.arange(-U, U + 1, dtype=x.dtype)
     starts = s0[..., 0, None] + ratios[..., None] * u                                    # [N, R, 2U + 1]
     ok = (starts >= 0) & (starts + (L - 1) * ratios[..., None] <= T - 1) & ((ratios[..., None] * u).abs() <= shift + 1e-6) & in_range[..., None]
@@ -666,9 +676,11 @@ class MatchSelector(SavedModel, nn.Module):
 
     @torch.no_grad()
     def refine(self, x_in: Tensor, x_tgt: Tensor, picks: list[list[dict]], k: int | None = None, ratio_span: float = 0.5, ratio_step: float = 0.01,
-               shift_s: float = 0.8, target_shift_s: float = 0.4, target_step_s: float = 0.2) -> list[list[dict]]:
-        "Test-time refinement: per clip pair, each of its `picks` (frames; `roll`) moved to the best Pearson correlation of its windows' features within a local box (ratios within `ratio_span` every `ratio_step`, input starts within `shift_s`, target starts within `target_shift_s` every `target_step_s`), then its `k` best distinct (`score` = that correlation)."
+               shift_s: float = 0.8, target_shift_s: float = 0.4, target_step_s: float = 0.2, score_s: float | None = None, sigma: float = 0.0) -> list[list[dict]]:
+        "Test-time refinement: per clip pair, each of its `picks` (frames; `roll`) moved to the best Pearson correlation of its windows' features (smoothed in time by `sigma` frames; over their first `score_s` seconds, default the whole window) within a local box (ratios within `ratio_span` every `ratio_step`, input starts within `shift_s`, target starts within `target_shift_s` every `target_step_s`), then its `k` best distinct (`score` = that correlation)."
         k = check_int('k', self.num_pairs if k is None else k, min=1)
+        Ls = _window_frames(check_number('score_s', score_s, min=0, max=self.length / self.frame_rate, min_open=True), self.frame_rate) if score_s is not None else None
+        sigma = check_number('sigma', sigma, min=0)
         ratio_step = check_number('ratio_step', ratio_step, min=0, min_open=True)
         ratio_span, shift_s = check_number('ratio_span', ratio_span, min=0), check_number('shift_s', shift_s, min=0)
         target_shift_s, target_step_s = check_number('target_shift_s', target_shift_s, min=0), check_number('target_step_s', target_step_s, min=0, min_open=True)
@@ -689,7 +701,8 @@ class MatchSelector(SavedModel, nn.Module):
             # every pick at every target shift: the input start and ratio of each fitted at once (`_fine_windows`, one FFT correlation per ratio);
             # the box contains the pick itself, so a pick only moves where the correlation is higher
             cands = [dict(p, start_target=float(min(max(p['start_target'] + d, 0), t_last)), source=n) for n, p in enumerate(ps) for d in t_shifts]
-            fitted = _fine_windows(x_in[b], x_tgt[b], cands, L, lo_hi, ratio_span, ratio_step, shift_s * fr)
+            xi, xt = smooth_time(torch.stack([x_in[b], x_tgt[b]]), sigma)                 # (smoothing in time commutes with a roll of the channels)
+            fitted = _fine_windows(xi, xt, cands, L, lo_hi, ratio_span, ratio_step, shift_s * fr, Ls)
             # every fitted box competes (a pick's neighbouring boxes may hold a second, distinct match); a box with no legal
             # window (a ratio outside the selector's) keeps its pick as it was, scored -inf
             moved = [{kk: v for kk, v in dict(c, score=c.get('fine_score', -math.inf)).items() if kk != 'source'} for c in fitted]
