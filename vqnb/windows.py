@@ -62,7 +62,7 @@ def sample_window(x: Tensor, start: Tensor, ratio: Tensor, length: int) -> Tenso
     "`extract_window` without its checks (for loops that checked `x` once: checking a large `x` at every step costs more than sampling)."
     pos = window_positions(start.to(x.dtype), ratio.to(x.dtype), length)
     g = 2 * pos / (x.shape[-1] - 1) - 1
-    grid = torch.stack([g, torch.zeros_like(g)], -1)[:, None]                    # [B, 1, length, (time, 0)]
+    grid = torch.stack([g, torch.zeros_like(g)], -1)[:, None]  # [B, 1, length, (time, 0)]
     return F.grid_sample(x[:, :, None], grid, mode='bilinear', padding_mode='border', align_corners=True)[:, :, 0]
 
 # %% ../nbs/33_windows.ipynb #a96de234
@@ -97,7 +97,7 @@ def check_fits(frames: int, length: int, ratio_range) -> None:
 
 def decode_windows(raw: Tensor, frames_input: int, frames_target: int, length: int, ratio_range=RATIO_RANGE) -> dict:
     "Window parameters (dict of `WINDOW_KEYS`, each `raw.shape[:-1]`) from raw outputs `[..., 5]`."
-    if isinstance(raw, Tensor) and not bool(torch.isfinite(raw).all()): raise ValueError("raw: expected finite values, got NaN or inf")   # NaN windows, silently
+    if isinstance(raw, Tensor) and not bool(torch.isfinite(raw).all()): raise ValueError("raw: expected finite values, got NaN or inf")  # NaN windows, silently
     lo, hi = ratio_range = check_ratio_range(ratio_range)
     for f in (frames_input, frames_target): check_fits(f, length, ratio_range)
     u = torch.sigmoid(raw)
@@ -137,7 +137,7 @@ class WindowSelector(nn.Module):
         self.frame_rate = check_number('frame_rate', frame_rate, min=0, min_open=True)
         self.frames = round(check_number('clip_s', clip_s, min=0, min_open=True) * frame_rate)
         self.pooled, self.ratio_range = check_int('pooled', pooled, min=1), check_ratio_range(ratio_range)
-        self.length = check_window_s(window_s, clip_s, frame_rate, self.ratio_range)       # the window fits the clip (named, not `length`)
+        self.length = check_window_s(window_s, clip_s, frame_rate, self.ratio_range)  # the window fits the clip (named, not `length`)
         # a layer of width 0 would cut the input off: the windows would be the bias, whatever the clips
         hidden = [check_int('hidden', h, min=1) for h in hidden]
         layers, d = [], 2 * channels * pooled
@@ -201,7 +201,7 @@ def window_mismatch(a: Tensor, b: Tensor) -> Tensor:
     for name, v in (('a', a), ('b', b)):
         if not isinstance(v, Tensor) or v.ndim < 2: raise ValueError(f"{name}: expected a tensor [B, ...] of at least 2 dimensions, got {getattr(v, 'shape', type(v).__name__)}")
     if a.shape != b.shape: raise ValueError(f"b: expected the shape of a {tuple(a.shape)} (rows are not broadcast), got {tuple(b.shape)}")
-    for name, v in (('a', a), ('b', b)):          # a NaN would come back as a NaN loss, without a word
+    for name, v in (('a', a), ('b', b)):  # a NaN would come back as a NaN loss, without a word
         if not bool(torch.isfinite(v).all()): raise ValueError(f"{name}: expected finite values, got NaN or inf")
     a, b = a.flatten(1), b.flatten(1)
     a, b = a - a.mean(1, keepdim=True), b - b.mean(1, keepdim=True)
@@ -220,14 +220,14 @@ class WindowMatcher(nn.Module):
 def _span_share(s0, r0, s1, r1, length: int):
     "Shared span of windows `(s0, r0)` and `(s1, r1)` over the shorter one's span (numbers, or tensors that broadcast)."
     e0, e1 = s0 + (length - 1) * r0, s1 + (length - 1) * r1
-    if not any(isinstance(v, Tensor) for v in (s0, r0, s1, r1)):       # plain numbers: no tensor overhead (called per candidate)
+    if not any(isinstance(v, Tensor) for v in (s0, r0, s1, r1)):  # plain numbers: no tensor overhead (called per candidate)
         return max(0.0, min(e0, e1) - max(s0, s1)) / ((length - 1) * min(r0, r1))
     s0, r0, s1, r1, e0, e1 = torch.broadcast_tensors(*(torch.as_tensor(v) for v in (s0, r0, s1, r1, e0, e1)))
     return (torch.minimum(e0, e1) - torch.maximum(s0, s1)).clamp_min(0) / ((length - 1) * torch.minimum(r0, r1))
 
 def pairs_overlap(a: dict, b: dict, length: int):
     "The share of window pairs `a` and `b`'s (input x target) rectangles that coincides: starts in frames, numbers or tensors that broadcast."
-    if not isinstance(length, int) or length < 2: check_int('length', length, min=2)      # a window of 1 frame spans nothing
+    if not isinstance(length, int) or length < 2: check_int('length', length, min=2)  # a window of 1 frame spans nothing
     return (_span_share(a['start_input'], a['ratio_input'], b['start_input'], b['ratio_input'], length)
             * _span_share(a['start_target'], a['ratio_target'], b['start_target'], b['ratio_target'], length))
 
@@ -251,7 +251,7 @@ class AgentConfig:
     window_s: float = 16.0
     frame_rate: float = 50.0
     diversity_weight: float = 1.0
-    contrastive: bool = False            # minus the same target window's loss in another row's clip
+    contrastive: bool = False  # minus the same target window's loss in another row's clip
     pooled: int = 50
     hidden: tuple = (512, 256)
     init_starts_s: tuple | None = None
@@ -270,7 +270,7 @@ class AdaptiveWindowCreativeAgent(SavedModel, nn.Module):
     def __init__(self, encoding_dim: int = 128, num_pairs: int = 3, **config):
         super().__init__()
         c = self.cfg = AgentConfig(encoding_dim, num_pairs, **config)
-        self.config = asdict(c)                                                        # what SavedModel writes (JSON)
+        self.config = asdict(c)  # what SavedModel writes (JSON)
         self.contrastive, self.diversity_weight = c.contrastive, c.diversity_weight
         self.selector = WindowSelector(c.encoding_dim, c.num_pairs, c.clip_s, c.window_s, c.frame_rate, pooled=c.pooled, hidden=c.hidden,
                                        init_starts_s=c.init_starts_s, init_ratio=c.init_ratio, init_tonality=c.init_tonality,
@@ -291,7 +291,7 @@ class AdaptiveWindowCreativeAgent(SavedModel, nn.Module):
             b = self.compressor(x_tgt, w['start_target'][:, p], w['ratio_target'][:, p], L)
             a, b = self.tonality_input(a, w['tonality'][:, p]), self.tonality_target(b, w['tonality'][:, p])
             outputs.append(self.agent(a)); loss = window_mismatch(outputs[-1], b)
-            if self.contrastive and len(x_tgt) > 1:     # the same window read from another row's target clip
+            if self.contrastive and len(x_tgt) > 1:  # the same window read from another row's target clip
                 neg = self.compressor(x_tgt.roll(1, 0), w['start_target'][:, p], w['ratio_target'][:, p], L)
                 loss = loss - window_mismatch(outputs[-1], self.tonality_target(neg, w['tonality'][:, p]))
             losses.append(loss.mean())
@@ -371,7 +371,7 @@ def _resample_time(e: Tensor, ratio: float) -> Tensor:
     pos = torch.arange(int((T - 1) / ratio + 1e-6) + 1, dtype=e.dtype, device=e.device) * ratio
     lo = pos.floor().long().clamp(0, T - 2)
     f = pos - lo
-    return e.index_select(-1, lo) * (1 - f) + e.index_select(-1, lo + 1) * f      # (index_select: faster than e[..., lo])
+    return e.index_select(-1, lo) * (1 - f) + e.index_select(-1, lo + 1) * f  # (index_select: faster than e[..., lo])
 
 def _diagonal_means(sim: Tensor, span: int, stride: int = 1) -> Tensor:
     "`[..., U - span + 1, V - span + 1]` (every `stride`-th of each): means of `sim [..., U, V]` along the diagonals, over `span` steps (a window pair's score)."
@@ -381,36 +381,36 @@ def _diagonal_means(sim: Tensor, span: int, stride: int = 1) -> Tensor:
         s = sim.contiguous(); st = s.stride()
         view = s.as_strided((*s.shape[:-2], -(-I // stride), -(-J // stride), span), (*st[:-2], st[-2] * stride, st[-1] * stride, st[-2] + st[-1]))
         return view.sum(-1) / span
-    out = sim[..., :I:stride, :J:stride]                    # (as_strided's backward over overlapping views is slow: slices here)
+    out = sim[..., :I:stride, :J:stride]  # (as_strided's backward over overlapping views is slow: slices here)
     for k in range(1, span): out = out + sim[..., k:k + I:stride, k:k + J:stride]
     return out / span
 
 def _fine_windows(x_i: Tensor, x_t: Tensor, cands: list[dict], length: int, ratio_range: tuple, ratio_span: float, ratio_step: float,
                   shift: float, score_length: int | None = None) -> list[dict]:
-    "Each candidate of `cands` (frames; `roll`) with its input start and ratio moved to the best Pearson correlation of its two windows' features (`x_i`, `x_t`: `[C, T]`; over their first `score_length` frames, default all): ratios within `ratio_span` of its own every `ratio_step`, input starts within `shift` frames."
+    "`cands` (frames; `roll`), each moved to the best Pearson correlation of its windows on `x_i`, `x_t` `[C, T]` (their first `score_length` frames): ratios within `ratio_span` every `ratio_step`, input starts within `shift` frames."
     (C, T), L, (lo, hi), N = x_i.shape, length, ratio_range, len(cands)
     Ls = score_length or L
-    x = torch.stack([x_i.roll(c.get('roll', 0), 0) for c in cands])                      # [N, C, T]
+    x = torch.stack([x_i.roll(c.get('roll', 0), 0) for c in cands])  # [N, C, T]
     n = round(ratio_span / ratio_step)
     # each candidate's own ratio +- n steps, only the steps inside [lo, hi] (a wide span would otherwise compute many
     # ratios outside the range, masked): each row starts at its first step in range, rows padded (masked) to one length
     r0 = torch.tensor([c['ratio_input'] for c in cands], dtype=x.dtype)[:, None]
-    first = ((lo - 1e-6 - r0) / ratio_step).ceil().clamp(-n, n)                         # the first step in range (offset from r0)
+    first = ((lo - 1e-6 - r0) / ratio_step).ceil().clamp(-n, n)  # the first step in range (offset from r0)
     last = ((hi + 1e-6 - r0) / ratio_step).floor().clamp(-n, n)
     steps = first + torch.arange(int((last - first).max().clamp_min(0)) + 1, dtype=x.dtype)
     ratios = r0 + ratio_step * steps
     in_range = (steps <= last) & (ratios >= lo - 1e-6) & (ratios <= hi + 1e-6)
-    ratios = ratios.clamp(lo, hi)                                                        # [N, R]
+    ratios = ratios.clamp(lo, hi)  # [N, R]
     U = int(math.ceil(shift / lo))
     s0 = torch.tensor([c['start_input'] for c in cands], dtype=x.dtype)[:, None, None]
     # per ratio r the input is read once at s0 + r j (j = -U .. Ls + U - 1); the window at offset u is j = u .. u + Ls - 1
-    pos = (s0 + ratios[..., None] * torch.arange(-U, Ls + U, dtype=x.dtype)).clamp(0, T - 1)          # [N, R, W]
+    pos = (s0 + ratios[..., None] * torch.arange(-U, Ls + U, dtype=x.dtype)).clamp(0, T - 1)  # [N, R, W]
     i0 = pos.floor().long().clamp(max=T - 2); f = (pos - i0)[:, None]
     take = lambda idx: x.gather(2, idx.flatten(1)[:, None].expand(N, C, -1)).view(N, C, *idx.shape[1:])
-    res = (take(i0) * (1 - f) + take(i0 + 1) * f).transpose(1, 2)                        # [N, R, C, W]
+    res = (take(i0) * (1 - f) + take(i0 + 1) * f).transpose(1, 2)  # [N, R, C, W]
     tp = (torch.tensor([c['start_target'] for c in cands], dtype=x.dtype)[:, None] + torch.arange(Ls, dtype=x.dtype)).clamp(0, T - 1)
     t0 = tp.floor().long().clamp(max=T - 2); tf = (tp - t0)[:, None]
-    b = x_t[:, t0].transpose(0, 1) * (1 - tf) + x_t[:, t0 + 1].transpose(0, 1) * tf       # [N, C, Ls]
+    b = x_t[:, t0].transpose(0, 1) * (1 - tf) + x_t[:, t0 + 1].transpose(0, 1) * tf  # [N, C, Ls]
     b = b - b.mean((1, 2), keepdim=True); b = b / b.flatten(1).norm(dim=1).clamp_min(1e-12)[:, None, None]
     # every offset's dot product with the (centred, unit) target window at once: a correlation by FFT
     W = res.shape[-1]; nfft = 1 << (W - 1).bit_length()
@@ -419,7 +419,7 @@ def _fine_windows(x_i: Tensor, x_t: Tensor, cands: list[dict], length: int, rati
     s1, s2 = cs(res), cs(res * res)
     den = (s2 - s1 * s1 / (Ls * C)).clamp_min(1e-12).sqrt()
     u = torch.arange(-U, U + 1, dtype=x.dtype)
-    starts = s0[..., 0, None] + ratios[..., None] * u                                    # [N, R, 2U + 1]
+    starts = s0[..., 0, None] + ratios[..., None] * u  # [N, R, 2U + 1]
     ok = (starts >= 0) & (starts + (L - 1) * ratios[..., None] <= T - 1) & ((ratios[..., None] * u).abs() <= shift + 1e-6) & in_range[..., None]
     sc = (num / den).masked_fill(~ok, -math.inf).flatten(1)
     out = []
@@ -436,21 +436,21 @@ class MatchSelectorConfig:
     window_s: float = 3.0
     frame_rate: float = 50.0
     num_pairs: int = 3
-    ratios: tuple | None = None         # the candidate input ratios (target ratio 1); None: 11 in [1.0, 1.5]
-    rolls: tuple = (0,)                 # channel shifts tried (chroma: the 12 transpositions)
-    hop: int = 10                       # feature frames per embedding frame
+    ratios: tuple | None = None  # the candidate input ratios (target ratio 1); None: 11 in [1.0, 1.5]
+    rolls: tuple = (0,)  # channel shifts tried (chroma: the 12 transpositions)
+    hop: int = 10  # feature frames per embedding frame
     dim: int = 32
     hidden: int = 64
     kernel_size: int = 5
-    max_overlap: float = 0.5            # of the picked pairs (keep_distinct)
-    init_scale: float = 10.0            # the softmax's initial inverse temperature (learned)
+    max_overlap: float = 0.5  # of the picked pairs (keep_distinct)
+    init_scale: float = 10.0  # the softmax's initial inverse temperature (learned)
 
     def __post_init__(self):
         check_int('channels', self.channels, min=1); check_int('num_pairs', self.num_pairs, min=1)
         check_number('frame_rate', self.frame_rate, min=0, min_open=True); check_number('clip_s', self.clip_s, min=0, min_open=True)
         length = _window_frames(self.window_s, self.frame_rate)
         self.rolls = tuple(check_rolls(self.rolls)); check_int('hop', self.hop, min=1)
-        check_int('window_s / hop', round(length / self.hop), min=2)            # the window in embedding frames
+        check_int('window_s / hop', round(length / self.hop), min=2)  # the window in embedding frames
         if self.ratios is not None: self.ratios = tuple(check_ratios(self.ratios).sort().values.tolist())
         r = self.ratios or RATIO_GRID
         check_window_s(self.window_s, self.clip_s, self.frame_rate, (r[0], r[-1]))
@@ -466,7 +466,7 @@ class MatchSelector(SavedModel, nn.Module):
     def __init__(self, channels: int, **config):
         super().__init__()
         c = self.cfg = MatchSelectorConfig(channels, **config)
-        self.config = asdict(c)                                                        # what SavedModel writes (JSON)
+        self.config = asdict(c)  # what SavedModel writes (JSON)
         self.channels, self.num_pairs, self.frame_rate, self.hop, self.rolls = c.channels, c.num_pairs, c.frame_rate, c.hop, c.rolls
         self.frames, self.length = round(c.clip_s * c.frame_rate), _window_frames(c.window_s, c.frame_rate)
         self.span, self.max_overlap = round(self.length / c.hop), c.max_overlap
@@ -488,8 +488,8 @@ class MatchSelector(SavedModel, nn.Module):
         "Every candidate's window in clip frames (every `stride`-th start): `start_input [R, I]`, `start_target [J]`, `ratio [R]`, and `valid [R, I, J]` (legal windows)."
         stride = check_int('stride', stride, min=1)
         key = (stride, self.ratios.device)
-        if key in self._positions: return self._positions[key]       # the same for every call (pick and score ask for them)
-        T, c = self.frames, (self.hop - 1) / 2                   # an embedding frame sits at the centre of the frames it pools
+        if key in self._positions: return self._positions[key]  # the same for every call (pick and score ask for them)
+        T, c = self.frames, (self.hop - 1) / 2  # an embedding frame sits at the centre of the frames it pools
         Te = T // self.hop
         I, J = int((Te - 1) / float(self.ratios[0]) + 1e-6) + 2 - self.span, Te - self.span + 1
         i, j = torch.arange(0, I, stride, dtype=torch.float32), torch.arange(0, J, stride, dtype=torch.float32)
@@ -518,23 +518,22 @@ class MatchSelector(SavedModel, nn.Module):
         if len(x_in) != len(x_tgt): raise ValueError(f"x_tgt: expected {len(x_in)} rows like x_in, got {len(x_tgt)}")
         rolls = self.rolls if rolls is None else check_rolls(rolls)
         if len(x_in) == 0: raise ValueError("x_in: expected at least one clip pair, got an empty batch")
-        e_in = self.embed(torch.stack([x_in.roll(r, 1) for r in rolls], 1))           # [B, K, D, Te]: one encoding per transposition
-        e_tgt = self.embed(x_tgt)                                                       # [B, D, Te]
+        e_in = self.embed(torch.stack([x_in.roll(r, 1) for r in rolls], 1))  # [B, K, D, Te]: one encoding per transposition
+        e_tgt = self.embed(x_tgt)  # [B, D, Te]
         return e_in, e_tgt, list(rolls)
 
-    def score(self, e_in: Tensor, e_tgt: Tensor, stride: int = 1, ratio_index=None) -> Tensor:
-        "The scores of `forward` from the embeddings (only the ratios `ratio_index`, indices into `ratios`, if given)."
+    def score(self, e_in: Tensor, e_tgt: Tensor, stride: int = 1) -> Tensor:
+        "The scores of `forward` from the embeddings."
         pos = self.positions(stride)
         I, J = pos['valid'].shape[1:]
-        idx = list(range(len(self.ratios))) if ratio_index is None else [check_int('ratio_index', i, min=0, max=len(self.ratios) - 1) for i in ratio_index]
-        (B, K), R = e_in.shape[:2], len(idx)
-        scores = e_in.new_full((B, R, K, I, J), -math.inf)       # -inf where a window leaves its clip
+        (B, K), R = e_in.shape[:2], len(self.ratios)
+        scores = e_in.new_full((B, R, K, I, J), -math.inf)  # -inf where a window leaves its clip
         i_last, j_last = pos['input_count'], pos['target_count']
         scale = self.log_scale.exp()
-        for m, n in enumerate(idx):
-            sim = torch.einsum('bkdu,bdv->bkuv', _resample_time(e_in, float(self.ratios[n])), e_tgt)   # one matmul per ratio (all rolls)
+        for n in range(R):
+            sim = torch.einsum('bkdu,bdv->bkuv', _resample_time(e_in, float(self.ratios[n])), e_tgt)  # one matmul per ratio (all rolls)
             sc = _diagonal_means(sim, self.span, stride)[..., :i_last[n], :j_last]
-            scores[:, m, :, :sc.shape[-2], :sc.shape[-1]] = sc * scale
+            scores[:, n, :, :sc.shape[-2], :sc.shape[-1]] = sc * scale
         return scores
 
     def candidate_errors(self, truth: dict) -> dict:
@@ -594,8 +593,8 @@ class MatchSelector(SavedModel, nn.Module):
         out, n_legal = [], int(pos['valid'].sum()) * K
         for sc in scores:
             flat, m = sc.flatten(), 16 * k
-            n_valid = n_legal                    # scores are finite exactly at the legal windows
-            while True:                          # the best candidates crowd around one peak: widen until k distinct ones are in
+            n_valid = n_legal  # scores are finite exactly at the legal windows
+            while True:  # the best candidates crowd around one peak: widen until k distinct ones are in
                 top = flat.topk(min(n_valid, m))
                 cands = []
                 for v, idx in zip(top.values.tolist(), top.indices.tolist()):
@@ -606,7 +605,7 @@ class MatchSelector(SavedModel, nn.Module):
                 if len(kept) == k or m >= n_valid: break
                 m *= 8
             done = []
-            for c in kept:                       # sub-grid: the softmax-weighted mean over the peak's neighbourhood (same roll)
+            for c in kept:  # sub-grid: the softmax-weighted mean over the peak's neighbourhood (same roll)
                 r, kk, i, j = c.pop('index')
                 box = (slice(max(r - n, 0), r + n + 1), slice(max(i - n, 0), i + n + 1), slice(max(j - n, 0), j + n + 1))
                 p = torch.softmax(sc[:, kk][box].flatten(), 0)
@@ -623,7 +622,7 @@ class MatchSelector(SavedModel, nn.Module):
     def _ratio_parabola(self, sc: Tensor, r: int, i: int, j: int, n: int) -> float:
         "The ratio at the vertex of the parabola through the best scores (over a box of starts around the same window) at ratios `r - 1`, `r`, `r + 1`."
         rat = self.ratios.tolist()
-        def best(rr):                            # the input start index at ratio rr that starts where candidate i starts at ratio r
+        def best(rr):  # the input start index at ratio rr that starts where candidate i starts at ratio r
             ii = round(i * rat[r] / rat[rr])
             return float(sc[rr, max(ii - n, 0):ii + n + 1, max(j - n, 0):j + n + 1].max())
         lo, mid, hi = best(r - 1), best(r), best(r + 1)
@@ -640,7 +639,7 @@ class MatchSelector(SavedModel, nn.Module):
     @torch.no_grad()
     def select(self, x_in: Tensor, x_tgt: Tensor, k: int | None = None, top_rolls: int = 3, roll_ratios: int = 1, roll_stride: int = 2,
                fine: bool = True, ratio_span: float = 0.1, ratio_step: float = 0.01, shift_s: float = 0.3, chunk: int = 8) -> list[list[dict]]:
-        "One shot, per clip pair the `k` best distinct pairs (frames; `roll`, `score`): the `top_rolls` likeliest rolls (a cheap pass on the features), every candidate of those scored and picked (`pick`), each pick's ratio and input start then fitted on the features at the full frame rate (`fine`)."
+        "One shot, per clip pair the `k` best distinct pairs (frames; `roll`, `score`): the `top_rolls` likeliest rolls, their candidates scored and picked, each pick's ratio and input start fitted on the features (`fine`)."
         k, top_rolls = check_int('k', self.num_pairs if k is None else k, min=1), check_int('top_rolls', top_rolls, min=1)
         roll_ratios, roll_stride = check_int('roll_ratios', roll_ratios, min=1), check_int('roll_stride', roll_stride, min=1)
         ratio_step = check_number('ratio_step', ratio_step, min=0, min_open=True)
@@ -657,7 +656,7 @@ class MatchSelector(SavedModel, nn.Module):
                 # the likeliest transpositions, cheaply: cosine of the features pooled by `hop` (not encoded), at `roll_ratios` ratios,
                 # every `roll_stride`-th start (on the default run's held-out pairs the top 3 hold the roll the full scoring picks)
                 z_t, z = (F.normalize(F.avg_pool1d(v, self.hop, self.hop), dim=1) for v in (xt, xi))
-                z_in = torch.stack([z.roll(r, 1) for r in rolls], 1)          # pooling and unit length commute with a roll of the channels
+                z_in = torch.stack([z.roll(r, 1) for r in rolls], 1)  # pooling and unit length commute with a roll of the channels
                 best = torch.stack([_diagonal_means(torch.einsum('bkdu,bdv->bkuv', _resample_time(z_in, float(self.ratios[n])), z_t),
                                                     self.span, roll_stride).flatten(2).amax(-1) for n in pre]).amax(0)
                 keep = best.topk(n_keep, -1).indices.tolist()
@@ -666,7 +665,7 @@ class MatchSelector(SavedModel, nn.Module):
             sc = self.score(e_in, self.embed(xt))
             for b in range(B):
                 cands = self._pick(sc[b:b + 1], k, [rolls[i] for i in keep[b]], 2, 'parabola', 1)[0]
-                if fine:                       # sub-frame ratio and start from the features; a move onto another pick is undone
+                if fine:  # sub-frame ratio and start from the features; a move onto another pick is undone
                     done = []
                     for c, m in zip(cands, _fine_windows(xi[b], xt[b], cands, self.length, lo_hi, ratio_span, ratio_step, shift_s * self.frame_rate)):
                         done.append(m if all(pairs_overlap(m, o, self.length) <= self.max_overlap for o in done) else c)
@@ -677,7 +676,7 @@ class MatchSelector(SavedModel, nn.Module):
     @torch.no_grad()
     def refine(self, x_in: Tensor, x_tgt: Tensor, picks: list[list[dict]], k: int | None = None, ratio_span: float = 0.5, ratio_step: float = 0.01,
                shift_s: float = 0.8, target_shift_s: float = 0.4, target_step_s: float = 0.2, score_s: float | None = None, sigma: float = 0.0) -> list[list[dict]]:
-        "Test-time refinement: per clip pair, each of its `picks` (frames; `roll`) moved to the best Pearson correlation of its windows' features (smoothed in time by `sigma` frames; over their first `score_s` seconds, default the whole window) within a local box (ratios within `ratio_span` every `ratio_step`, input starts within `shift_s`, target starts within `target_shift_s` every `target_step_s`), then its `k` best distinct (`score` = that correlation)."
+        "Per clip pair, its `picks` (frames; `roll`) moved to the best correlation of their windows (features smoothed by `sigma` frames; first `score_s` s) in a box (ratios ±`ratio_span` every `ratio_step`, input starts ±`shift_s`, target starts ±`target_shift_s` every `target_step_s`); the `k` best distinct (`score`: that correlation)."
         k = check_int('k', self.num_pairs if k is None else k, min=1)
         Ls = _window_frames(check_number('score_s', score_s, min=0, max=self.length / self.frame_rate, min_open=True), self.frame_rate) if score_s is not None else None
         sigma = check_number('sigma', sigma, min=0)
@@ -689,7 +688,7 @@ class MatchSelector(SavedModel, nn.Module):
         fr, L, lo_hi = self.frame_rate, self.length, (float(self.ratios[0]), float(self.ratios[-1]))
         n_t = int(round(target_shift_s / target_step_s + 1e-9))
         t_shifts = [round(m * target_step_s * fr) for m in range(-n_t, n_t + 1)]
-        t_last = self.frames - L                                                  # the last legal target start (ratio 1)
+        t_last = self.frames - L  # the last legal target start (ratio 1)
         out = []
         for b, ps in enumerate(picks):
             if not ps: raise ValueError(f"picks[{b}]: expected at least one window pair to refine, got none")
@@ -701,7 +700,7 @@ class MatchSelector(SavedModel, nn.Module):
             # every pick at every target shift: the input start and ratio of each fitted at once (`_fine_windows`, one FFT correlation per ratio);
             # the box contains the pick itself, so a pick only moves where the correlation is higher
             cands = [dict(p, start_target=float(min(max(p['start_target'] + d, 0), t_last)), source=n) for n, p in enumerate(ps) for d in t_shifts]
-            xi, xt = smooth_time(torch.stack([x_in[b], x_tgt[b]]), sigma)                 # (smoothing in time commutes with a roll of the channels)
+            xi, xt = smooth_time(torch.stack([x_in[b], x_tgt[b]]), sigma)  # (smoothing in time commutes with a roll of the channels)
             fitted = _fine_windows(xi, xt, cands, L, lo_hi, ratio_span, ratio_step, shift_s * fr, Ls)
             # every fitted box competes (a pick's neighbouring boxes may hold a second, distinct match); a box with no legal
             # window (a ratio outside the selector's) keeps its pick as it was, scored -inf
