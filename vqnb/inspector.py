@@ -68,7 +68,7 @@ def truth_windows(truth: dict, group: int = 0) -> list[Window]:
 # %% ../nbs/34_inspector.ipynb #681d2c4f
 @torch.no_grad()
 def rqvae_windows(model, features, frame_rate: float, track: str = 'clip') -> list[Window]:
-    "The sliding windows of `model` (a `DocumentRQVAE`) over `features` `[frames, input_dim]`: codes on hover, quantization error as value."
+    "`model`'s (a `DocumentRQVAE`) sliding windows over `features [frames, input_dim]`: codes on hover, quantization error as value."
     from vqnb.pooling import window_starts
     from vqnb.rqvae import DocumentRQVAE
     if not isinstance(model, DocumentRQVAE): raise TypeError(f"model: expected a DocumentRQVAE, got {type(model).__name__}")
@@ -91,7 +91,7 @@ def rqvae_windows(model, features, frame_rate: float, track: str = 'clip') -> li
 
 # %% ../nbs/34_inspector.ipynb #cb286f16
 class SelectionHistory:
-    "The window-selection agent's recorded selections (`selection_history.json`): per held-out pair and epoch, its window pairs."
+    "The selection agent's recorded window pairs per held-out pair and epoch (`selection_history.json`)."
     def __init__(self, data: dict):
         if not isinstance(data, dict): raise TypeError(f"selection history: expected the JSON object the window_selection experiment writes, got {type(data).__name__}")
         for k in ('window_s', 'held_out'):
@@ -121,12 +121,12 @@ class SelectionHistory:
             self.items[h['id']] = h
     @classmethod
     def build(cls, *, frame_rate: float, window_s: float, clip_s: float, features: str, num_pairs: int, held_out: list[dict], **extra) -> SelectionHistory:
-        "A history from what the experiment recorded (the file's format, checked as `load` checks it): per held-out pair `id`, `truth` (or None) and `epochs`, and any other per-pair keys (`refined`, `grid`, ...)."
+        "A history from what the experiment recorded (checked as `load` checks it): per held-out pair `id`, `truth`, `epochs` and any other keys."
         check_number('frame_rate', frame_rate, min=0, min_open=True); check_number('clip_s', clip_s, min=0, min_open=True)
         check_number('window_s', window_s, min=0, max=clip_s, min_open=True); check_int('num_pairs', num_pairs, min=1)
         return cls(dict(frame_rate=frame_rate, window_s=window_s, clip_s=clip_s, features=features, num_pairs=num_pairs, **extra, held_out=held_out))
     def save(self, path) -> Path:
-        "Write the history to the JSON file `path` (atomically: a killed run leaves the old file or the new one); `load` reads it back."
+        "Write the history to JSON file `path`, atomically; `load` reads it back."
         return atomic_write_json(Path(path), self.data)
     @classmethod
     def load(cls, path) -> SelectionHistory:
@@ -278,7 +278,7 @@ class Playback:
         self.widget = W.GridBox(head + sum(rows, []), layout=W.Layout(grid_template_columns='80px repeat(3, 1fr)'))
 
     def load(self, tracks: dict[str, Recording], windows: list[Window]):
-        "Set the clips of `tracks` and the segments of `windows` (at most one per track; none empties that track's window players)."
+        "Load the clips of `tracks` and the segments of `windows` (at most one per track)."
         tracks = _check_tracks(tracks); windows = _check_windows(windows, tracks)
         for n, rec in tracks.items():
             if (n, 'clip') not in self.audio: continue
@@ -312,7 +312,7 @@ def _window_options(windows: list[Window]) -> list[tuple[str, int]]:
 
 # %% ../nbs/34_inspector.ipynb #827a96aa
 def _run_clips(run_dir: Path, corpus=None) -> tuple[SelectionHistory, dict]:
-    "The history of a window_selection run and, per held-out pair, a loader of its input and target recordings from the music corpus."
+    "A window_selection run's history and, per held-out pair, a loader of its recordings."
     path = Path(run_dir)/'selection_history.json'
     if not path.exists():
         raise FileNotFoundError(f"run_dir: no selection_history.json in {run_dir}; from_run opens runs of window_selection and rqvae_sliding_window")
@@ -341,7 +341,7 @@ def _run_clips(run_dir: Path, corpus=None) -> tuple[SelectionHistory, dict]:
 
 # %% ../nbs/34_inspector.ipynb #248cd5fe
 def _rqvae_run(run_dir: Path, corpus=None, pooling: str = 'sliding_window', max_clips: int = 20):
-    "The document RQ-VAE a rqvae_sliding_window run saved, its feature standardisation, and loaders of its held-out documents."
+    "A rqvae_sliding_window run's model, its feature standardisation and loaders of its held-out documents."
     from vqnb.rqvae import DocumentRQVAE
     folder = Path(run_dir)/pooling/'model'
     model, meta = DocumentRQVAE.load(folder), DocumentRQVAE.saved_metadata(folder)
@@ -375,7 +375,7 @@ def _rqvae_run(run_dir: Path, corpus=None, pooling: str = 'sliding_window', max_
     return model, clips, lambda mel: (mel - mu) / sd
 
 def _run_sources(run_dir: Path, corpus=None) -> dict:
-    "The inspector's arguments for a run folder of rqvae_sliding_window (model and documents) or window_selection (history and pairs)."
+    "The inspector's arguments for a rqvae_sliding_window or window_selection run folder."
     if (run_dir/'sliding_window'/'model'/'config.json').exists():
         model, clips, features = _rqvae_run(run_dir, corpus)
         return dict(clips=clips, model=model, features=features)
@@ -384,7 +384,7 @@ def _run_sources(run_dir: Path, corpus=None) -> dict:
 
 # %% ../nbs/34_inspector.ipynb #1b82c482
 def _model_windows(model, tracks: dict[str, Recording], mel_config: MelConfig | None, features: Callable | None = None) -> list[Window]:
-    "The RQ-VAE's sliding windows on every track, from the track's log-mel (passed through `features`, e.g. standardised, when given)."
+    "The RQ-VAE's sliding windows on every track's log-mel (through `features` when given)."
     out = []
     for name, rec in tracks.items():
         cfg = mel_config or _mel_config(rec.sample_rate)
@@ -454,7 +454,7 @@ class WindowInspector:
         for w in (c.source, c.epoch, c.window): w.observe(lambda _: self._update(), 'value')
     @classmethod
     def from_run(cls, run_dir, corpus=None, **kwargs) -> WindowInspector:
-        "A run folder's inspector: window_selection (held-out pairs, the agent's history) or rqvae_sliding_window (held-out documents, the model's windows)."
+        "The inspector of a window_selection or rqvae_sliding_window run folder."
         return cls(**_run_sources(Path(run_dir), corpus), **kwargs)
     @property
     def tracks(self) -> dict[str, Recording]:

@@ -59,7 +59,7 @@ def extract_window(x: Tensor, start: Tensor, ratio: Tensor, length: int) -> Tens
     return sample_window(x, start, ratio, length)
 
 def sample_window(x: Tensor, start: Tensor, ratio: Tensor, length: int) -> Tensor:
-    "`extract_window` without its checks (for loops that checked `x` once: checking a large `x` at every step costs more than sampling)."
+    "`extract_window` without its checks (for loops that checked `x` once)."
     pos = window_positions(start.to(x.dtype), ratio.to(x.dtype), length)
     g = 2 * pos / (x.shape[-1] - 1) - 1
     grid = torch.stack([g, torch.zeros_like(g)], -1)[:, None]  # [B, 1, length, (time, 0)]
@@ -84,7 +84,7 @@ def _window_frames(window_s: float, frame_rate: float) -> int:
     return length
 
 def check_window_s(window_s: float, clip_s: float, frame_rate: float, ratio_range) -> int:
-    "The window's length in frames if a `window_s` window at the top ratio fits a clip of `clip_s`, else an error naming `window_s` (and `clip_s`)."
+    "The window's length in frames if it fits a clip of `clip_s` at the top ratio, else an error naming `window_s`."
     length, frames, hi = _window_frames(window_s, frame_rate), round(clip_s * frame_rate), ratio_range[1]
     if max_start(frames, length, hi) < 0:
         raise ValueError(f"window_s: a {window_s:g}-s window at ratio up to {hi:g} needs {((length - 1) * hi + 1) / frame_rate:.3g} s, clip_s is {clip_s:g} s")
@@ -226,7 +226,7 @@ def _span_share(s0, r0, s1, r1, length: int):
     return (torch.minimum(e0, e1) - torch.maximum(s0, s1)).clamp_min(0) / ((length - 1) * torch.minimum(r0, r1))
 
 def pairs_overlap(a: dict, b: dict, length: int):
-    "The share of window pairs `a` and `b`'s (input x target) rectangles that coincides: starts in frames, numbers or tensors that broadcast."
+    "The shared share of pairs `a` and `b`'s (input x target) rectangles (numbers or tensors that broadcast)."
     if not isinstance(length, int) or length < 2: check_int('length', length, min=2)  # a window of 1 frame spans nothing
     return (_span_share(a['start_input'], a['ratio_input'], b['start_input'], b['ratio_input'], length)
             * _span_share(a['start_target'], a['ratio_target'], b['start_target'], b['ratio_target'], length))
@@ -244,7 +244,7 @@ def pair_overlap(w: dict, length: int) -> Tensor:
 # %% ../nbs/33_windows.ipynb #d95d5756
 @dataclass
 class AgentConfig:
-    "What an `AdaptiveWindowCreativeAgent` is (every field a keyword of it; the selector's fields as `WindowSelector`'s)."
+    "What an `AdaptiveWindowCreativeAgent` is (every field a keyword of it)."
     encoding_dim: int = 128
     num_pairs: int = 3
     clip_s: float = 24.0
@@ -266,7 +266,7 @@ class AgentConfig:
         if self.init_starts_s is not None: self.init_starts_s = tuple(float(v) for v in self.init_starts_s)
 
 class AdaptiveWindowCreativeAgent(SavedModel, nn.Module):
-    "Selector, compressor, tonality reducers and a shared agent over `num_pairs` window pairs (note `adaptive-window-selection.md`)."
+    "Selector, compressor, tonality reducers and a shared agent over `num_pairs` window pairs (the note's)."
     def __init__(self, encoding_dim: int = 128, num_pairs: int = 3, **config):
         super().__init__()
         c = self.cfg = AgentConfig(encoding_dim, num_pairs, **config)
@@ -280,7 +280,7 @@ class AdaptiveWindowCreativeAgent(SavedModel, nn.Module):
         self.agent = WindowMatcher(encoding_dim)
 
     def forward(self, x_in: Tensor, x_tgt: Tensor, windows: dict | None = None):
-        "`outputs` (per pair `[B, C, window]`), `losses` (per pair, a scalar), `metadata` (windows, overlap, per-pair means)."
+        "Per pair `outputs [B, C, window]` and `losses`; `metadata` (windows, overlap, per-pair means)."
         # any floating dtype in (float64 features from numpy): computed in the module's dtype
         dt = self.selector.head.weight.dtype
         x_in, x_tgt = (self.selector.check(n, x).to(dt) for n, x in (('x_in', x_in), ('x_tgt', x_tgt)))
@@ -304,7 +304,7 @@ class AdaptiveWindowCreativeAgent(SavedModel, nn.Module):
         return torch.stack(losses).mean() + self.diversity_weight * metadata['overlap'].mean()
 
     def training_step(self, batch) -> dict:
-        "`Trainer`'s step on `batch` = (inputs, targets): the total loss, the pairs' mean loss and overlap; the gradient norm at each window parameter lands in `window_grad_norms` during `backward`."
+        "`Trainer`'s step on (inputs, targets): total loss, mean pair loss and overlap; `backward` fills `window_grad_norms`."
         x_in, x_tgt = batch[0], batch[1]
         outputs, losses, meta = self(x_in, x_tgt)
         self.window_grad_norms = {}
@@ -317,7 +317,7 @@ class AdaptiveWindowCreativeAgent(SavedModel, nn.Module):
 TRUTH_KEYS = ('ratio', 'input_start_s', 'input_end_s', 'target_start_s')
 
 def check_truth(truth, name: str = 'truth') -> dict:
-    "`truth` if it is a planted record (`TRUTH_KEYS` finite, ratio > 0, input_end_s > input_start_s), else an error naming `name`."
+    "`truth` if it is a planted record, else an error naming `name`."
     if not isinstance(truth, dict): raise TypeError(f"{name}: expected a planted record (a dict with {', '.join(TRUTH_KEYS)}), got {type(truth).__name__}")
     if missing := [k for k in TRUTH_KEYS if k not in truth]: raise ValueError(f"{name}: missing {missing} (a planted record has {', '.join(TRUTH_KEYS)})")
     for k in TRUTH_KEYS: check_number(f"{name}['{k}']", truth[k], min=0 if k != 'ratio' else None)
@@ -327,7 +327,7 @@ def check_truth(truth, name: str = 'truth') -> dict:
     return truth
 
 def keep_distinct(cands: list[dict], k: int, length: int, max_overlap: float = 0.5) -> list[dict]:
-    "The best `k` of window pairs `cands` (frames; by `score`, descending) that overlap earlier kept ones at most `max_overlap` (`pairs_overlap`)."
+    "The best `k` of `cands` (by `score`) overlapping earlier kept ones at most `max_overlap`."
     k = check_int('k', k, min=1); check_number('max_overlap', max_overlap, min=0, max=1)
     cands = sorted(cands, key=lambda c: -c['score'])
     if len(cands) <= 1: return cands[:k]
@@ -347,7 +347,7 @@ def check_rolls(rolls) -> list[int]:
     return rolls
 
 def check_ratios(ratios) -> Tensor:
-    "`ratios` as a float32 tensor of at least one positive, finite ratio (a ratio <= 0 would read a window backwards or not at all)."
+    "`ratios` as a float32 tensor of distinct, positive, finite ratios (at least one)."
     r = torch.as_tensor(ratios, dtype=torch.float32).flatten()
     if len(r) == 0: raise ValueError("ratios: expected at least one ratio, got none")
     if not bool(torch.isfinite(r).all()) or bool((r <= 0).any()): raise ValueError(f"ratios: expected positive finite ratios, got {r.tolist()}")
@@ -374,7 +374,7 @@ def _resample_time(e: Tensor, ratio: float) -> Tensor:
     return e.index_select(-1, lo) * (1 - f) + e.index_select(-1, lo + 1) * f  # (index_select: faster than e[..., lo])
 
 def _diagonal_means(sim: Tensor, span: int, stride: int = 1) -> Tensor:
-    "`[..., U - span + 1, V - span + 1]` (every `stride`-th of each): means of `sim [..., U, V]` along the diagonals, over `span` steps (a window pair's score)."
+    "Means of `sim [..., U, V]` along its diagonals over `span` steps (every `stride`-th start): a window pair's score."
     I, J = sim.shape[-2] - span + 1, sim.shape[-1] - span + 1
     if not (torch.is_grad_enabled() and sim.requires_grad):
         # no gradient wanted: one strided view (each candidate's diagonal as a last axis) and one sum, about 2x faster
@@ -462,7 +462,7 @@ class MatchSelectorConfig:
 RATIO_GRID = tuple(round(1.0 + 0.05 * i, 2) for i in range(11))
 
 class MatchSelector(SavedModel, nn.Module):
-    "A selector that learns to match: scores every candidate window pair (ratio x roll x input start x target start) at once, picks the best distinct ones."
+    "Scores every candidate window pair (ratio x roll x input start x target start) at once; picks the best distinct ones."
     def __init__(self, channels: int, **config):
         super().__init__()
         c = self.cfg = MatchSelectorConfig(channels, **config)
@@ -479,13 +479,13 @@ class MatchSelector(SavedModel, nn.Module):
         self.log_scale = nn.Parameter(torch.tensor(math.log(c.init_scale)))
 
     def embed(self, x: Tensor) -> Tensor:
-        "`[..., dim, T / hop]`: unit-length per-frame embeddings of `x [..., channels, T]` (pooled by `hop` frames, then encoded)."
+        "`[..., dim, T / hop]`: unit-length embeddings of `x [..., channels, T]` pooled by `hop` frames."
         lead = x.shape[:-2]
         z = F.avg_pool1d(x.reshape(-1, *x.shape[-2:]), self.hop, self.hop)
         return F.normalize(self.encoder(z), dim=1).reshape(*lead, -1, z.shape[-1])
 
     def positions(self, stride: int = 1) -> dict:
-        "Every candidate's window in clip frames (every `stride`-th start): `start_input [R, I]`, `start_target [J]`, `ratio [R]`, and `valid [R, I, J]` (legal windows)."
+        "Candidates' windows in clip frames (every `stride`-th start): `start_input [R, I]`, `start_target [J]`, `ratio [R]`, `valid [R, I, J]`."
         stride = check_int('stride', stride, min=1)
         key = (stride, self.ratios.device)
         if key in self._positions: return self._positions[key]  # the same for every call (pick and score ask for them)
@@ -508,7 +508,7 @@ class MatchSelector(SavedModel, nn.Module):
         return _check_clips(name, x, self.channels, self.frames, self.frame_rate).to(self.log_scale.dtype)
 
     def forward(self, x_in: Tensor, x_tgt: Tensor, rolls=None, stride: int = 1) -> Tensor:
-        "`[B, R, K, I, J]`: the score of every candidate (ratio, roll, input start, target start; every `stride`-th start); -inf where a window leaves its clip."
+        "`[B, R, K, I, J]`: the score of every candidate (ratio, roll, input start, target start); -inf where a window leaves its clip."
         e_in, e_tgt, rolls = self.embeddings(x_in, x_tgt, rolls)
         return self.score(e_in, e_tgt, stride)
 
@@ -556,7 +556,7 @@ class MatchSelector(SavedModel, nn.Module):
         return best | dict(ratio=(r - rho).abs().expand_as(best['input_start_s']))
 
     def loss(self, scores: Tensor, truths: list[dict], rolls=None, start_tol_s: float = 0.3, ratio_tol: float = 0.03) -> Tensor:
-        "Mean over rows of `-log P(a correct candidate)`: softmax over all candidates; correct: the truth's `roll` (default 0) and within the tolerances."
+        "Mean over rows of `-log P(a correct candidate)` (softmax over all candidates; correct: the truth's `roll`, within the tolerances)."
         rolls = list(self.rolls if rolls is None else rolls)
         check_number('start_tol_s', start_tol_s, min=0, min_open=True); check_number('ratio_tol', ratio_tol, min=0, min_open=True)
         if not isinstance(truths, (list, tuple)): raise TypeError(f"truths: expected a list of planted records (one per row of scores), got {type(truths).__name__}")
@@ -574,7 +574,7 @@ class MatchSelector(SavedModel, nn.Module):
 
     @torch.no_grad()
     def pick(self, scores: Tensor, k: int | None = None, rolls=None, neighbourhood: int = 2, ratio_fit: str = 'parabola', stride: int = 1) -> list[list[dict]]:
-        "Per row, the `k` best distinct pairs (frames; `roll`, `score`), each at the expected start of a softmax over its neighbourhood, its ratio sub-grid (`ratio_fit`)."
+        "Per row, the `k` best distinct pairs (frames; `roll`, `score`), each moved to a sub-grid start and ratio (`ratio_fit`)."
         k, rolls = check_int('k', self.num_pairs if k is None else k, min=1), list(self.rolls if rolls is None else rolls)
         pos, n = self.positions(stride), check_int('neighbourhood', neighbourhood, min=0)
         check_choice('ratio_fit', ratio_fit, ('parabola', 'softmax', 'none'))
@@ -620,7 +620,7 @@ class MatchSelector(SavedModel, nn.Module):
         return out
 
     def _ratio_parabola(self, sc: Tensor, r: int, i: int, j: int, n: int) -> float:
-        "The ratio at the vertex of the parabola through the best scores (over a box of starts around the same window) at ratios `r - 1`, `r`, `r + 1`."
+        "The ratio at the vertex of the parabola through the best scores near the window at ratios `r - 1`, `r`, `r + 1`."
         rat = self.ratios.tolist()
         def best(rr):  # the input start index at ratio rr that starts where candidate i starts at ratio r
             ii = round(i * rat[r] / rat[rr])
@@ -632,7 +632,7 @@ class MatchSelector(SavedModel, nn.Module):
         return rat[r] + d * (rat[r + 1] - rat[r] if d > 0 else rat[r] - rat[r - 1])
 
     def training_step(self, batch) -> dict:
-        "`Trainer`'s step: `batch` = (inputs, targets, truths, rolls scored) as `match_collate` makes it; the loss and the scale."
+        "`Trainer`'s step on a `MatchCollate` batch: the loss and the scale."
         x_in, x_tgt, truths, rolls = batch
         return dict(loss=self.loss(self(x_in, x_tgt, rolls=rolls), truths, rolls=rolls), scale=float(self.log_scale.detach().exp()))
 
@@ -711,7 +711,7 @@ class MatchSelector(SavedModel, nn.Module):
 
 # %% ../nbs/33_windows.ipynb #a6da81ff
 class MatchCollate:
-    "A batch of `PlantedPairs` items for `MatchSelector.training_step`: (inputs, targets, truths, rolls scored: 0 and `negatives` others drawn from `rolls`)."
+    "A batch of `PlantedPairs` items: (inputs, targets, truths, rolls scored: 0 and `negatives` others from `rolls`)."
     def __init__(self, rolls=(0,), negatives: int = 3, seed: int = 0):
         self.others = [r for r in check_rolls(rolls) if r != 0]
         self.negatives, self.gen = check_int('negatives', negatives, min=0), torch.Generator().manual_seed(check_int('seed', seed, min=0))
