@@ -1,4 +1,4 @@
-"""`WindowInspector`: waveform and log-mel of a recording or a pair, the windows of the document RQ-VAE, of a planted pattern and of the window-selection agent drawn over them, and playback of the clip, the window and the window as the agent hears it.
+"""`WindowInspector`: waveform and log-mel of a recording or pair, with the windows of the RQ-VAE, a planted pattern or the selection agent drawn over them, and playback of clip, window and time-compressed window.
 
 Docs: https://vqnb.github.io/vqnb/inspector.html.md"""
 
@@ -14,7 +14,7 @@ import numpy as np
 import torch
 from .core import atomic_write_json, check_choice, check_int, check_number, evaluating, project_root, read_json
 from .audio import MUSIC_MEL, SPEECH_MEL, MelConfig, load_audio, log_mel, Recording, time_compress
-from .music import synthetic_pair          # re-exported: the inspector's tests, demo and browser test use it
+from .music import synthetic_pair  # re-exported: the inspector's tests, demo and browser test use it
 
 # %% auto #0
 __all__ = ['WINDOW_KINDS', 'Window', 'truth_windows', 'rqvae_windows', 'SelectionHistory', 'InspectorFigure', 'Playback',
@@ -39,7 +39,7 @@ class Window:
     start_s: float
     end_s: float
     label: str
-    kind: str                   # 'rqvae', 'truth' or 'agent'
+    kind: str  # 'rqvae', 'truth' or 'agent'
     group: int = 0
     hover: str = ''
     value: float | None = None  # drawn as colour (RQ-VAE: quantization error)
@@ -68,7 +68,7 @@ def truth_windows(truth: dict, group: int = 0) -> list[Window]:
 # %% ../nbs/34_inspector.ipynb #681d2c4f
 @torch.no_grad()
 def rqvae_windows(model, features, frame_rate: float, track: str = 'clip') -> list[Window]:
-    "The sliding windows of `model` (a `DocumentRQVAE`) over `features` `[frames, input_dim]`: codes on hover, quantization error as value."
+    "`model`'s (a `DocumentRQVAE`) sliding windows over `features [frames, input_dim]`: codes on hover, quantization error as value."
     from vqnb.pooling import window_starts
     from vqnb.rqvae import DocumentRQVAE
     if not isinstance(model, DocumentRQVAE): raise TypeError(f"model: expected a DocumentRQVAE, got {type(model).__name__}")
@@ -82,7 +82,7 @@ def rqvae_windows(model, features, frame_rate: float, track: str = 'clip') -> li
         try: z, wmask, _, _ = enc(x[None])
         except (TypeError, ValueError) as e: raise type(e)(f"features: {e}") from None
         codes = model.rvq.encode(z, wmask)
-        err = (z - model.rvq.decode(codes)).pow(2).mean(-1)           # per window: mean squared quantization error
+        err = (z - model.rvq.decode(codes)).pow(2).mean(-1)  # per window: mean squared quantization error
     starts, _ = window_starts(torch.tensor([len(x)]), enc.window_size, enc.window_stride)
     n, span = int(wmask.sum()), min(len(x), enc.window_size)
     return [Window(track, float(starts[0, w]) / frame_rate, float(starts[0, w] + span) / frame_rate, f"w{w}", 'rqvae', w,
@@ -91,7 +91,7 @@ def rqvae_windows(model, features, frame_rate: float, track: str = 'clip') -> li
 
 # %% ../nbs/34_inspector.ipynb #cb286f16
 class SelectionHistory:
-    "The window-selection agent's recorded selections (`selection_history.json`): per held-out pair and epoch, its window pairs."
+    "The selection agent's recorded window pairs per held-out pair and epoch (`selection_history.json`)."
     def __init__(self, data: dict):
         if not isinstance(data, dict): raise TypeError(f"selection history: expected the JSON object the window_selection experiment writes, got {type(data).__name__}")
         for k in ('window_s', 'held_out'):
@@ -100,7 +100,7 @@ class SelectionHistory:
         if not isinstance(data['held_out'], list) or not data['held_out']:
             raise ValueError(f"selection history: 'held_out' is empty or not a list of pairs ({type(data['held_out']).__name__})")
         self.items = {}
-        for i, h in enumerate(data['held_out']):       # checked whole here, so that drawing never meets a bad record
+        for i, h in enumerate(data['held_out']):  # checked whole here, so that drawing never meets a bad record
             if not isinstance(h, dict) or not isinstance(h.get('id'), str):
                 raise ValueError(f"selection history: held_out[{i}]: expected a pair with a string 'id', got {h if not isinstance(h, dict) else sorted(h)!r}")
             if h['id'] in self.items: raise ValueError(f"selection history: pair {h['id']!r} is recorded twice")
@@ -121,12 +121,12 @@ class SelectionHistory:
             self.items[h['id']] = h
     @classmethod
     def build(cls, *, frame_rate: float, window_s: float, clip_s: float, features: str, num_pairs: int, held_out: list[dict], **extra) -> SelectionHistory:
-        "A history from what the experiment recorded (the file's format, checked as `load` checks it): per held-out pair `id`, `truth` (or None) and `epochs`, and any other per-pair keys (`refined`, `grid`, ...)."
+        "A history from what the experiment recorded (checked as `load` checks it): per held-out pair `id`, `truth`, `epochs` and any other keys."
         check_number('frame_rate', frame_rate, min=0, min_open=True); check_number('clip_s', clip_s, min=0, min_open=True)
         check_number('window_s', window_s, min=0, max=clip_s, min_open=True); check_int('num_pairs', num_pairs, min=1)
         return cls(dict(frame_rate=frame_rate, window_s=window_s, clip_s=clip_s, features=features, num_pairs=num_pairs, **extra, held_out=held_out))
     def save(self, path) -> Path:
-        "Write the history to the JSON file `path` (atomically: a killed run leaves the old file or the new one); `load` reads it back."
+        "Write the history to JSON file `path`, atomically; `load` reads it back."
         return atomic_write_json(Path(path), self.data)
     @classmethod
     def load(cls, path) -> SelectionHistory:
@@ -175,7 +175,7 @@ def _check_windows(windows, tracks: dict | None = None) -> list[Window]:
         if not isinstance(w, Window): raise TypeError(f"windows[{i}]: expected a Window, got {type(w).__name__}")
         if tracks is not None and w.track not in tracks: raise ValueError(f"windows[{i}]: track {w.track!r} is not among the tracks {list(tracks)}")
         # a window past its track's end (beyond a few frames of rounding: features may be cut a little shorter than the audio)
-        end = getattr(tracks[w.track], 'seconds', None) if tracks is not None else None     # (a figure's redraw passes its rows' spans)
+        end = getattr(tracks[w.track], 'seconds', None) if tracks is not None else None  # (a figure's redraw passes its rows' spans)
         if end is not None and w.end_s > end + 0.1:
             raise ValueError(f"windows[{i}]: ends at {w.end_s:g} s, beyond track {w.track!r} ({end:g} s)")
     return list(windows)
@@ -190,7 +190,7 @@ def _envelope(rec: Recording, points: int = 1200) -> tuple[np.ndarray, np.ndarra
 
 def _mel_image(rec: Recording, config: MelConfig, columns: int = 300) -> tuple[np.ndarray, np.ndarray]:
     "Frame-centre times and the log-mel `[bins, columns]` of `rec`, averaged to at most `columns` columns and 64 bins."
-    mel = log_mel(torch.from_numpy(rec.wave), rec.sample_rate, config).numpy()          # [frames, n_mels]
+    mel = log_mel(torch.from_numpy(rec.wave), rec.sample_rate, config).numpy()  # [frames, n_mels]
     f, b = max(1, -(-len(mel) // columns)), max(1, -(-config.n_mels // 64))
     T, M = len(mel) // f, config.n_mels // b
     img = mel[:T * f, :M * b].reshape(T, f, M, b).mean((1, 3))
@@ -251,7 +251,7 @@ class InspectorFigure:
         fig.update_layout(height=height_per_track * len(self.names) + 60, width=width, margin=dict(l=60, r=10, t=10, b=40), showlegend=False,
                           shapes=self._shapes(windows, group))
         for i, n in enumerate(self.names): fig.data[3 * i + 2].update(**_markers(windows, n, self.top[n]))
-        self.widget = go.FigureWidget(data=fig.data, layout=fig.layout)       # the whole layout in the constructor
+        self.widget = go.FigureWidget(data=fig.data, layout=fig.layout)  # the whole layout in the constructor
 
     def _shapes(self, windows, group) -> list[dict]:
         vmax = max((w.value for w in windows if w.value is not None), default=0.0)
@@ -278,7 +278,7 @@ class Playback:
         self.widget = W.GridBox(head + sum(rows, []), layout=W.Layout(grid_template_columns='80px repeat(3, 1fr)'))
 
     def load(self, tracks: dict[str, Recording], windows: list[Window]):
-        "Set the clips of `tracks` and the segments of `windows` (at most one per track; none empties that track's window players)."
+        "Load the clips of `tracks` and the segments of `windows` (at most one per track)."
         tracks = _check_tracks(tracks); windows = _check_windows(windows, tracks)
         for n, rec in tracks.items():
             if (n, 'clip') not in self.audio: continue
@@ -312,7 +312,7 @@ def _window_options(windows: list[Window]) -> list[tuple[str, int]]:
 
 # %% ../nbs/34_inspector.ipynb #827a96aa
 def _run_clips(run_dir: Path, corpus=None) -> tuple[SelectionHistory, dict]:
-    "The history of a window_selection run and, per held-out pair, a loader of its input and target recordings from the music corpus."
+    "A window_selection run's history and, per held-out pair, a loader of its recordings."
     path = Path(run_dir)/'selection_history.json'
     if not path.exists():
         raise FileNotFoundError(f"run_dir: no selection_history.json in {run_dir}; from_run opens runs of window_selection and rqvae_sliding_window")
@@ -322,7 +322,7 @@ def _run_clips(run_dir: Path, corpus=None) -> tuple[SelectionHistory, dict]:
         status = read_json(Path(run_dir)/'status.json') if (Path(run_dir)/'status.json').exists() else {}
         params = status.get('parameters') if isinstance(status, dict) else None
         if not isinstance(params or {}, dict): raise ValueError(f"{Path(run_dir)/'status.json'}: expected 'parameters' to be a dict, got {type(params).__name__}")
-        name = (params or {}).get('corpus') or history.data.get('corpus')      # the corpus the run read (an imported one, by name)
+        name = (params or {}).get('corpus') or history.data.get('corpus')  # the corpus the run read (an imported one, by name)
         if name:
             from vqnb.corpus import load_corpus
             corpus = load_corpus(name)
@@ -341,7 +341,7 @@ def _run_clips(run_dir: Path, corpus=None) -> tuple[SelectionHistory, dict]:
 
 # %% ../nbs/34_inspector.ipynb #248cd5fe
 def _rqvae_run(run_dir: Path, corpus=None, pooling: str = 'sliding_window', max_clips: int = 20):
-    "The document RQ-VAE a rqvae_sliding_window run saved, its feature standardisation, and loaders of its held-out documents."
+    "A rqvae_sliding_window run's model, its feature standardisation and loaders of its held-out documents."
     from vqnb.rqvae import DocumentRQVAE
     folder = Path(run_dir)/pooling/'model'
     model, meta = DocumentRQVAE.load(folder), DocumentRQVAE.saved_metadata(folder)
@@ -367,7 +367,7 @@ def _rqvae_run(run_dir: Path, corpus=None, pooling: str = 'sliding_window', max_
         raise ValueError(f"{where}: metadata 'held_out': expected a non-empty list of document indices in [0, {len(corpus.docs)}) "
                          f"(the corpus's size), got {held!r:.80}; the run used another corpus?")
     mu, sd = stats['feature_mean'], stats['feature_std']
-    seconds = model.config['max_seq_len'] / SPEECH_MEL.frame_rate                # the model reads the first seconds only
+    seconds = model.config['max_seq_len'] / SPEECH_MEL.frame_rate  # the model reads the first seconds only
     def load(i):
         d = corpus.docs[i]; rec = Recording.load(corpus.dir/d['wav'], d['id'])
         return {'document': Recording(d['id'], rec.segment(0, seconds), rec.sample_rate)}
@@ -375,7 +375,7 @@ def _rqvae_run(run_dir: Path, corpus=None, pooling: str = 'sliding_window', max_
     return model, clips, lambda mel: (mel - mu) / sd
 
 def _run_sources(run_dir: Path, corpus=None) -> dict:
-    "The inspector's arguments for a run folder of rqvae_sliding_window (model and documents) or window_selection (history and pairs)."
+    "The inspector's arguments for a rqvae_sliding_window or window_selection run folder."
     if (run_dir/'sliding_window'/'model'/'config.json').exists():
         model, clips, features = _rqvae_run(run_dir, corpus)
         return dict(clips=clips, model=model, features=features)
@@ -384,7 +384,7 @@ def _run_sources(run_dir: Path, corpus=None) -> dict:
 
 # %% ../nbs/34_inspector.ipynb #1b82c482
 def _model_windows(model, tracks: dict[str, Recording], mel_config: MelConfig | None, features: Callable | None = None) -> list[Window]:
-    "The RQ-VAE's sliding windows on every track, from the track's log-mel (passed through `features`, e.g. standardised, when given)."
+    "The RQ-VAE's sliding windows on every track's log-mel (through `features` when given)."
     out = []
     for name, rec in tracks.items():
         cfg = mel_config or _mel_config(rec.sample_rate)
@@ -442,7 +442,7 @@ class WindowInspector:
         if mel_config is not None and not isinstance(mel_config, MelConfig): raise TypeError(f"mel_config: expected a MelConfig or None, got {type(mel_config).__name__}")
         if features is not None and not callable(features): raise TypeError(f"features: expected a function log-mel -> model input, or None, got {type(features).__name__}")
         self.clips, self.history, self.model, self.mel_config, self._loaded, self._cache = dict(clips), history, model, mel_config, {}, {}
-        self.features = features                  # a track's log-mel -> the model's input (standardised as in training)
+        self.features = features  # a track's log-mel -> the model's input (standardised as in training)
         self.truths = dict(truths or {}) | ({i: history.truth(i) for i in history.ids if history.truth(i)} if history else {})
         sources = ['agent'] * (history is not None) + ['truth'] * bool(self.truths) + ['rqvae'] * (model is not None)
         if not sources: raise ValueError("expected a source of windows: history, truths or model")
@@ -454,7 +454,7 @@ class WindowInspector:
         for w in (c.source, c.epoch, c.window): w.observe(lambda _: self._update(), 'value')
     @classmethod
     def from_run(cls, run_dir, corpus=None, **kwargs) -> WindowInspector:
-        "A run folder's inspector: window_selection (held-out pairs, the agent's history) or rqvae_sliding_window (held-out documents, the model's windows)."
+        "The inspector of a window_selection or rqvae_sliding_window run folder."
         return cls(**_run_sources(Path(run_dir), corpus), **kwargs)
     @property
     def tracks(self) -> dict[str, Recording]:
@@ -463,7 +463,7 @@ class WindowInspector:
         if i not in self._loaded:
             tracks = _check_tracks(self.clips[i]() if callable(self.clips[i]) else self.clips[i], f"clips[{i!r}]")
             paired = (self.history is not None and i in self.history.items) or i in self.truths
-            if paired and not {'input', 'target'} <= set(tracks):   # the agent's and the truth's windows are on these two
+            if paired and not {'input', 'target'} <= set(tracks):  # the agent's and the truth's windows are on these two
                 raise ValueError(f"clips[{i!r}]: expected tracks 'input' and 'target' (its windows are on them), got {list(tracks)}")
             self._loaded[i] = tracks
         return self._loaded[i]

@@ -1,4 +1,4 @@
-"""Everything around the window selectors of `vqnb.windows` that is not the model: patterns planted in feature space (`plant_pattern`, `random_plant`, `PlantedPairs`), the errors of a window pair against the planted truth (`window_errors`, `closest_pair`), and what a practitioner would run instead: exhaustive grid search, gradient refinement of given windows, and subsequence DTW of chroma over the 12 cyclic shifts (librosa).
+"""Around the selectors of `vqnb.windows`: patterns planted in feature space, errors against the planted truth, and the baselines (grid search, gradient refinement, subsequence DTW of chroma over the 12 shifts).
 
 Docs: https://vqnb.github.io/vqnb/matching.html.md"""
 
@@ -12,11 +12,11 @@ import torch, torch.nn as nn, torch.nn.functional as F
 from torch import Tensor
 from .core import check_int, check_number, check_choice
 from .windows import (RATIO_RANGE, WINDOW_KEYS, keep_distinct, max_start, check_features, check_rolls, check_ratio_range, check_ratios,
-                          check_fits, check_truth, window_positions, extract_window, sample_window, encode_windows, decode_windows, window_mismatch)
+                          check_fits, check_truth, window_positions, smooth_time, extract_window, sample_window, encode_windows, decode_windows, window_mismatch)
 
 # %% auto #0
 __all__ = ['plant_pattern', 'random_plant', 'window_errors', 'closest_pair', 'grid_candidates', 'grid_search_windows',
-           'smooth_time', 'refine_windows', 'refine_candidates', 'PlantedPairs', 'dtw_candidates']
+           'refine_windows', 'refine_candidates', 'PlantedPairs', 'dtw_candidates']
 
 # %% ../nbs/36_matching.ipynb #d00bc6c1
 def _check_interval(name: str, v, lo=None, hi=None) -> tuple[float, float]:
@@ -63,7 +63,7 @@ def _errors_at(w: dict, truth: dict, window_s: float, input_start_s: float) -> d
     a, b = float(w['start_input_s']) - input_start_s, float(w['start_target_s']) - truth['target_start_s']
     span = truth['input_end_s'] - truth['input_start_s']
     d_max = max(0.0, span - window_s * max(r_in, r_tgt * rho))
-    d = min(max((a + b / rho) / (1 + 1 / rho ** 2), 0.0), d_max)            # the nearest correct placement
+    d = min(max((a + b / rho) / (1 + 1 / rho ** 2), 0.0), d_max)  # the nearest correct placement
     return dict(input_start_s=abs(a - d), target_start_s=abs(b - d / rho), ratio=abs(r_in / r_tgt - rho))
 
 def window_errors(w: dict, truth: dict, window_s: float) -> dict:
@@ -71,7 +71,7 @@ def window_errors(w: dict, truth: dict, window_s: float) -> dict:
     check_truth(truth); check_number('window_s', window_s, min=0, min_open=True)
     if not isinstance(w, dict) or (missing := [k for k in ('start_input_s', 'start_target_s', 'ratio_input', 'ratio_target') if k not in w]):
         raise ValueError(f"w: expected a pair with start_input_s, start_target_s, ratio_input, ratio_target, got {sorted(w) if isinstance(w, dict) else type(w).__name__}")
-    starts = truth.get('input_starts_s') or [truth['input_start_s']]     # every start of the pattern in the input
+    starts = truth.get('input_starts_s') or [truth['input_start_s']]  # every start of the pattern in the input
     errs = [_errors_at(w, truth, window_s, s) for s in starts]
     return min(errs, key=lambda e: e['input_start_s'] + e['target_start_s'])
 
@@ -110,8 +110,8 @@ def grid_candidates(x_in: Tensor, x_tgt: Tensor, length: int, ratios=None, strid
     for r in ratios.tolist():
         i_starts = torch.arange(0, max_start(x_in.shape[1], length, r) + 1e-6, stride, dtype=torch.float32)
         iw = _standardise(_windows_1clip(x_in, window_positions(i_starts, torch.full_like(i_starts, r), length)))
-        iw = iw.view(len(i_starts), x_in.shape[0], length)          # rolling channels keeps a window standardised
-        scores = torch.cat([iw.roll(int(roll), 1).flatten(1) for roll in rolls]) @ tw.T     # [rolls x inputs, targets]
+        iw = iw.view(len(i_starts), x_in.shape[0], length)  # rolling channels keeps a window standardised
+        scores = torch.cat([iw.roll(int(roll), 1).flatten(1) for roll in rolls]) @ tw.T  # [rolls x inputs, targets]
         for roll, sc in zip(rolls, scores.view(len(rolls), -1).unbind()):
             top = sc.topk(min(len(sc), 8 * k))
             cands += [dict(score=s, start_input=float(i_starts[j // len(t_starts)]), start_target=float(t_starts[j % len(t_starts)]),
@@ -123,15 +123,6 @@ def grid_search_windows(x_in: Tensor, x_tgt: Tensor, length: int, ratios=None, s
     return grid_candidates(x_in, x_tgt, length, ratios, stride, rolls, k=1)[0]
 
 # %% ../nbs/36_matching.ipynb #4c39821a
-def smooth_time(x: Tensor, sigma: float) -> Tensor:
-    "`x [B, C, T]` smoothed along time by a Gaussian of `sigma` frames (reflected at the ends); `x` itself for sigma 0."
-    check_features('x', x, 3); check_number('sigma', sigma, min=0)
-    if sigma == 0: return x
-    r = min(int(math.ceil(3 * sigma)), x.shape[-1] - 1)
-    k = torch.exp(-0.5 * (torch.arange(-r, r + 1, dtype=x.dtype, device=x.device) / sigma) ** 2)
-    k = (k / k.sum()).expand(x.shape[1], 1, -1)
-    return F.conv1d(F.pad(x, (r, r), mode='reflect'), k, groups=x.shape[1])
-
 def refine_windows(x_in: Tensor, x_tgt: Tensor, windows: dict, length: int, steps: int = 120, lr: float = 0.01,
                    sigmas=(8.0, 4.0, 2.0, 0.0), ratio_range=RATIO_RANGE) -> tuple[dict, list]:
     "Windows (`[B, P]` each) after `steps` Adam steps on starts and ratios, coarse-to-fine over `sigmas`; the loss per step."
@@ -145,7 +136,7 @@ def refine_windows(x_in: Tensor, x_tgt: Tensor, windows: dict, length: int, step
     if not isinstance(windows, dict) or (missing := [k for k in WINDOW_KEYS if k not in windows]):
         raise ValueError(f"windows: expected a dict of {', '.join(WINDOW_KEYS)} (each [B, P]), missing {missing if isinstance(windows, dict) else 'all'}")
     w0 = {k: v.detach() for k, v in windows.items()}
-    raw = nn.Parameter(encode_windows(w0, T_in, T_tgt, length, ratio_range, margin=0.01))   # off a saturated sigmoid
+    raw = nn.Parameter(encode_windows(w0, T_in, T_tgt, length, ratio_range, margin=0.01))  # off a saturated sigmoid
     opt, history = torch.optim.Adam([raw], lr=lr), []
     for stage, sigma in enumerate(sigmas):
         a, b = smooth_time(x_in, sigma), smooth_time(x_tgt, sigma)
@@ -191,7 +182,7 @@ class PlantedPairs(torch.utils.data.Dataset):
         self.n, self.rendered = check_int('n', n, min=1), list(rendered)
         self.share = check_number('rendered_share', rendered_share, min=0, max=1) if self.rendered else 0.0
         self.transpose, self.seed = check_choice('transpose', transpose, (True, False)), check_int('seed', seed, min=0)
-        self.frame_rate = check_number('frame_rate', frame_rate, min=0, min_open=True)     # patterns are sized in seconds x frame_rate
+        self.frame_rate = check_number('frame_rate', frame_rate, min=0, min_open=True)  # patterns are sized in seconds x frame_rate
     def __len__(self): return self.n
     def __getitem__(self, i: int):
         if not 0 <= i < self.n: raise IndexError(f"i: expected an item in [0, {self.n}), got {i}")
@@ -229,11 +220,11 @@ def dtw_candidates(x_in: Tensor, x_tgt: Tensor, length: int, k: int = 1, rolls=(
     Q = check_int('length / hop', round(length * (lo + hi) / 2 / hop), min=2)
     if max_start(x_in.shape[1], length, hi) < 0 or x_tgt.shape[1] < length:
         raise ValueError(f"length: a window of {length} frames at ratio {hi} does not fit clips of {x_in.shape[1]} and {x_tgt.shape[1]} frames")
-    tgt, c = _pooled_unit(x_tgt, hop), (hop - 1) / 2                            # a pooled frame sits at the centre of its frames
+    tgt, c = _pooled_unit(x_tgt, hop), (hop - 1) / 2  # a pooled frame sits at the centre of its frames
     cands = []
     for roll in rolls:
         a = _pooled_unit(x_in.roll(roll, 0), hop)
-        cost = 1 - a @ tgt.T                                                     # cosine distance of every input and target frame
+        cost = 1 - a @ tgt.T  # cosine distance of every input and target frame
         for q0 in range(0, len(a) - Q + 1, max(1, round(query_step / hop))):
             D, wp = librosa.sequence.dtw(C=cost[q0:q0 + Q], subseq=True, step_sizes_sigma=_STEPS, weights_mul=_WEIGHTS,
                                          weights_add=np.zeros(3))

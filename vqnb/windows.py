@@ -1,4 +1,4 @@
-"""Differentiable windows (a start and a time-compression ratio per clip, learned by gradient), the note's window selector, tonality reducer and multi-pair agent with a diversity term (note `adaptive-window-selection.md`), and `MatchSelector`, a selector that learns to match (issue 20). The model only: planting, errors against the truth and the baselines are in `vqnb.matching`.
+"""Differentiable windows (start and time-compression ratio learned by gradient), the note's selector, tonality reducer and multi-pair agent with a diversity term (note `adaptive-window-selection.md`), and `MatchSelector`, a selector that learns to match (issue 20). Planting, errors and baselines: `vqnb.matching`.
 
 Docs: https://vqnb.github.io/vqnb/windows.html.md"""
 
@@ -18,8 +18,8 @@ __all__ = ['RATIO_RANGE', 'WINDOW_KEYS', 'TRUTH_KEYS', 'RATIO_GRID', 'check_feat
            'extract_window', 'sample_window', 'check_ratio_range', 'check_window_s', 'check_fits', 'decode_windows',
            'encode_windows', 'WindowSelector', 'TemporalCompressor', 'TonalityReducer', 'window_mismatch',
            'WindowMatcher', 'pairs_overlap', 'pair_overlap', 'AgentConfig', 'AdaptiveWindowCreativeAgent',
-           'check_truth', 'keep_distinct', 'check_rolls', 'check_ratios', 'MatchSelectorConfig', 'MatchSelector',
-           'MatchCollate']
+           'check_truth', 'keep_distinct', 'check_rolls', 'check_ratios', 'smooth_time', 'MatchSelectorConfig',
+           'MatchSelector', 'MatchCollate']
 
 # %% ../nbs/33_windows.ipynb #6200d487
 def check_features(name: str, x, ndim: int) -> Tensor:
@@ -59,10 +59,10 @@ def extract_window(x: Tensor, start: Tensor, ratio: Tensor, length: int) -> Tens
     return sample_window(x, start, ratio, length)
 
 def sample_window(x: Tensor, start: Tensor, ratio: Tensor, length: int) -> Tensor:
-    "`extract_window` without its checks (for loops that checked `x` once: checking a large `x` at every step costs more than sampling)."
+    "`extract_window` without its checks (for loops that checked `x` once)."
     pos = window_positions(start.to(x.dtype), ratio.to(x.dtype), length)
     g = 2 * pos / (x.shape[-1] - 1) - 1
-    grid = torch.stack([g, torch.zeros_like(g)], -1)[:, None]                    # [B, 1, length, (time, 0)]
+    grid = torch.stack([g, torch.zeros_like(g)], -1)[:, None]  # [B, 1, length, (time, 0)]
     return F.grid_sample(x[:, :, None], grid, mode='bilinear', padding_mode='border', align_corners=True)[:, :, 0]
 
 # %% ../nbs/33_windows.ipynb #a96de234
@@ -84,7 +84,7 @@ def _window_frames(window_s: float, frame_rate: float) -> int:
     return length
 
 def check_window_s(window_s: float, clip_s: float, frame_rate: float, ratio_range) -> int:
-    "The window's length in frames if a `window_s` window at the top ratio fits a clip of `clip_s`, else an error naming `window_s` (and `clip_s`)."
+    "The window's length in frames if it fits a clip of `clip_s` at the top ratio, else an error naming `window_s`."
     length, frames, hi = _window_frames(window_s, frame_rate), round(clip_s * frame_rate), ratio_range[1]
     if max_start(frames, length, hi) < 0:
         raise ValueError(f"window_s: a {window_s:g}-s window at ratio up to {hi:g} needs {((length - 1) * hi + 1) / frame_rate:.3g} s, clip_s is {clip_s:g} s")
@@ -97,7 +97,7 @@ def check_fits(frames: int, length: int, ratio_range) -> None:
 
 def decode_windows(raw: Tensor, frames_input: int, frames_target: int, length: int, ratio_range=RATIO_RANGE) -> dict:
     "Window parameters (dict of `WINDOW_KEYS`, each `raw.shape[:-1]`) from raw outputs `[..., 5]`."
-    if isinstance(raw, Tensor) and not bool(torch.isfinite(raw).all()): raise ValueError("raw: expected finite values, got NaN or inf")   # NaN windows, silently
+    if isinstance(raw, Tensor) and not bool(torch.isfinite(raw).all()): raise ValueError("raw: expected finite values, got NaN or inf")  # NaN windows, silently
     lo, hi = ratio_range = check_ratio_range(ratio_range)
     for f in (frames_input, frames_target): check_fits(f, length, ratio_range)
     u = torch.sigmoid(raw)
@@ -137,7 +137,7 @@ class WindowSelector(nn.Module):
         self.frame_rate = check_number('frame_rate', frame_rate, min=0, min_open=True)
         self.frames = round(check_number('clip_s', clip_s, min=0, min_open=True) * frame_rate)
         self.pooled, self.ratio_range = check_int('pooled', pooled, min=1), check_ratio_range(ratio_range)
-        self.length = check_window_s(window_s, clip_s, frame_rate, self.ratio_range)       # the window fits the clip (named, not `length`)
+        self.length = check_window_s(window_s, clip_s, frame_rate, self.ratio_range)  # the window fits the clip (named, not `length`)
         # a layer of width 0 would cut the input off: the windows would be the bias, whatever the clips
         hidden = [check_int('hidden', h, min=1) for h in hidden]
         layers, d = [], 2 * channels * pooled
@@ -201,7 +201,7 @@ def window_mismatch(a: Tensor, b: Tensor) -> Tensor:
     for name, v in (('a', a), ('b', b)):
         if not isinstance(v, Tensor) or v.ndim < 2: raise ValueError(f"{name}: expected a tensor [B, ...] of at least 2 dimensions, got {getattr(v, 'shape', type(v).__name__)}")
     if a.shape != b.shape: raise ValueError(f"b: expected the shape of a {tuple(a.shape)} (rows are not broadcast), got {tuple(b.shape)}")
-    for name, v in (('a', a), ('b', b)):          # a NaN would come back as a NaN loss, without a word
+    for name, v in (('a', a), ('b', b)):  # a NaN would come back as a NaN loss, without a word
         if not bool(torch.isfinite(v).all()): raise ValueError(f"{name}: expected finite values, got NaN or inf")
     a, b = a.flatten(1), b.flatten(1)
     a, b = a - a.mean(1, keepdim=True), b - b.mean(1, keepdim=True)
@@ -220,14 +220,14 @@ class WindowMatcher(nn.Module):
 def _span_share(s0, r0, s1, r1, length: int):
     "Shared span of windows `(s0, r0)` and `(s1, r1)` over the shorter one's span (numbers, or tensors that broadcast)."
     e0, e1 = s0 + (length - 1) * r0, s1 + (length - 1) * r1
-    if not any(isinstance(v, Tensor) for v in (s0, r0, s1, r1)):       # plain numbers: no tensor overhead (called per candidate)
+    if not any(isinstance(v, Tensor) for v in (s0, r0, s1, r1)):  # plain numbers: no tensor overhead (called per candidate)
         return max(0.0, min(e0, e1) - max(s0, s1)) / ((length - 1) * min(r0, r1))
     s0, r0, s1, r1, e0, e1 = torch.broadcast_tensors(*(torch.as_tensor(v) for v in (s0, r0, s1, r1, e0, e1)))
     return (torch.minimum(e0, e1) - torch.maximum(s0, s1)).clamp_min(0) / ((length - 1) * torch.minimum(r0, r1))
 
 def pairs_overlap(a: dict, b: dict, length: int):
-    "The share of window pairs `a` and `b`'s (input x target) rectangles that coincides: starts in frames, numbers or tensors that broadcast."
-    if not isinstance(length, int) or length < 2: check_int('length', length, min=2)      # a window of 1 frame spans nothing
+    "The shared share of pairs `a` and `b`'s (input x target) rectangles (numbers or tensors that broadcast)."
+    if not isinstance(length, int) or length < 2: check_int('length', length, min=2)  # a window of 1 frame spans nothing
     return (_span_share(a['start_input'], a['ratio_input'], b['start_input'], b['ratio_input'], length)
             * _span_share(a['start_target'], a['ratio_target'], b['start_target'], b['ratio_target'], length))
 
@@ -244,14 +244,14 @@ def pair_overlap(w: dict, length: int) -> Tensor:
 # %% ../nbs/33_windows.ipynb #d95d5756
 @dataclass
 class AgentConfig:
-    "What an `AdaptiveWindowCreativeAgent` is (every field a keyword of it; the selector's fields as `WindowSelector`'s)."
+    "What an `AdaptiveWindowCreativeAgent` is (every field a keyword of it)."
     encoding_dim: int = 128
     num_pairs: int = 3
     clip_s: float = 24.0
     window_s: float = 16.0
     frame_rate: float = 50.0
     diversity_weight: float = 1.0
-    contrastive: bool = False            # minus the same target window's loss in another row's clip
+    contrastive: bool = False  # minus the same target window's loss in another row's clip
     pooled: int = 50
     hidden: tuple = (512, 256)
     init_starts_s: tuple | None = None
@@ -266,11 +266,11 @@ class AgentConfig:
         if self.init_starts_s is not None: self.init_starts_s = tuple(float(v) for v in self.init_starts_s)
 
 class AdaptiveWindowCreativeAgent(SavedModel, nn.Module):
-    "Selector, compressor, tonality reducers and a shared agent over `num_pairs` window pairs (note `adaptive-window-selection.md`)."
+    "Selector, compressor, tonality reducers and a shared agent over `num_pairs` window pairs (the note's)."
     def __init__(self, encoding_dim: int = 128, num_pairs: int = 3, **config):
         super().__init__()
         c = self.cfg = AgentConfig(encoding_dim, num_pairs, **config)
-        self.config = asdict(c)                                                        # what SavedModel writes (JSON)
+        self.config = asdict(c)  # what SavedModel writes (JSON)
         self.contrastive, self.diversity_weight = c.contrastive, c.diversity_weight
         self.selector = WindowSelector(c.encoding_dim, c.num_pairs, c.clip_s, c.window_s, c.frame_rate, pooled=c.pooled, hidden=c.hidden,
                                        init_starts_s=c.init_starts_s, init_ratio=c.init_ratio, init_tonality=c.init_tonality,
@@ -280,7 +280,7 @@ class AdaptiveWindowCreativeAgent(SavedModel, nn.Module):
         self.agent = WindowMatcher(encoding_dim)
 
     def forward(self, x_in: Tensor, x_tgt: Tensor, windows: dict | None = None):
-        "`outputs` (per pair `[B, C, window]`), `losses` (per pair, a scalar), `metadata` (windows, overlap, per-pair means)."
+        "Per pair `outputs [B, C, window]` and `losses`; `metadata` (windows, overlap, per-pair means)."
         # any floating dtype in (float64 features from numpy): computed in the module's dtype
         dt = self.selector.head.weight.dtype
         x_in, x_tgt = (self.selector.check(n, x).to(dt) for n, x in (('x_in', x_in), ('x_tgt', x_tgt)))
@@ -291,7 +291,7 @@ class AdaptiveWindowCreativeAgent(SavedModel, nn.Module):
             b = self.compressor(x_tgt, w['start_target'][:, p], w['ratio_target'][:, p], L)
             a, b = self.tonality_input(a, w['tonality'][:, p]), self.tonality_target(b, w['tonality'][:, p])
             outputs.append(self.agent(a)); loss = window_mismatch(outputs[-1], b)
-            if self.contrastive and len(x_tgt) > 1:     # the same window read from another row's target clip
+            if self.contrastive and len(x_tgt) > 1:  # the same window read from another row's target clip
                 neg = self.compressor(x_tgt.roll(1, 0), w['start_target'][:, p], w['ratio_target'][:, p], L)
                 loss = loss - window_mismatch(outputs[-1], self.tonality_target(neg, w['tonality'][:, p]))
             losses.append(loss.mean())
@@ -304,7 +304,7 @@ class AdaptiveWindowCreativeAgent(SavedModel, nn.Module):
         return torch.stack(losses).mean() + self.diversity_weight * metadata['overlap'].mean()
 
     def training_step(self, batch) -> dict:
-        "`Trainer`'s step on `batch` = (inputs, targets): the total loss, the pairs' mean loss and overlap; the gradient norm at each window parameter lands in `window_grad_norms` during `backward`."
+        "`Trainer`'s step on (inputs, targets): total loss, mean pair loss and overlap; `backward` fills `window_grad_norms`."
         x_in, x_tgt = batch[0], batch[1]
         outputs, losses, meta = self(x_in, x_tgt)
         self.window_grad_norms = {}
@@ -317,7 +317,7 @@ class AdaptiveWindowCreativeAgent(SavedModel, nn.Module):
 TRUTH_KEYS = ('ratio', 'input_start_s', 'input_end_s', 'target_start_s')
 
 def check_truth(truth, name: str = 'truth') -> dict:
-    "`truth` if it is a planted record (`TRUTH_KEYS` finite, ratio > 0, input_end_s > input_start_s), else an error naming `name`."
+    "`truth` if it is a planted record, else an error naming `name`."
     if not isinstance(truth, dict): raise TypeError(f"{name}: expected a planted record (a dict with {', '.join(TRUTH_KEYS)}), got {type(truth).__name__}")
     if missing := [k for k in TRUTH_KEYS if k not in truth]: raise ValueError(f"{name}: missing {missing} (a planted record has {', '.join(TRUTH_KEYS)})")
     for k in TRUTH_KEYS: check_number(f"{name}['{k}']", truth[k], min=0 if k != 'ratio' else None)
@@ -327,7 +327,7 @@ def check_truth(truth, name: str = 'truth') -> dict:
     return truth
 
 def keep_distinct(cands: list[dict], k: int, length: int, max_overlap: float = 0.5) -> list[dict]:
-    "The best `k` of window pairs `cands` (frames; by `score`, descending) that overlap earlier kept ones at most `max_overlap` (`pairs_overlap`)."
+    "The best `k` of `cands` (by `score`) overlapping earlier kept ones at most `max_overlap`."
     k = check_int('k', k, min=1); check_number('max_overlap', max_overlap, min=0, max=1)
     cands = sorted(cands, key=lambda c: -c['score'])
     if len(cands) <= 1: return cands[:k]
@@ -347,7 +347,7 @@ def check_rolls(rolls) -> list[int]:
     return rolls
 
 def check_ratios(ratios) -> Tensor:
-    "`ratios` as a float32 tensor of at least one positive, finite ratio (a ratio <= 0 would read a window backwards or not at all)."
+    "`ratios` as a float32 tensor of distinct, positive, finite ratios (at least one)."
     r = torch.as_tensor(ratios, dtype=torch.float32).flatten()
     if len(r) == 0: raise ValueError("ratios: expected at least one ratio, got none")
     if not bool(torch.isfinite(r).all()) or bool((r <= 0).any()): raise ValueError(f"ratios: expected positive finite ratios, got {r.tolist()}")
@@ -356,60 +356,70 @@ def check_ratios(ratios) -> Tensor:
 
 
 # %% ../nbs/33_windows.ipynb #c20a0002
+def smooth_time(x: Tensor, sigma: float) -> Tensor:
+    "`x [B, C, T]` smoothed along time by a Gaussian of `sigma` frames (reflected at the ends); `x` itself for sigma 0."
+    check_features('x', x, 3); check_number('sigma', sigma, min=0)
+    if sigma == 0: return x
+    r = min(int(math.ceil(3 * sigma)), x.shape[-1] - 1)
+    k = torch.exp(-0.5 * (torch.arange(-r, r + 1, dtype=x.dtype, device=x.device) / sigma) ** 2)
+    k = (k / k.sum()).expand(x.shape[1], 1, -1)
+    return F.conv1d(F.pad(x, (r, r), mode='reflect'), k, groups=x.shape[1])
+
 def _resample_time(e: Tensor, ratio: float) -> Tensor:
     "`[..., U]`: `e [..., T]` read at positions `0, ratio, 2 ratio, ...` (linear interpolation; differentiable in `e`)."
     T = e.shape[-1]
     pos = torch.arange(int((T - 1) / ratio + 1e-6) + 1, dtype=e.dtype, device=e.device) * ratio
     lo = pos.floor().long().clamp(0, T - 2)
     f = pos - lo
-    return e.index_select(-1, lo) * (1 - f) + e.index_select(-1, lo + 1) * f      # (index_select: faster than e[..., lo])
+    return e.index_select(-1, lo) * (1 - f) + e.index_select(-1, lo + 1) * f  # (index_select: faster than e[..., lo])
 
 def _diagonal_means(sim: Tensor, span: int, stride: int = 1) -> Tensor:
-    "`[..., U - span + 1, V - span + 1]` (every `stride`-th of each): means of `sim [..., U, V]` along the diagonals, over `span` steps (a window pair's score)."
+    "Means of `sim [..., U, V]` along its diagonals over `span` steps (every `stride`-th start): a window pair's score."
     I, J = sim.shape[-2] - span + 1, sim.shape[-1] - span + 1
     if not (torch.is_grad_enabled() and sim.requires_grad):
         # no gradient wanted: one strided view (each candidate's diagonal as a last axis) and one sum, about 2x faster
         s = sim.contiguous(); st = s.stride()
         view = s.as_strided((*s.shape[:-2], -(-I // stride), -(-J // stride), span), (*st[:-2], st[-2] * stride, st[-1] * stride, st[-2] + st[-1]))
         return view.sum(-1) / span
-    out = sim[..., :I:stride, :J:stride]                    # (as_strided's backward over overlapping views is slow: slices here)
+    out = sim[..., :I:stride, :J:stride]  # (as_strided's backward over overlapping views is slow: slices here)
     for k in range(1, span): out = out + sim[..., k:k + I:stride, k:k + J:stride]
     return out / span
 
 def _fine_windows(x_i: Tensor, x_t: Tensor, cands: list[dict], length: int, ratio_range: tuple, ratio_span: float, ratio_step: float,
-                  shift: float) -> list[dict]:
-    "Each candidate of `cands` (frames; `roll`) with its input start and ratio moved to the best Pearson correlation of its two windows' features (`x_i`, `x_t`: `[C, T]`): ratios within `ratio_span` of its own every `ratio_step`, input starts within `shift` frames."
+                  shift: float, score_length: int | None = None) -> list[dict]:
+    "`cands` (frames; `roll`), each moved to the best Pearson correlation of its windows on `x_i`, `x_t` `[C, T]` (their first `score_length` frames): ratios within `ratio_span` every `ratio_step`, input starts within `shift` frames."
     (C, T), L, (lo, hi), N = x_i.shape, length, ratio_range, len(cands)
-    x = torch.stack([x_i.roll(c.get('roll', 0), 0) for c in cands])                      # [N, C, T]
+    Ls = score_length or L
+    x = torch.stack([x_i.roll(c.get('roll', 0), 0) for c in cands])  # [N, C, T]
     n = round(ratio_span / ratio_step)
     # each candidate's own ratio +- n steps, only the steps inside [lo, hi] (a wide span would otherwise compute many
     # ratios outside the range, masked): each row starts at its first step in range, rows padded (masked) to one length
     r0 = torch.tensor([c['ratio_input'] for c in cands], dtype=x.dtype)[:, None]
-    first = ((lo - 1e-6 - r0) / ratio_step).ceil().clamp(-n, n)                         # the first step in range (offset from r0)
+    first = ((lo - 1e-6 - r0) / ratio_step).ceil().clamp(-n, n)  # the first step in range (offset from r0)
     last = ((hi + 1e-6 - r0) / ratio_step).floor().clamp(-n, n)
     steps = first + torch.arange(int((last - first).max().clamp_min(0)) + 1, dtype=x.dtype)
     ratios = r0 + ratio_step * steps
     in_range = (steps <= last) & (ratios >= lo - 1e-6) & (ratios <= hi + 1e-6)
-    ratios = ratios.clamp(lo, hi)                                                        # [N, R]
+    ratios = ratios.clamp(lo, hi)  # [N, R]
     U = int(math.ceil(shift / lo))
     s0 = torch.tensor([c['start_input'] for c in cands], dtype=x.dtype)[:, None, None]
-    # per ratio r the input is read once at s0 + r j (j = -U .. L + U - 1); the window at offset u is j = u .. u + L - 1
-    pos = (s0 + ratios[..., None] * torch.arange(-U, L + U, dtype=x.dtype)).clamp(0, T - 1)          # [N, R, W]
+    # per ratio r the input is read once at s0 + r j (j = -U .. Ls + U - 1); the window at offset u is j = u .. u + Ls - 1
+    pos = (s0 + ratios[..., None] * torch.arange(-U, Ls + U, dtype=x.dtype)).clamp(0, T - 1)  # [N, R, W]
     i0 = pos.floor().long().clamp(max=T - 2); f = (pos - i0)[:, None]
     take = lambda idx: x.gather(2, idx.flatten(1)[:, None].expand(N, C, -1)).view(N, C, *idx.shape[1:])
-    res = (take(i0) * (1 - f) + take(i0 + 1) * f).transpose(1, 2)                        # [N, R, C, W]
-    tp = (torch.tensor([c['start_target'] for c in cands], dtype=x.dtype)[:, None] + torch.arange(L, dtype=x.dtype)).clamp(0, T - 1)
+    res = (take(i0) * (1 - f) + take(i0 + 1) * f).transpose(1, 2)  # [N, R, C, W]
+    tp = (torch.tensor([c['start_target'] for c in cands], dtype=x.dtype)[:, None] + torch.arange(Ls, dtype=x.dtype)).clamp(0, T - 1)
     t0 = tp.floor().long().clamp(max=T - 2); tf = (tp - t0)[:, None]
-    b = x_t[:, t0].transpose(0, 1) * (1 - tf) + x_t[:, t0 + 1].transpose(0, 1) * tf       # [N, C, L]
+    b = x_t[:, t0].transpose(0, 1) * (1 - tf) + x_t[:, t0 + 1].transpose(0, 1) * tf  # [N, C, Ls]
     b = b - b.mean((1, 2), keepdim=True); b = b / b.flatten(1).norm(dim=1).clamp_min(1e-12)[:, None, None]
     # every offset's dot product with the (centred, unit) target window at once: a correlation by FFT
     W = res.shape[-1]; nfft = 1 << (W - 1).bit_length()
     num = torch.fft.irfft((torch.fft.rfft(res, nfft) * torch.fft.rfft(b, nfft).conj()[:, None]).sum(2), nfft)[..., :2 * U + 1]
-    cs = lambda v: (lambda s: s[..., L:] - s[..., :-L])(F.pad(v.sum(2), (1, 0)).cumsum(-1))  # window sums over the L frames and channels
+    cs = lambda v: (lambda s: s[..., Ls:] - s[..., :-Ls])(F.pad(v.sum(2), (1, 0)).cumsum(-1))  # window sums over Ls frames and the channels
     s1, s2 = cs(res), cs(res * res)
-    den = (s2 - s1 * s1 / (L * C)).clamp_min(1e-12).sqrt()
+    den = (s2 - s1 * s1 / (Ls * C)).clamp_min(1e-12).sqrt()
     u = torch.arange(-U, U + 1, dtype=x.dtype)
-    starts = s0[..., 0, None] + ratios[..., None] * u                                    # [N, R, 2U + 1]
+    starts = s0[..., 0, None] + ratios[..., None] * u  # [N, R, 2U + 1]
     ok = (starts >= 0) & (starts + (L - 1) * ratios[..., None] <= T - 1) & ((ratios[..., None] * u).abs() <= shift + 1e-6) & in_range[..., None]
     sc = (num / den).masked_fill(~ok, -math.inf).flatten(1)
     out = []
@@ -426,21 +436,21 @@ class MatchSelectorConfig:
     window_s: float = 3.0
     frame_rate: float = 50.0
     num_pairs: int = 3
-    ratios: tuple | None = None         # the candidate input ratios (target ratio 1); None: 11 in [1.0, 1.5]
-    rolls: tuple = (0,)                 # channel shifts tried (chroma: the 12 transpositions)
-    hop: int = 10                       # feature frames per embedding frame
+    ratios: tuple | None = None  # the candidate input ratios (target ratio 1); None: 11 in [1.0, 1.5]
+    rolls: tuple = (0,)  # channel shifts tried (chroma: the 12 transpositions)
+    hop: int = 10  # feature frames per embedding frame
     dim: int = 32
     hidden: int = 64
     kernel_size: int = 5
-    max_overlap: float = 0.5            # of the picked pairs (keep_distinct)
-    init_scale: float = 10.0            # the softmax's initial inverse temperature (learned)
+    max_overlap: float = 0.5  # of the picked pairs (keep_distinct)
+    init_scale: float = 10.0  # the softmax's initial inverse temperature (learned)
 
     def __post_init__(self):
         check_int('channels', self.channels, min=1); check_int('num_pairs', self.num_pairs, min=1)
         check_number('frame_rate', self.frame_rate, min=0, min_open=True); check_number('clip_s', self.clip_s, min=0, min_open=True)
         length = _window_frames(self.window_s, self.frame_rate)
         self.rolls = tuple(check_rolls(self.rolls)); check_int('hop', self.hop, min=1)
-        check_int('window_s / hop', round(length / self.hop), min=2)            # the window in embedding frames
+        check_int('window_s / hop', round(length / self.hop), min=2)  # the window in embedding frames
         if self.ratios is not None: self.ratios = tuple(check_ratios(self.ratios).sort().values.tolist())
         r = self.ratios or RATIO_GRID
         check_window_s(self.window_s, self.clip_s, self.frame_rate, (r[0], r[-1]))
@@ -452,11 +462,11 @@ class MatchSelectorConfig:
 RATIO_GRID = tuple(round(1.0 + 0.05 * i, 2) for i in range(11))
 
 class MatchSelector(SavedModel, nn.Module):
-    "A selector that learns to match: scores every candidate window pair (ratio x roll x input start x target start) at once, picks the best distinct ones."
+    "Scores every candidate window pair (ratio x roll x input start x target start) at once; picks the best distinct ones."
     def __init__(self, channels: int, **config):
         super().__init__()
         c = self.cfg = MatchSelectorConfig(channels, **config)
-        self.config = asdict(c)                                                        # what SavedModel writes (JSON)
+        self.config = asdict(c)  # what SavedModel writes (JSON)
         self.channels, self.num_pairs, self.frame_rate, self.hop, self.rolls = c.channels, c.num_pairs, c.frame_rate, c.hop, c.rolls
         self.frames, self.length = round(c.clip_s * c.frame_rate), _window_frames(c.window_s, c.frame_rate)
         self.span, self.max_overlap = round(self.length / c.hop), c.max_overlap
@@ -469,17 +479,17 @@ class MatchSelector(SavedModel, nn.Module):
         self.log_scale = nn.Parameter(torch.tensor(math.log(c.init_scale)))
 
     def embed(self, x: Tensor) -> Tensor:
-        "`[..., dim, T / hop]`: unit-length per-frame embeddings of `x [..., channels, T]` (pooled by `hop` frames, then encoded)."
+        "`[..., dim, T / hop]`: unit-length embeddings of `x [..., channels, T]` pooled by `hop` frames."
         lead = x.shape[:-2]
         z = F.avg_pool1d(x.reshape(-1, *x.shape[-2:]), self.hop, self.hop)
         return F.normalize(self.encoder(z), dim=1).reshape(*lead, -1, z.shape[-1])
 
     def positions(self, stride: int = 1) -> dict:
-        "Every candidate's window in clip frames (every `stride`-th start): `start_input [R, I]`, `start_target [J]`, `ratio [R]`, and `valid [R, I, J]` (legal windows)."
+        "Candidates' windows in clip frames (every `stride`-th start): `start_input [R, I]`, `start_target [J]`, `ratio [R]`, `valid [R, I, J]`."
         stride = check_int('stride', stride, min=1)
         key = (stride, self.ratios.device)
-        if key in self._positions: return self._positions[key]       # the same for every call (pick and score ask for them)
-        T, c = self.frames, (self.hop - 1) / 2                   # an embedding frame sits at the centre of the frames it pools
+        if key in self._positions: return self._positions[key]  # the same for every call (pick and score ask for them)
+        T, c = self.frames, (self.hop - 1) / 2  # an embedding frame sits at the centre of the frames it pools
         Te = T // self.hop
         I, J = int((Te - 1) / float(self.ratios[0]) + 1e-6) + 2 - self.span, Te - self.span + 1
         i, j = torch.arange(0, I, stride, dtype=torch.float32), torch.arange(0, J, stride, dtype=torch.float32)
@@ -498,7 +508,7 @@ class MatchSelector(SavedModel, nn.Module):
         return _check_clips(name, x, self.channels, self.frames, self.frame_rate).to(self.log_scale.dtype)
 
     def forward(self, x_in: Tensor, x_tgt: Tensor, rolls=None, stride: int = 1) -> Tensor:
-        "`[B, R, K, I, J]`: the score of every candidate (ratio, roll, input start, target start; every `stride`-th start); -inf where a window leaves its clip."
+        "`[B, R, K, I, J]`: the score of every candidate (ratio, roll, input start, target start); -inf where a window leaves its clip."
         e_in, e_tgt, rolls = self.embeddings(x_in, x_tgt, rolls)
         return self.score(e_in, e_tgt, stride)
 
@@ -508,23 +518,22 @@ class MatchSelector(SavedModel, nn.Module):
         if len(x_in) != len(x_tgt): raise ValueError(f"x_tgt: expected {len(x_in)} rows like x_in, got {len(x_tgt)}")
         rolls = self.rolls if rolls is None else check_rolls(rolls)
         if len(x_in) == 0: raise ValueError("x_in: expected at least one clip pair, got an empty batch")
-        e_in = self.embed(torch.stack([x_in.roll(r, 1) for r in rolls], 1))           # [B, K, D, Te]: one encoding per transposition
-        e_tgt = self.embed(x_tgt)                                                       # [B, D, Te]
+        e_in = self.embed(torch.stack([x_in.roll(r, 1) for r in rolls], 1))  # [B, K, D, Te]: one encoding per transposition
+        e_tgt = self.embed(x_tgt)  # [B, D, Te]
         return e_in, e_tgt, list(rolls)
 
-    def score(self, e_in: Tensor, e_tgt: Tensor, stride: int = 1, ratio_index=None) -> Tensor:
-        "The scores of `forward` from the embeddings (only the ratios `ratio_index`, indices into `ratios`, if given)."
+    def score(self, e_in: Tensor, e_tgt: Tensor, stride: int = 1) -> Tensor:
+        "The scores of `forward` from the embeddings."
         pos = self.positions(stride)
         I, J = pos['valid'].shape[1:]
-        idx = list(range(len(self.ratios))) if ratio_index is None else [check_int('ratio_index', i, min=0, max=len(self.ratios) - 1) for i in ratio_index]
-        (B, K), R = e_in.shape[:2], len(idx)
-        scores = e_in.new_full((B, R, K, I, J), -math.inf)       # -inf where a window leaves its clip
+        (B, K), R = e_in.shape[:2], len(self.ratios)
+        scores = e_in.new_full((B, R, K, I, J), -math.inf)  # -inf where a window leaves its clip
         i_last, j_last = pos['input_count'], pos['target_count']
         scale = self.log_scale.exp()
-        for m, n in enumerate(idx):
-            sim = torch.einsum('bkdu,bdv->bkuv', _resample_time(e_in, float(self.ratios[n])), e_tgt)   # one matmul per ratio (all rolls)
+        for n in range(R):
+            sim = torch.einsum('bkdu,bdv->bkuv', _resample_time(e_in, float(self.ratios[n])), e_tgt)  # one matmul per ratio (all rolls)
             sc = _diagonal_means(sim, self.span, stride)[..., :i_last[n], :j_last]
-            scores[:, m, :, :sc.shape[-2], :sc.shape[-1]] = sc * scale
+            scores[:, n, :, :sc.shape[-2], :sc.shape[-1]] = sc * scale
         return scores
 
     def candidate_errors(self, truth: dict) -> dict:
@@ -547,7 +556,7 @@ class MatchSelector(SavedModel, nn.Module):
         return best | dict(ratio=(r - rho).abs().expand_as(best['input_start_s']))
 
     def loss(self, scores: Tensor, truths: list[dict], rolls=None, start_tol_s: float = 0.3, ratio_tol: float = 0.03) -> Tensor:
-        "Mean over rows of `-log P(a correct candidate)`: softmax over all candidates; correct: the truth's `roll` (default 0) and within the tolerances."
+        "Mean over rows of `-log P(a correct candidate)` (softmax over all candidates; correct: the truth's `roll`, within the tolerances)."
         rolls = list(self.rolls if rolls is None else rolls)
         check_number('start_tol_s', start_tol_s, min=0, min_open=True); check_number('ratio_tol', ratio_tol, min=0, min_open=True)
         if not isinstance(truths, (list, tuple)): raise TypeError(f"truths: expected a list of planted records (one per row of scores), got {type(truths).__name__}")
@@ -565,7 +574,7 @@ class MatchSelector(SavedModel, nn.Module):
 
     @torch.no_grad()
     def pick(self, scores: Tensor, k: int | None = None, rolls=None, neighbourhood: int = 2, ratio_fit: str = 'parabola', stride: int = 1) -> list[list[dict]]:
-        "Per row, the `k` best distinct pairs (frames; `roll`, `score`), each at the expected start of a softmax over its neighbourhood, its ratio sub-grid (`ratio_fit`)."
+        "Per row, the `k` best distinct pairs (frames; `roll`, `score`), each moved to a sub-grid start and ratio (`ratio_fit`)."
         k, rolls = check_int('k', self.num_pairs if k is None else k, min=1), list(self.rolls if rolls is None else rolls)
         pos, n = self.positions(stride), check_int('neighbourhood', neighbourhood, min=0)
         check_choice('ratio_fit', ratio_fit, ('parabola', 'softmax', 'none'))
@@ -584,8 +593,8 @@ class MatchSelector(SavedModel, nn.Module):
         out, n_legal = [], int(pos['valid'].sum()) * K
         for sc in scores:
             flat, m = sc.flatten(), 16 * k
-            n_valid = n_legal                    # scores are finite exactly at the legal windows
-            while True:                          # the best candidates crowd around one peak: widen until k distinct ones are in
+            n_valid = n_legal  # scores are finite exactly at the legal windows
+            while True:  # the best candidates crowd around one peak: widen until k distinct ones are in
                 top = flat.topk(min(n_valid, m))
                 cands = []
                 for v, idx in zip(top.values.tolist(), top.indices.tolist()):
@@ -596,7 +605,7 @@ class MatchSelector(SavedModel, nn.Module):
                 if len(kept) == k or m >= n_valid: break
                 m *= 8
             done = []
-            for c in kept:                       # sub-grid: the softmax-weighted mean over the peak's neighbourhood (same roll)
+            for c in kept:  # sub-grid: the softmax-weighted mean over the peak's neighbourhood (same roll)
                 r, kk, i, j = c.pop('index')
                 box = (slice(max(r - n, 0), r + n + 1), slice(max(i - n, 0), i + n + 1), slice(max(j - n, 0), j + n + 1))
                 p = torch.softmax(sc[:, kk][box].flatten(), 0)
@@ -611,9 +620,9 @@ class MatchSelector(SavedModel, nn.Module):
         return out
 
     def _ratio_parabola(self, sc: Tensor, r: int, i: int, j: int, n: int) -> float:
-        "The ratio at the vertex of the parabola through the best scores (over a box of starts around the same window) at ratios `r - 1`, `r`, `r + 1`."
+        "The ratio at the vertex of the parabola through the best scores near the window at ratios `r - 1`, `r`, `r + 1`."
         rat = self.ratios.tolist()
-        def best(rr):                            # the input start index at ratio rr that starts where candidate i starts at ratio r
+        def best(rr):  # the input start index at ratio rr that starts where candidate i starts at ratio r
             ii = round(i * rat[r] / rat[rr])
             return float(sc[rr, max(ii - n, 0):ii + n + 1, max(j - n, 0):j + n + 1].max())
         lo, mid, hi = best(r - 1), best(r), best(r + 1)
@@ -623,14 +632,14 @@ class MatchSelector(SavedModel, nn.Module):
         return rat[r] + d * (rat[r + 1] - rat[r] if d > 0 else rat[r] - rat[r - 1])
 
     def training_step(self, batch) -> dict:
-        "`Trainer`'s step: `batch` = (inputs, targets, truths, rolls scored) as `match_collate` makes it; the loss and the scale."
+        "`Trainer`'s step on a `MatchCollate` batch: the loss and the scale."
         x_in, x_tgt, truths, rolls = batch
         return dict(loss=self.loss(self(x_in, x_tgt, rolls=rolls), truths, rolls=rolls), scale=float(self.log_scale.detach().exp()))
 
     @torch.no_grad()
     def select(self, x_in: Tensor, x_tgt: Tensor, k: int | None = None, top_rolls: int = 3, roll_ratios: int = 1, roll_stride: int = 2,
                fine: bool = True, ratio_span: float = 0.1, ratio_step: float = 0.01, shift_s: float = 0.3, chunk: int = 8) -> list[list[dict]]:
-        "One shot, per clip pair the `k` best distinct pairs (frames; `roll`, `score`): the `top_rolls` likeliest rolls (a cheap pass on the features), every candidate of those scored and picked (`pick`), each pick's ratio and input start then fitted on the features at the full frame rate (`fine`)."
+        "One shot, per clip pair the `k` best distinct pairs (frames; `roll`, `score`): the `top_rolls` likeliest rolls, their candidates scored and picked, each pick's ratio and input start fitted on the features (`fine`)."
         k, top_rolls = check_int('k', self.num_pairs if k is None else k, min=1), check_int('top_rolls', top_rolls, min=1)
         roll_ratios, roll_stride = check_int('roll_ratios', roll_ratios, min=1), check_int('roll_stride', roll_stride, min=1)
         ratio_step = check_number('ratio_step', ratio_step, min=0, min_open=True)
@@ -647,7 +656,7 @@ class MatchSelector(SavedModel, nn.Module):
                 # the likeliest transpositions, cheaply: cosine of the features pooled by `hop` (not encoded), at `roll_ratios` ratios,
                 # every `roll_stride`-th start (on the default run's held-out pairs the top 3 hold the roll the full scoring picks)
                 z_t, z = (F.normalize(F.avg_pool1d(v, self.hop, self.hop), dim=1) for v in (xt, xi))
-                z_in = torch.stack([z.roll(r, 1) for r in rolls], 1)          # pooling and unit length commute with a roll of the channels
+                z_in = torch.stack([z.roll(r, 1) for r in rolls], 1)  # pooling and unit length commute with a roll of the channels
                 best = torch.stack([_diagonal_means(torch.einsum('bkdu,bdv->bkuv', _resample_time(z_in, float(self.ratios[n])), z_t),
                                                     self.span, roll_stride).flatten(2).amax(-1) for n in pre]).amax(0)
                 keep = best.topk(n_keep, -1).indices.tolist()
@@ -656,7 +665,7 @@ class MatchSelector(SavedModel, nn.Module):
             sc = self.score(e_in, self.embed(xt))
             for b in range(B):
                 cands = self._pick(sc[b:b + 1], k, [rolls[i] for i in keep[b]], 2, 'parabola', 1)[0]
-                if fine:                       # sub-frame ratio and start from the features; a move onto another pick is undone
+                if fine:  # sub-frame ratio and start from the features; a move onto another pick is undone
                     done = []
                     for c, m in zip(cands, _fine_windows(xi[b], xt[b], cands, self.length, lo_hi, ratio_span, ratio_step, shift_s * self.frame_rate)):
                         done.append(m if all(pairs_overlap(m, o, self.length) <= self.max_overlap for o in done) else c)
@@ -666,9 +675,11 @@ class MatchSelector(SavedModel, nn.Module):
 
     @torch.no_grad()
     def refine(self, x_in: Tensor, x_tgt: Tensor, picks: list[list[dict]], k: int | None = None, ratio_span: float = 0.5, ratio_step: float = 0.01,
-               shift_s: float = 0.8, target_shift_s: float = 0.4, target_step_s: float = 0.2) -> list[list[dict]]:
-        "Test-time refinement: per clip pair, each of its `picks` (frames; `roll`) moved to the best Pearson correlation of its windows' features within a local box (ratios within `ratio_span` every `ratio_step`, input starts within `shift_s`, target starts within `target_shift_s` every `target_step_s`), then its `k` best distinct (`score` = that correlation)."
+               shift_s: float = 0.8, target_shift_s: float = 0.4, target_step_s: float = 0.2, score_s: float | None = None, sigma: float = 0.0) -> list[list[dict]]:
+        "Per clip pair, its `picks` (frames; `roll`) moved to the best correlation of their windows (features smoothed by `sigma` frames; first `score_s` s) in a box (ratios ±`ratio_span` every `ratio_step`, input starts ±`shift_s`, target starts ±`target_shift_s` every `target_step_s`); the `k` best distinct (`score`: that correlation)."
         k = check_int('k', self.num_pairs if k is None else k, min=1)
+        Ls = _window_frames(check_number('score_s', score_s, min=0, max=self.length / self.frame_rate, min_open=True), self.frame_rate) if score_s is not None else None
+        sigma = check_number('sigma', sigma, min=0)
         ratio_step = check_number('ratio_step', ratio_step, min=0, min_open=True)
         ratio_span, shift_s = check_number('ratio_span', ratio_span, min=0), check_number('shift_s', shift_s, min=0)
         target_shift_s, target_step_s = check_number('target_shift_s', target_shift_s, min=0), check_number('target_step_s', target_step_s, min=0, min_open=True)
@@ -677,7 +688,7 @@ class MatchSelector(SavedModel, nn.Module):
         fr, L, lo_hi = self.frame_rate, self.length, (float(self.ratios[0]), float(self.ratios[-1]))
         n_t = int(round(target_shift_s / target_step_s + 1e-9))
         t_shifts = [round(m * target_step_s * fr) for m in range(-n_t, n_t + 1)]
-        t_last = self.frames - L                                                  # the last legal target start (ratio 1)
+        t_last = self.frames - L  # the last legal target start (ratio 1)
         out = []
         for b, ps in enumerate(picks):
             if not ps: raise ValueError(f"picks[{b}]: expected at least one window pair to refine, got none")
@@ -689,7 +700,8 @@ class MatchSelector(SavedModel, nn.Module):
             # every pick at every target shift: the input start and ratio of each fitted at once (`_fine_windows`, one FFT correlation per ratio);
             # the box contains the pick itself, so a pick only moves where the correlation is higher
             cands = [dict(p, start_target=float(min(max(p['start_target'] + d, 0), t_last)), source=n) for n, p in enumerate(ps) for d in t_shifts]
-            fitted = _fine_windows(x_in[b], x_tgt[b], cands, L, lo_hi, ratio_span, ratio_step, shift_s * fr)
+            xi, xt = smooth_time(torch.stack([x_in[b], x_tgt[b]]), sigma)  # (smoothing in time commutes with a roll of the channels)
+            fitted = _fine_windows(xi, xt, cands, L, lo_hi, ratio_span, ratio_step, shift_s * fr, Ls)
             # every fitted box competes (a pick's neighbouring boxes may hold a second, distinct match); a box with no legal
             # window (a ratio outside the selector's) keeps its pick as it was, scored -inf
             moved = [{kk: v for kk, v in dict(c, score=c.get('fine_score', -math.inf)).items() if kk != 'source'} for c in fitted]
@@ -699,7 +711,7 @@ class MatchSelector(SavedModel, nn.Module):
 
 # %% ../nbs/33_windows.ipynb #a6da81ff
 class MatchCollate:
-    "A batch of `PlantedPairs` items for `MatchSelector.training_step`: (inputs, targets, truths, rolls scored: 0 and `negatives` others drawn from `rolls`)."
+    "A batch of `PlantedPairs` items: (inputs, targets, truths, rolls scored: 0 and `negatives` others from `rolls`)."
     def __init__(self, rolls=(0,), negatives: int = 3, seed: int = 0):
         self.others = [r for r in check_rolls(rolls) if r != 0]
         self.negatives, self.gen = check_int('negatives', negatives, min=0), torch.Generator().manual_seed(check_int('seed', seed, min=0))
