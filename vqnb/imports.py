@@ -72,20 +72,24 @@ class ImportReport:
         return f"import {self.name}: {summary}\n" + '\n'.join(f"  {l}" for l in body) + '\n'
 
 def _made(store: CorpusStore, keys: list[str]) -> list[dict]:
-    "The records of the items of `keys` that were made (not recorded as failed), in order."
+    "The records of the items of `keys` that were made (not failed), in order."
     return [json.loads(p.read_text())['meta'] for k in keys if (p := store.items_dir/f"{k}.json").exists()]
+
+def _fail_report(store, report, summary: str, error: str):
+    "Save and print the report, then raise `error`: nothing was usable (no manifest, so fixed sources can be imported again)."
+    atomic_write_text(store.dir/'import_report.txt', text := report.text(summary))
+    print(text, end='', flush=True)
+    raise ValueError(error)
 
 def _finish(store: CorpusStore, keys: list[str], report: ImportReport, sources: dict[str, str], summary, progress: bool,
             audio: list[dict] | None = None, **extra) -> dict:
-    "Write the manifest with the report's lines (and the items that failed) as `unusable`; save and print the report. `audio`: the made clips or utterances, whose hours the manifest records; none is an error."
+    "Write the manifest with the report's lines and failed items as `unusable`; save and print the report. `audio`: the made clips (hours; none is an error)."
     failed = {f['key']: f['error'] for f in (json.loads(p.read_text()) for p in store.items_dir.glob('*.failed.json'))}
     for k in keys:
         if k in failed: report.add(sources.get(k, k), failed[k])
-    if audio is not None and not audio:        # no manifest: the corpus does not exist, and a fixed source can be imported again
-        atomic_write_text(store.dir/'import_report.txt', text := report.text('no usable audio'))
-        print(text, end='', flush=True)
-        raise ValueError(f"{store.name}: none of the {len(sources)} audio files could be used; each one's reason is above and in "
-                         f"{store.dir/'import_report.txt'}")
+    if audio is not None and not audio:
+        _fail_report(store, report, 'no usable audio', f"{store.name}: none of the {len(sources)} audio files could be used; "
+                     f"each one's reason is above and in {store.dir/'import_report.txt'}")
     if audio is not None: extra['hours'] = round(sum(d['duration_s'] for d in audio) / 3600, 4)
     m = store.finish(keys, unusable=[dict(source=s, reason=r) for s, r in report.lines], versions=versions(), **extra)
     text = report.text(summary(m))
@@ -470,9 +474,8 @@ def import_text(name: str, embeddings: str | Path | None = None, texts: str | Pa
         for b in json.loads((store.items_dir/f"{k}.json").read_text())['meta']['dropped']:
             report.add(f"{embeddings or texts}: row {b['row']} ({b['id']})",
                        f"{'values beyond float32' if b.get('why') == 'beyond float32' else 'NaN or inf'} in its embedding; left out")
-    if len(report.lines) == n:                # nothing left: the report says why for each row, then the error
-        atomic_write_text(store.dir/'import_report.txt', text := report.text('no usable row')); print(text, end='', flush=True)
-        raise ValueError(f"embeddings: no row of {embeddings or texts} is usable (each one has NaN, inf or values beyond float32)")
+    if len(report.lines) == n:
+        _fail_report(store, report, 'no usable row', f"embeddings: no row of {embeddings or texts} is usable (each one has NaN, inf or values beyond float32)")
     summary = lambda m: f"{m['rows']} texts of {m['dim']} dimensions; {len(report.lines)} unusable"
     _finish(store, keys, report, {}, summary, progress, rows=n - len(report.lines),
             dim=int(x.shape[1]) if x is not None else 384)
