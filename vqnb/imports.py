@@ -501,29 +501,29 @@ class ImportedTable(DescriptorTable):
     def __repr__(self):
         return f"ImportedTable({len(self.frame)} rows of {self.frame['recording'].nunique()} groups x {self.features.shape[1]} features, {self.dir})"
 
-def _read_table(csv, parquet) -> tuple[pd.DataFrame, Path]:
+def _read_table(csv, parquet) -> tuple[pd.DataFrame, Path, str]:
+    "The table, its path, and the argument that named it."
     if (csv is None) == (parquet is None): raise ValueError("csv, parquet: give one of --csv FILE or --parquet FILE")
-    path = Path(csv or parquet)
-    if not path.is_file(): raise FileNotFoundError(f"{'csv' if csv else 'parquet'}: {path}: no such file")
+    arg, path = ('csv', Path(csv)) if csv else ('parquet', Path(parquet))
+    if not path.is_file(): raise FileNotFoundError(f"{arg}: {path}: no such file")
     try: df = pd.read_csv(path) if csv else pd.read_parquet(path)
     except ImportError as e: raise ImportError(f"parquet: reading {path} needs pyarrow (pip install pyarrow): {e}") from None
     except (ValueError, pd.errors.ParserError, UnicodeDecodeError) as e:
-        raise ValueError(f"{'csv' if csv else 'parquet'}: {path}: not a readable table ({type(e).__name__}: {e})") from None
-    if df.empty: raise ValueError(f"{'csv' if csv else 'parquet'}: {path} holds no rows")
-    return df, path
+        raise ValueError(f"{arg}: {path}: not a readable table ({type(e).__name__}: {e})") from None
+    if df.empty: raise ValueError(f"{arg}: {path} holds no rows")
+    return df, path, arg
 
 # %% ../nbs/16_import.ipynb #680f4cb0
 def import_table(name: str, csv: str | Path | None = None, parquet: str | Path | None = None, id_column: str | None = None,
                  group_column: str | None = None, force: bool = False, progress: bool = True,
                  root: str | Path | None = None) -> ImportedTable:
     "Import a CSV or parquet table as the table corpus `name`: `id_column` names rows, `group_column` keeps rows together."
-    df, path = _read_table(csv, parquet)
-    for arg, col in (('id_column', id_column), ('group_column', group_column)):
-        if col is not None and col not in df.columns:
-            raise ValueError(f"{arg}: no column {col!r} in {path}; columns: {', '.join(map(str, df.columns[:20]))}")
-    for arg, col in (('id_column', id_column), ('group_column', group_column)):
-        if col is not None and (missing := int(df[col].isna().sum())):
-            raise ValueError(f"{arg}: {col!r} is empty in {missing} rows of {path} (e.g. row {int(np.flatnonzero(df[col].isna())[0]) + 2}); "
+    df, path, arg = _read_table(csv, parquet)
+    for a, col in (('id_column', id_column), ('group_column', group_column)):
+        if col is None: continue
+        if col not in df.columns: raise ValueError(f"{a}: no column {col!r} in {path}; columns: {', '.join(map(str, df.columns[:20]))}")
+        if missing := int(df[col].isna().sum()):
+            raise ValueError(f"{a}: {col!r} is empty in {missing} rows of {path} (e.g. row {int(np.flatnonzero(df[col].isna())[0]) + 2}); "
                              f"expected a value in every row")
     ids = df[id_column].astype(str) if id_column else pd.Series([f"row-{i:06d}" for i in range(len(df))])
     if (dup := ids[ids.duplicated()]).size:
@@ -536,13 +536,13 @@ def import_table(name: str, csv: str | Path | None = None, parquet: str | Path |
                and rest[c].notna().any()]                       # an empty column is left out (a line), not every row with it
     for c in rest.columns:
         if c not in numeric: report.add(f"{path}: column {c!r}", f"not numeric (e.g. {rest[c].dropna().iloc[0]!r}); left out" if rest[c].notna().any() else "empty; left out")
-    if not numeric: raise ValueError(f"{'csv' if csv else 'parquet'}: {path} has no numeric feature column")
+    if not numeric: raise ValueError(f"{arg}: {path} has no numeric feature column")
     values = rest[numeric].to_numpy(dtype=np.float64)
     ok = np.isfinite(values).all(1)
     for i in np.flatnonzero(~ok):
         bad = [str(numeric[j]) for j in np.flatnonzero(~np.isfinite(values[i]))]
         report.add(f"{path}: row {i + 2} (id {ids.iloc[i]})", f"NaN or inf in {', '.join(bad[:5])}{' ...' if len(bad) > 5 else ''}; left out")
-    if not ok.any(): raise ValueError(f"{'csv' if csv else 'parquet'}: every row of {path} has NaN or inf")
+    if not ok.any(): raise ValueError(f"{arg}: every row of {path} has NaN or inf")
     def make(key):
         return (dict(columns=[str(c) for c in numeric], rows=int(ok.sum())),
                 dict(values=values[ok].astype(np.float32), ids=ids[ok].to_numpy(dtype=str), groups=groups[ok].to_numpy(dtype=str)))
