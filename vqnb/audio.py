@@ -131,7 +131,6 @@ def listen(path: str | Path, folder: str | Path | None = None):
         copy.parent.mkdir(parents=True, exist_ok=True); shutil.copyfile(path, copy); path = copy
     return Audio(url=os.path.relpath(path.resolve(), Path(folder or Path.cwd()).resolve()), embed=False)
 
-
 # %% ../nbs/10_audio.ipynb #60d2f07f
 @dataclass(frozen=True)
 class MelConfig:
@@ -252,8 +251,6 @@ def encodec_latents(wave: Tensor, sample_rate: int, encoder: EncodecEncoder) -> 
     return Latents(z.contiguous(), ENCODEC_GRID, encoder.label)
 
 # %% ../nbs/10_audio.ipynb #1b0c562f
-from .core import check_number
-
 @dataclass
 class Recording:
     "A mono recording: `wave` `[samples]` (float32) at `sample_rate`, and its `name`."
@@ -276,7 +273,7 @@ class Recording:
     @property
     def seconds(self) -> float: return len(self.wave) / self.sample_rate
     def segment(self, start_s: float, end_s: float) -> np.ndarray:
-        "The samples from `start_s` to `end_s` (clamped to the recording; empty when `end_s` = `start_s`; a reversed span is an error)."
+        "The samples from `start_s` to `end_s`, clamped to the recording."
         start_s, end_s = check_number('start_s', start_s), check_number('end_s', end_s)
         if end_s < start_s: raise ValueError(f"end_s: expected end_s >= start_s, got {start_s:g}..{end_s:g}")
         a = min(max(int(round(start_s * self.sample_rate)), 0), len(self.wave))

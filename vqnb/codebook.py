@@ -247,14 +247,14 @@ def usage_for(quantizer: nn.Module) -> CodebookUsage:
                     f"got {type(quantizer).__name__}")
 
 class _Rows(Dataset):
-    "The rows of a tensor for `Trainer`, fetched a batch at a time (`__getitems__`: one indexing per batch, not one per row)."
+    "The rows of a tensor for `Trainer`, a batch per indexing (`__getitems__`)."
     def __init__(self, data: Tensor): self.data = data
     def __len__(self): return len(self.data)
     def __getitem__(self, i): return self.data[i]
     def __getitems__(self, idx): return self.data[idx]
 
 class _UsageLog(Callback):
-    "The step function of `fit_codebook` (it counts each training batch's codes) and, at each epoch's end, the usage snapshot."
+    "`fit_codebook`'s step (it counts each batch's codes) and, at each epoch's end, the usage snapshot."
     def __init__(self, usage: CodebookUsage): self.usage = usage
     def step(self, quantizer: nn.Module, batch: Tensor) -> dict:
         r = quantizer(batch)
@@ -265,7 +265,6 @@ class _UsageLog(Callback):
 def fit_codebook(quantizer: nn.Module, data: Tensor, epochs: int = 20, batch_size: int = 512, lr: float = 1e-3,
                  seed: int = 0, progress: bool = True, desc: str = 'fit codebook') -> CodebookUsage:
     "Train `quantizer`'s codebook on `data` `[N, D]` through `Trainer`; return the usage of its codes on `data`, with per-epoch history."
-
     if not isinstance(data, Tensor) or data.ndim != 2 or len(data) == 0:
         raise ValueError(f"data: expected a non-empty [N, D] tensor, got "
                          f"{tuple(data.shape) if isinstance(data, Tensor) else type(data).__name__}")

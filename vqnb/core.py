@@ -1,4 +1,4 @@
-"""The bottom of the package: where things live, the system tools the corpora need, files written so a kill never leaves half of one, and the argument checks every public function uses. It imports nothing else from vqnb.
+"""The bottom of the package: where things live, the system tools the corpora need, files a kill never leaves half-written, and the argument checks every public function uses. It imports nothing else from vqnb.
 
 Docs: https://vqnb.github.io/vqnb/core.html.md"""
 
@@ -34,26 +34,21 @@ def runs_dir() -> Path:
     if os.environ.get('VQNB_RUNS_DIR'): return Path(os.environ['VQNB_RUNS_DIR'])
     return (project_root() or Path.cwd())/'runs'
 
-
 # %% ../nbs/00_core.ipynb #8fdb4490
 class ToolMissing(RuntimeError): "A system tool or file a corpus needs is not installed; names the Debian package."
 
+def _missing(what, package: str) -> ToolMissing:
+    return ToolMissing(f"{what} not found: install the Debian package {package} (apt-get install {package}), or run `make install` as root")
+
 def require_command(command: str, package: str) -> str:
     "Path of `command`, or `ToolMissing` naming the Debian `package` that provides it."
-    path = shutil.which(command)
-    if path is None:
-        raise ToolMissing(f"{command} not found: install the Debian package {package} (apt-get install {package}), "
-                          f"or run `make install` as root")
+    if (path := shutil.which(command)) is None: raise _missing(command, package)
     return path
 
 def require_path(path: str | Path, package: str) -> Path:
     "`path` if it exists, or `ToolMissing` naming the Debian `package` that provides it."
-    path = Path(path)
-    if not path.exists():
-        raise ToolMissing(f"{path} not found: install the Debian package {package} (apt-get install {package}), "
-                          f"or run `make install` as root")
+    if not (path := Path(path)).exists(): raise _missing(path, package)
     return path
-
 
 # %% ../nbs/00_core.ipynb #9552b405
 def tool_version(command: str) -> str:

@@ -108,10 +108,7 @@ def _adopted(folder: Path, key: str, meta: dict) -> dict | None:
     "The record for `meta`, written before checksums, with them; None if its files are not whole."
     npz = folder/'items'/f"{key}.npz"
     files = ([f"items/{key}.npz"] if npz.exists() else []) + _named_files(meta)
-    try:
-        if npz.exists():
-            with np.load(npz) as z: [z[k] for k in z.files]      # a truncated or corrupt zip fails here
-    except (OSError, ValueError, zipfile.BadZipFile): return None
+    if npz.exists() and _unreadable(npz): return None
     if not all((folder/f).is_file() and (folder/f).stat().st_size > 0 for f in files): return None
     return dict(meta=meta, files={f: _file_entry(folder/f) for f in files})
 

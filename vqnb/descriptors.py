@@ -22,68 +22,17 @@ __all__ = ['HOP', 'MFCC', 'MEL_BANDS', 'SEGMENT_SECONDS', 'SEGMENT_STEP', 'GM_FA
            'describe', 'segment_starts', 'describe_segments', 'DescriptorTable', 'SegmentTable', 'load_segments',
            'build_descriptors', 'load_descriptors']
 
-# %% ../nbs/15_descriptors.ipynb #a63ea391
+# %% ../nbs/15_descriptors.ipynb #b031c856
 HOP = 512
 MFCC = 20
 MEL_BANDS = 8
 
-def _stats(prefix: str, x: np.ndarray, which=('mean', 'std')) -> dict:
-    fns = dict(mean=np.mean, std=np.std, min=np.min, max=np.max, median=np.median)
-    return {f"{prefix}_{w}": float(fns[w](x)) for w in which}
-
-def _cepstral(P: np.ndarray, sample_rate: int) -> dict:
-    "MFCC and delta statistics, and mel band energies, of the power spectrogram `P`."
-    import librosa
-    mel_db = librosa.power_to_db(librosa.feature.melspectrogram(S=P, sr=sample_rate, n_mels=64))
-    mfcc = librosa.feature.mfcc(S=mel_db, n_mfcc=MFCC)
-    delta, d = librosa.feature.delta(mfcc), {}
-    for i in range(MFCC):
-        d |= _stats(f"mfcc{i:02d}", mfcc[i], ('mean', 'std', 'min', 'max'))
-        d |= _stats(f"dmfcc{i:02d}", delta[i])
-    for b, band in enumerate(np.array_split(mel_db, MEL_BANDS)): d |= _stats(f"melband{b}_db", band.mean(0))
-    return d
-
-# %% ../nbs/15_descriptors.ipynb #f2eae306
-def _spectral(w: np.ndarray, S: np.ndarray, sample_rate: int) -> dict:
-    "Spectral shape, contrast, zero crossings, energy and chroma statistics of `w` with magnitude spectrogram `S`."
-    import librosa
-    d = _stats('centroid_hz', librosa.feature.spectral_centroid(S=S, sr=sample_rate)[0], ('mean', 'std', 'min', 'max'))
-    d |= _stats('bandwidth_hz', librosa.feature.spectral_bandwidth(S=S, sr=sample_rate)[0])
-    d |= _stats('rolloff85_hz', librosa.feature.spectral_rolloff(S=S, sr=sample_rate, roll_percent=0.85)[0])
-    d |= _stats('rolloff95_hz', librosa.feature.spectral_rolloff(S=S, sr=sample_rate, roll_percent=0.95)[0], ('mean',))
-    d |= _stats('flatness', librosa.feature.spectral_flatness(S=S)[0], ('mean', 'std', 'max'))
-    for b, c in enumerate(librosa.feature.spectral_contrast(S=S, sr=sample_rate)): d |= _stats(f"contrast{b}_db", c, ('mean',))
-    d |= _stats('zcr', librosa.feature.zero_crossing_rate(w, hop_length=HOP)[0])
-    rms = librosa.feature.rms(S=S)[0]
-    d |= _stats('rms', rms, ('mean', 'std', 'max')) | _stats('rms_db', librosa.amplitude_to_db(rms, ref=1.0), ('mean', 'std'))
-    d['silence_ratio'] = float((rms < 0.1 * rms.max()).mean()) if rms.max() > 0 else 1.0
-    chroma = librosa.feature.chroma_stft(S=S ** 2, sr=sample_rate)
-    for k in range(12): d |= _stats(f"chroma{k:02d}", chroma[k])
-    return d
-
-# %% ../nbs/15_descriptors.ipynb #56e5933c
 def _check_wave(wave) -> np.ndarray:
     w = np.asarray(wave, dtype=np.float32)
     if w.ndim != 1 or len(w) < 2048: raise ValueError(f"wave: expected mono audio of at least 2048 samples, got shape {w.shape}")
     if not np.isfinite(w).all(): raise ValueError(f"wave: {int((~np.isfinite(w)).sum())} samples are NaN or inf")
     return w
 
-def describe(wave: np.ndarray, sample_rate: int) -> dict[str, float]:
-    "librosa descriptors of mono `wave`, as one flat dict of floats."
-    import librosa
-    check_int('sample_rate', sample_rate, min=1)
-    w = _check_wave(wave)
-    S = np.abs(librosa.stft(w, n_fft=2048, hop_length=HOP))
-    onset = librosa.onset.onset_strength(y=w, sr=sample_rate, hop_length=HOP)
-    onsets = librosa.onset.onset_detect(onset_envelope=onset, sr=sample_rate, hop_length=HOP)
-    duration = len(w) / sample_rate
-    d = dict(duration_s=duration, n_samples=float(len(w))) | _cepstral(S ** 2, sample_rate) | _spectral(w, S, sample_rate)
-    d |= _stats('onset_strength', onset, ('mean', 'std', 'max'))
-    d['onset_rate_hz'] = len(onsets) / duration
-    d['tempo_bpm'] = float(librosa.feature.tempo(onset_envelope=onset, sr=sample_rate, hop_length=HOP)[0])
-    return d
-
-# %% ../nbs/15_descriptors.ipynb #b031c856
 def _frame_series(w: np.ndarray, sr: int) -> tuple[list, np.ndarray]:
     "Per-frame series of `w` as `(name, values [frames], statistics)`, and the onset frames."
     import librosa
@@ -106,6 +55,23 @@ def _frame_series(w: np.ndarray, sr: int) -> tuple[list, np.ndarray]:
     onset = librosa.onset.onset_strength(y=w, sr=sr, hop_length=HOP)
     rows += [('onset_strength', onset, ('mean', 'std', 'max'))]
     return rows, librosa.onset.onset_detect(onset_envelope=onset, sr=sr, hop_length=HOP)
+
+def describe(wave: np.ndarray, sample_rate: int) -> dict[str, float]:
+    "librosa descriptors of mono `wave`, as one flat dict of floats."
+    import librosa
+    check_int('sample_rate', sample_rate, min=1)
+    w = _check_wave(wave)
+    rows, onsets = _frame_series(w, sample_rate)
+    series = {n: (x, which) for n, x, which in rows}
+    rms, duration = series['rms'][0], len(w) / sample_rate
+    d = dict(duration_s=duration, n_samples=float(len(w)))
+    for n in [n for i in range(MFCC) for n in (f"mfcc{i:02d}", f"dmfcc{i:02d}")] + [n for n, _, _ in rows if 'mfcc' not in n]:
+        x, which = series[n]
+        d |= {f"{n}_{s}": float(getattr(np, s)(x)) for s in which}
+        if n == 'rms_db': d['silence_ratio'] = float((rms < 0.1 * rms.max()).mean()) if rms.max() > 0 else 1.0
+    d['onset_rate_hz'] = len(onsets) / duration
+    d['tempo_bpm'] = float(librosa.feature.tempo(onset_envelope=series['onset_strength'][0], sr=sample_rate, hop_length=HOP)[0])
+    return d
 
 # %% ../nbs/15_descriptors.ipynb #cbd83b43
 SEGMENT_SECONDS, SEGMENT_STEP = 1.0, 0.5

@@ -72,20 +72,24 @@ class ImportReport:
         return f"import {self.name}: {summary}\n" + '\n'.join(f"  {l}" for l in body) + '\n'
 
 def _made(store: CorpusStore, keys: list[str]) -> list[dict]:
-    "The records of the items of `keys` that were made (not recorded as failed), in order."
+    "The records of the items of `keys` that were made (not failed), in order."
     return [json.loads(p.read_text())['meta'] for k in keys if (p := store.items_dir/f"{k}.json").exists()]
+
+def _fail_report(store, report, summary: str, error: str):
+    "Save and print the report, then raise `error`: nothing was usable (no manifest, so fixed sources can be imported again)."
+    atomic_write_text(store.dir/'import_report.txt', text := report.text(summary))
+    print(text, end='', flush=True)
+    raise ValueError(error)
 
 def _finish(store: CorpusStore, keys: list[str], report: ImportReport, sources: dict[str, str], summary, progress: bool,
             audio: list[dict] | None = None, **extra) -> dict:
-    "Write the manifest with the report's lines (and the items that failed) as `unusable`; save and print the report. `audio`: the made clips or utterances, whose hours the manifest records; none is an error."
+    "Write the manifest with the report's lines and failed items as `unusable`; save and print the report. `audio`: the made clips (hours; none is an error)."
     failed = {f['key']: f['error'] for f in (json.loads(p.read_text()) for p in store.items_dir.glob('*.failed.json'))}
     for k in keys:
         if k in failed: report.add(sources.get(k, k), failed[k])
-    if audio is not None and not audio:        # no manifest: the corpus does not exist, and a fixed source can be imported again
-        atomic_write_text(store.dir/'import_report.txt', text := report.text('no usable audio'))
-        print(text, end='', flush=True)
-        raise ValueError(f"{store.name}: none of the {len(sources)} audio files could be used; each one's reason is above and in "
-                         f"{store.dir/'import_report.txt'}")
+    if audio is not None and not audio:
+        _fail_report(store, report, 'no usable audio', f"{store.name}: none of the {len(sources)} audio files could be used; "
+                     f"each one's reason is above and in {store.dir/'import_report.txt'}")
     if audio is not None: extra['hours'] = round(sum(d['duration_s'] for d in audio) / 3600, 4)
     m = store.finish(keys, unusable=[dict(source=s, reason=r) for s, r in report.lines], versions=versions(), **extra)
     text = report.text(summary(m))
@@ -470,9 +474,8 @@ def import_text(name: str, embeddings: str | Path | None = None, texts: str | Pa
         for b in json.loads((store.items_dir/f"{k}.json").read_text())['meta']['dropped']:
             report.add(f"{embeddings or texts}: row {b['row']} ({b['id']})",
                        f"{'values beyond float32' if b.get('why') == 'beyond float32' else 'NaN or inf'} in its embedding; left out")
-    if len(report.lines) == n:                # nothing left: the report says why for each row, then the error
-        atomic_write_text(store.dir/'import_report.txt', text := report.text('no usable row')); print(text, end='', flush=True)
-        raise ValueError(f"embeddings: no row of {embeddings or texts} is usable (each one has NaN, inf or values beyond float32)")
+    if len(report.lines) == n:
+        _fail_report(store, report, 'no usable row', f"embeddings: no row of {embeddings or texts} is usable (each one has NaN, inf or values beyond float32)")
     summary = lambda m: f"{m['rows']} texts of {m['dim']} dimensions; {len(report.lines)} unusable"
     _finish(store, keys, report, {}, summary, progress, rows=n - len(report.lines),
             dim=int(x.shape[1]) if x is not None else 384)
@@ -498,29 +501,29 @@ class ImportedTable(DescriptorTable):
     def __repr__(self):
         return f"ImportedTable({len(self.frame)} rows of {self.frame['recording'].nunique()} groups x {self.features.shape[1]} features, {self.dir})"
 
-def _read_table(csv, parquet) -> tuple[pd.DataFrame, Path]:
+def _read_table(csv, parquet) -> tuple[pd.DataFrame, Path, str]:
+    "The table, its path, and the argument that named it."
     if (csv is None) == (parquet is None): raise ValueError("csv, parquet: give one of --csv FILE or --parquet FILE")
-    path = Path(csv or parquet)
-    if not path.is_file(): raise FileNotFoundError(f"{'csv' if csv else 'parquet'}: {path}: no such file")
+    arg, path = ('csv', Path(csv)) if csv else ('parquet', Path(parquet))
+    if not path.is_file(): raise FileNotFoundError(f"{arg}: {path}: no such file")
     try: df = pd.read_csv(path) if csv else pd.read_parquet(path)
     except ImportError as e: raise ImportError(f"parquet: reading {path} needs pyarrow (pip install pyarrow): {e}") from None
     except (ValueError, pd.errors.ParserError, UnicodeDecodeError) as e:
-        raise ValueError(f"{'csv' if csv else 'parquet'}: {path}: not a readable table ({type(e).__name__}: {e})") from None
-    if df.empty: raise ValueError(f"{'csv' if csv else 'parquet'}: {path} holds no rows")
-    return df, path
+        raise ValueError(f"{arg}: {path}: not a readable table ({type(e).__name__}: {e})") from None
+    if df.empty: raise ValueError(f"{arg}: {path} holds no rows")
+    return df, path, arg
 
 # %% ../nbs/16_import.ipynb #680f4cb0
 def import_table(name: str, csv: str | Path | None = None, parquet: str | Path | None = None, id_column: str | None = None,
                  group_column: str | None = None, force: bool = False, progress: bool = True,
                  root: str | Path | None = None) -> ImportedTable:
     "Import a CSV or parquet table as the table corpus `name`: `id_column` names rows, `group_column` keeps rows together."
-    df, path = _read_table(csv, parquet)
-    for arg, col in (('id_column', id_column), ('group_column', group_column)):
-        if col is not None and col not in df.columns:
-            raise ValueError(f"{arg}: no column {col!r} in {path}; columns: {', '.join(map(str, df.columns[:20]))}")
-    for arg, col in (('id_column', id_column), ('group_column', group_column)):
-        if col is not None and (missing := int(df[col].isna().sum())):
-            raise ValueError(f"{arg}: {col!r} is empty in {missing} rows of {path} (e.g. row {int(np.flatnonzero(df[col].isna())[0]) + 2}); "
+    df, path, arg = _read_table(csv, parquet)
+    for a, col in (('id_column', id_column), ('group_column', group_column)):
+        if col is None: continue
+        if col not in df.columns: raise ValueError(f"{a}: no column {col!r} in {path}; columns: {', '.join(map(str, df.columns[:20]))}")
+        if missing := int(df[col].isna().sum()):
+            raise ValueError(f"{a}: {col!r} is empty in {missing} rows of {path} (e.g. row {int(np.flatnonzero(df[col].isna())[0]) + 2}); "
                              f"expected a value in every row")
     ids = df[id_column].astype(str) if id_column else pd.Series([f"row-{i:06d}" for i in range(len(df))])
     if (dup := ids[ids.duplicated()]).size:
@@ -533,13 +536,13 @@ def import_table(name: str, csv: str | Path | None = None, parquet: str | Path |
                and rest[c].notna().any()]                       # an empty column is left out (a line), not every row with it
     for c in rest.columns:
         if c not in numeric: report.add(f"{path}: column {c!r}", f"not numeric (e.g. {rest[c].dropna().iloc[0]!r}); left out" if rest[c].notna().any() else "empty; left out")
-    if not numeric: raise ValueError(f"{'csv' if csv else 'parquet'}: {path} has no numeric feature column")
+    if not numeric: raise ValueError(f"{arg}: {path} has no numeric feature column")
     values = rest[numeric].to_numpy(dtype=np.float64)
     ok = np.isfinite(values).all(1)
     for i in np.flatnonzero(~ok):
         bad = [str(numeric[j]) for j in np.flatnonzero(~np.isfinite(values[i]))]
         report.add(f"{path}: row {i + 2} (id {ids.iloc[i]})", f"NaN or inf in {', '.join(bad[:5])}{' ...' if len(bad) > 5 else ''}; left out")
-    if not ok.any(): raise ValueError(f"{'csv' if csv else 'parquet'}: every row of {path} has NaN or inf")
+    if not ok.any(): raise ValueError(f"{arg}: every row of {path} has NaN or inf")
     def make(key):
         return (dict(columns=[str(c) for c in numeric], rows=int(ok.sum())),
                 dict(values=values[ok].astype(np.float32), ids=ids[ok].to_numpy(dtype=str), groups=groups[ok].to_numpy(dtype=str)))

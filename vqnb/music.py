@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 import numpy as np
 import torch
-from .audio import (AudioError, MUSIC_MEL, MUSIC_GRID, ENCODEC_CHECKPOINT, encodec_checkpoint_dir, load_audio,
+from .audio import (AudioError, MUSIC_MEL, MUSIC_GRID, ENCODEC_CHECKPOINT, Recording, encodec_checkpoint_dir, load_audio,
                         save_audio, log_mel, load_encodec, encodec_latents)
 from .core import check_choice, check_int, check_number, replace_atomically, require_command, require_path, versions
 from .corpus import CorpusStore, SIZES, build_items, built_spec, read_arrays, read_manifest
@@ -160,7 +160,6 @@ def _repeats(song: Song, src_bar: int, seconds: float) -> list[float]:
     ref, n_bars = _pattern(song, 4.0 * src_bar), int(song.beats(seconds) // 4)
     return [song.seconds(4.0 * b) for b in range(n_bars - PATTERN_BARS + 1) if _pattern(song, 4.0 * b) == ref]
 
-
 # %% ../nbs/14_music.ipynb #b5e3f9a4
 def plant(source: Song, target: Song, src_bar: int, dst_beat: float, ratio: float, transpose: int = 0,
           seconds: float = 24.0) -> dict:
@@ -191,7 +190,6 @@ def plant(source: Song, target: Song, src_bar: int, dst_beat: float, ratio: floa
                 **{k[:-2] + '_frame': MUSIC_GRID.seconds_to_frames(v) for k, v in sec.items()},
                 planted_parts=list(PLANTED_PARTS), input_starts_s=_repeats(source, src_bar, seconds))
 
-
 # %% ../nbs/14_music.ipynb #c0a1e7d2
 def compose_pair(rng: np.random.Generator, seconds: float = 24.0, transpose: bool = False) -> tuple[Song, Song, dict]:
     "An input song, a target song, and the planted relation between them."
@@ -204,7 +202,6 @@ def compose_pair(rng: np.random.Generator, seconds: float = 24.0, transpose: boo
     k = int(rng.choice([-3, -2, -1, 1, 2, 3])) if transpose else 0
     truth = plant(source, target, src_bar, target.beats(dst_s), ratio, k, seconds)
     return source, target, truth
-
 
 # %% ../nbs/14_music.ipynb #f7cab4fa
 MUSIC_SIZES = dict(small=dict(clips=6, pairs=4), default=dict(clips=40, pairs=40), large=dict(clips=400, pairs=400))
@@ -259,7 +256,6 @@ def chroma(wave: torch.Tensor, sample_rate: int = 24_000, frames: int | None = N
     frames = frames or len(wave) // hop
     c = np.pad(c[:, :frames], ((0, 0), (0, max(0, frames - c.shape[1]))))
     return torch.tensor(c.T, dtype=torch.float32)
-
 
 # %% ../nbs/14_music.ipynb #819c421b
 def _recording(name: str, song: Song, wav_dir: Path, encoder) -> tuple[dict, dict]:
@@ -317,9 +313,6 @@ def load_music(size: str = 'small', seed: int = 0, root: str | Path | None = Non
                        [i for i in m['items'] if i['id'].startswith('pair')], m)
 
 # %% ../nbs/14_music.ipynb #63d7d674
-from .core import check_int, check_number
-from .audio import Recording
-
 def _tones(notes, seconds: float, sample_rate: int) -> np.ndarray:
     "Sum of sine notes `(start_s, dur_s, hz)` with a short attack and decay."
     t, out = np.arange(int(seconds * sample_rate)) / sample_rate, np.zeros(int(seconds * sample_rate), np.float32)

@@ -50,7 +50,6 @@ def flatten_input(x: Tensor, mask: Tensor | None, dim: int, check_finite: bool =
     valid = None if mask is None else mask.reshape(-1).to(x.device)
     if valid is None and not check_finite: return flat, None
     real = flat if valid is None else torch.where(valid[:, None], flat, 0)
-    # the largest magnitude: NaN and inf propagate through amax, and it also tells values too large to square
     probe = [(real.abs().amax() if real.numel() else real.new_zeros(())).double()] if check_finite else []
     if valid is not None: probe.append(valid.sum().double())
     vals = torch.stack(probe).tolist()          # the one device-to-host transfer
@@ -276,20 +275,20 @@ def revive(self: Codebook, z: Tensor):
 class VectorQuantizer(nn.Module):
     "Vector quantizer: projections, straight-through estimator and losses around a `Codebook` (EMA or learned)."
     def __init__(self,
-                 dim: int,                              # dimension of the input vectors
+                 dim: int,                              # input dimension
                  codebook_size: int,                    # number of codes K
                  *,
                  codebook_dim: int | None = None,       # quantize in a learned projection of this size
-                 ema_update: bool = True,               # EMA codebook (True) or learned by gradient (False)
-                 decay: float = 0.99,                   # EMA decay of cluster sizes and sums, in (0, 1)
+                 ema_update: bool = True,               # EMA codebook, or learned by gradient (False)
+                 decay: float = 0.99,                   # EMA decay, in (0, 1)
                  eps: float = 1e-5,                     # Laplace smoothing of cluster sizes, > 0
                  commitment_weight: float = 0.25,       # weight of ||x - sg(q)||² in `loss`
                  codebook_loss_weight: float = 1.0,     # weight of ||sg(x) - q||² (learned codebook only)
                  use_cosine_sim: bool = False,          # quantize directions on the unit sphere
-                 kmeans_init: bool = True,              # initialise codes by k-means on the first training batch
-                 kmeans_iters: int = 10,                # Lloyd iterations of that k-means
+                 kmeans_init: bool = True,              # k-means init on the first training batch
+                 kmeans_iters: int = 10,                # its Lloyd iterations
                  kmeans_max_samples: int = 16384,       # rows it uses at most
-                 kmeans_shrinkage: float = 0.,          # pull k-means centres towards the mean by this many pseudo-rows
+                 kmeans_shrinkage: float = 0.,          # pseudo-rows pulling its centres to the mean
                  threshold_ema_dead_code: float = 2.0,  # revive codes whose EMA size drops below this (0: never)
                  sync_distributed: bool = True,         # keep the codebook identical across ranks
                  check_finite: bool = True,             # reject NaN/inf input at real positions
@@ -311,9 +310,7 @@ class VectorQuantizer(nn.Module):
                                  threshold_ema_dead_code=threshold_ema_dead_code,
                                  sync_distributed=sync_distributed, chunk_size=chunk_size)
 
-    def _apply(self, fn, recurse=True):   # projections, search and EMA stay float32 under .to(bfloat16) / .half()
-        super()._apply(fn, recurse); _keep_float32(self); return self
-
+    def _apply(self, fn, recurse=True): super()._apply(fn, recurse); _keep_float32(self); return self   # float32 under .half()
     def extra_repr(self): return f"dim={self.dim}, codebook_size={self.codebook_size}, codebook_dim={self.codebook_dim}"
 
 # %% ../nbs/01_quantize.ipynb #8a309852

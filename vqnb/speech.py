@@ -41,38 +41,36 @@ def speak(text: str, path: str | Path, voice: str = 'en-us', speed: int = 160, p
     return replace_atomically(path, write)
 
 # %% ../nbs/13_speech.ipynb #58806744
+def _draw(rng, voices) -> tuple[str, int, int]: return voices[rng.integers(len(voices))], int(rng.integers(130, 191)), int(rng.integers(30, 71))
+
+def _spoken(text: str, voice: str, speed: int, pitch: int, what: str) -> tuple:
+    "The 16 kHz wave, its rate and its log-mel of `text` spoken by espeak-ng; an `AudioError` names `what`."
+    with tempfile.TemporaryDirectory() as tmp:
+        try:
+            wave, sr = load_audio(speak(text, Path(tmp)/'raw.wav', voice, speed, pitch), sample_rate=SPEECH_MEL.sample_rate)
+            return wave, sr, log_mel(wave, sr, SPEECH_MEL).numpy().astype(np.float32)
+        except AudioError as e: raise AudioError(f"{what}: {e}") from e
+
 def render_document(doc: dict, index: int, seed: int, wav_dir: Path) -> tuple[dict, dict]:
     "Speak `doc` (`id`, `text`, `category`); return its record and its log-mel features."
     rng = np.random.default_rng([seed, index])
-    voice, speed, pitch = VOICES[rng.integers(len(VOICES))], int(rng.integers(130, 191)), int(rng.integers(30, 71))
-    with tempfile.TemporaryDirectory() as tmp:
-        try:
-            raw = speak(doc['text'], Path(tmp)/'raw.wav', voice, speed, pitch)
-            wave, sr = load_audio(raw, sample_rate=SPEECH_MEL.sample_rate)
-            feats = log_mel(wave, sr, SPEECH_MEL).numpy()
-        except AudioError as e: raise AudioError(f"document {doc['id']} (text {doc['text'][:40]!r}): {e}") from e
-        wav = save_audio(wav_dir/f"{doc['id']}.wav", wave, sr, clip=True)   # resampling can overshoot 1 by a little
-    n = len(feats)
-    q = SPEECH_MEL.grid.seconds_to_frames(QUERY_SECONDS)
+    voice, speed, pitch = _draw(rng, VOICES)
+    wave, sr, feats = _spoken(doc['text'], voice, speed, pitch, f"document {doc['id']} (text {doc['text'][:40]!r})")
+    wav = save_audio(wav_dir/f"{doc['id']}.wav", wave, sr, clip=True)
+    n, q = len(feats), SPEECH_MEL.grid.seconds_to_frames(QUERY_SECONDS)
     starts = rng.integers(0, max(n - q, 0) + 1, size=QUERIES_PER_DOC)
-    queries = [dict(start_frame=int(s), n_frames=int(min(q, n))) for s in starts]
     meta = dict(id=doc['id'], text=doc['text'], category=doc['category'], voice=voice, speed_wpm=speed, pitch=pitch,
-                duration_s=round(len(wave) / sr, 4), n_frames=n, wav=f"wav/{wav.name}", queries=queries)
-    return meta, dict(features=feats.astype(np.float32))
+                duration_s=round(len(wave) / sr, 4), n_frames=n, wav=f"wav/{wav.name}",
+                queries=[dict(start_frame=int(s), n_frames=int(min(q, n))) for s in starts])
+    return meta, dict(features=feats)
 
 # %% ../nbs/13_speech.ipynb #a5273f64
 def render_respoken(doc: dict, index: int, seed: int) -> tuple[dict, dict]:
     "Speak the text of the document record `doc` again in another voice; its record and log-mel features."
-    rng = np.random.default_rng([seed, index, 1])
-    others = [v for v in VOICES if v != doc['voice']]
-    voice, speed, pitch = others[rng.integers(len(others))], int(rng.integers(130, 191)), int(rng.integers(30, 71))
-    with tempfile.TemporaryDirectory() as tmp:
-        try:
-            wave, sr = load_audio(speak(doc['text'], Path(tmp)/'raw.wav', voice, speed, pitch), sample_rate=SPEECH_MEL.sample_rate)
-            feats = log_mel(wave, sr, SPEECH_MEL).numpy()
-        except AudioError as e: raise AudioError(f"re-spoken document {doc['id']} (voice {voice}): {e}") from e
+    voice, speed, pitch = _draw(np.random.default_rng([seed, index, 1]), [v for v in VOICES if v != doc['voice']])
+    wave, sr, feats = _spoken(doc['text'], voice, speed, pitch, f"re-spoken document {doc['id']} (voice {voice})")
     meta = dict(id=doc['id'], voice=voice, speed_wpm=speed, pitch=pitch, duration_s=round(len(wave) / sr, 4), n_frames=len(feats))
-    return meta, dict(features=feats.astype(np.float32))
+    return meta, dict(features=feats)
 
 # %% ../nbs/13_speech.ipynb #75bf269b
 @dataclass
