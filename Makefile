@@ -97,6 +97,7 @@ bench: sysdeps $(VENV)/.installed-bench
 	$(BIN)/python bench/import.py
 	$(BIN)/python bench/codecs.py --bytes 4 8
 	$(BIN)/python bench/codecs.py --bytes 4 8 16 --train default --report codecs-default
+	$(BIN)/python bench/codecs.py --corpus rqvae-windows --bytes 4 8 16 --skip LSQ PQ-VAE fit_codebooks --report codecs-rqvae-windows
 	$(BIN)/python bench/index.py
 
 clean-venv:

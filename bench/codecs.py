@@ -22,6 +22,12 @@ text corpus outside the default corpus (same seed: the default corpus is the lar
 of them is a held-out text); `default` trains on the 80% alone. The held-out vectors are the same either way.
 `python bench/codecs.py --bytes 4 8 --only "faiss RQ" implicit --merge` measures a subset and keeps the other rows of
 the last report. Threads: $VQNB_BENCH_THREADS (default 2).
+
+A second corpus (`--corpus rqvae-windows`): the window latents of the document RQ-VAE, i.e. the 64-d vectors its
+sliding-window encoder hands to its residual VQ, from the latest finished default `rqvae_sliding_window` run (its
+`sliding_window` model, the documents standardised with the run's statistics); the run's held-out documents' windows
+are the held-out vectors, every other document's windows train. The RQ-VAE's own residual VQ (trained jointly with
+the encoder, 4 x 256 codes) is a row at 4 bytes.
 """
 import argparse, json, math, os, platform, sys, time
 from pathlib import Path
@@ -56,6 +62,30 @@ def split(size: str, extended: bool = False):
             raise RuntimeError(f"the large text corpus does not start with the {size} one's texts: cannot extend safely")
         train = torch.cat([train, torch.tensor(large.embeddings[len(ours):], dtype=torch.float32)])
     return train, test
+
+
+def rqvae_split():
+    "Window latents `[N, 64]` of the latest default rqvae_sliding_window run's sliding-window model: training and held-out documents' windows, and the model."
+    from vqnb.rqvae import DocumentRQVAE, read_run_metadata
+    from vqnb.runner import runs_dir, read_status
+    from vqnb.speech import build_speech
+    from vqnb.evaluation import pad_batch
+    found = [s.parent / 'sliding_window' / 'model' for s in sorted(runs_dir().glob('rqvae_sliding_window/*/status.json'))
+             if read_status(s.parent).get('status') == 'done'
+             and read_status(s.parent).get('parameters', {}).get('scale') == 'default' and (s.parent / 'sliding_window' / 'model').is_dir()]
+    if not found: sys.exit("bench/codecs.py --corpus rqvae-windows: no finished default rqvae_sliding_window run with a saved "
+                           "model under runs/; run `.venv/bin/vqnb run rqvae_sliding_window` first")
+    model, meta = DocumentRQVAE.load(found[-1]).eval(), read_run_metadata(found[-1])
+    speech = build_speech(meta['corpus_size'] or 'default', progress=False)
+    mu, sd = (torch.tensor(meta[k], dtype=torch.float32) for k in ('feature_mean', 'feature_std'))
+    held, train, test = set(meta['held_out']), [], []
+    with torch.no_grad():
+        for start in range(0, len(speech), 32):
+            ids = range(start, min(start + 32, len(speech)))
+            x, mask = pad_batch([(torch.tensor(speech.features(i)[:meta['max_frames']]) - mu) / sd for i in ids], dtype=torch.float32)
+            z, wmask, _, _ = model.encoder(x, mask)
+            for j, i in enumerate(ids): (test if i in held else train).append(z[j][wmask[j]])
+    return torch.cat(train), torch.cat(test), model, found[-1].parent.parent.name
 
 
 def timed(f):
@@ -242,8 +272,17 @@ def main():
     ap.add_argument('--merge', nargs='*', default=None, metavar='REPORT',
                     help="keep the rows of these reports (default: the last codecs report) that this run does not measure")
     ap.add_argument('--report', default='codecs', help='name of the report in bench/results (runs in parallel: one each)')
+    ap.add_argument('--corpus', choices=['text', 'rqvae-windows'], default='text',
+                    help="held-out text embeddings (default), or the document RQ-VAE's window latents")
     args = ap.parse_args()
-    train, test = split(args.size, extended=args.train == 'extended')
+    own = None
+    if args.corpus == 'text':
+        train, test = split(args.size, extended=args.train == 'extended')
+        args.source = f"{args.size} text corpus, {args.train} training"
+    else:
+        train, test, rqvae, run = rqvae_split()
+        own = Codec(rqvae.rvq.encode, lambda c: rqvae.rvq.decode(c).detach())
+        args.source = f"window latents of rqvae_sliding_window run {run}, its held-out documents held out"
     kept = []
     for name in ([] if args.merge is None else args.merge or ['codecs']):
         path = Path(__file__).parent / 'results' / f'{name}.json'
@@ -251,7 +290,8 @@ def main():
         if last.get('n_train') == len(train) and last.get('n_test') == len(test):
             kept = [r for r in kept if (r['codec'], r['bytes']) not in {(q['codec'], q['bytes']) for q in last['rows']}] + last['rows']
     train_mean = train.mean(0)
-    truth_scores = test @ test.T
+    # the true neighbours: by cosine for the unit-length text embeddings (the search's L2 order is the same), by L2 for latents
+    truth_scores = test @ test.T if args.corpus == 'text' else -torch.cdist(test, test)
     truth_scores.fill_diagonal_(-float('inf'))
     truth = truth_scores.topk(K_NN, dim=1).indices
     rows = []
@@ -269,13 +309,15 @@ def main():
             **({'vqnb FiniteScalarQuantizer (linear)': lambda: vqnb_fsq(train, B)} if B in FSQ_LEVELS else {}),
             'vqnb ImplicitResidualQuantizer (QINCo-style, beam 8)': lambda: vqnb_implicit(train, B),
             'PQ-VAE, product quantizer (the note\'s, trained here)': lambda: pqvae_trained(train, test, B, 'product'),
-            'PQ-VAE, residual quantizer (trained here)': lambda: pqvae_trained(train, test, B, 'residual')}
+            'PQ-VAE, residual quantizer (trained here)': lambda: pqvae_trained(train, test, B, 'residual'),
+            **({"the RQ-VAE's own residual VQ (trained with its encoder)": lambda: own}
+               if own is not None and B == rqvae.rvq.num_quantizers else {})}
         for name, build in contenders.items():
             if any(s in name for s in args.skip) or (args.only and not any(s in name for s in args.only)): continue
             rows.append(measure(name, B, build, train, test, train_mean, truth))
             kept = [r for r in kept if (r['codec'], r['bytes']) != (name, B)]
             report(kept + rows, args, train, test)   # after every row: a killed run keeps what it measured
-    p = pqvae_codec() if args.size == 'default' else None    # that run trained on the default split's 80% only
+    p = pqvae_codec() if args.size == 'default' and args.corpus == 'text' else None    # that run trained on the default split's 80% only
     if p is not None and p[1] in args.bytes:
         name = "PQ-VAE (latest default pqvae_embeddings run)"
         rows.append(measure(name, p[1], lambda: p[0], train, test, train_mean, truth))
@@ -288,28 +330,29 @@ def report(rows, args, train, test):
     rows = sorted(rows, key=lambda r: r['bytes'])      # stable: each byte size's rows in the order measured
     for B in sorted({r['bytes'] for r in rows}):
         rq = next((r for r in rows if r['bytes'] == B and r['codec'] == 'faiss RQ (beam 16)'), None)
-        ours = [r for r in rows if r['bytes'] == B and (r['codec'].startswith('vqnb') or r['codec'].startswith('PQ-VAE'))]
+        ours = [r for r in rows if r['bytes'] == B and (r['codec'].startswith('vqnb') or r['codec'].startswith('PQ-VAE')
+                                                          or r['codec'].startswith("the RQ-VAE's"))]
         if rq and ours:
             best = min(ours, key=lambda r: r['fvu'])
             goal[B] = dict(best=best['codec'], fvu=best['fvu'], rq_fvu=rq['fvu'], ratio=best['fvu'] / rq['fvu'],
                            recall=best['recall_at_10'], rq_recall=rq['recall_at_10'],
                            met=best['fvu'] <= 0.9 * rq['fvu'] and best['recall_at_10'] > rq['recall_at_10'])
     md = ['| codec | bytes | FVU | Recall@10 | train s | encode ms | decode ms |', '|---|---|---|---|---|---|---|']
-    md += [f"| {r['codec']} | {r['bytes']} | {r['fvu']:.3f} | {r['recall_at_10']:.3f} | {r['train_s']:.1f} | "
+    md += [f"| {r['codec']} | {r['bytes']} | {r['fvu']:.4g} | {r['recall_at_10']:.3f} | {r['train_s']:.1f} | "
            f"{r['encode_ms']:.1f} | {r['decode_ms']:.1f} |" for r in rows]
     bounds = {B: gaussian_bound_fvu(train, 8 * B) for B in sorted({r['bytes'] for r in rows})}
     md += ['', 'Reference, no codec: the rate-distortion bound of a Gaussian source with the training vectors\' covariance '
            '(the hardest source of that covariance; real embeddings are clustered, so a codec can go below it given '
-           'enough training data): ' + ', '.join(f"{B} B: FVU {v:.3f}" for B, v in bounds.items()) + '.']
+           'enough training data): ' + ', '.join(f"{B} B: FVU {v:.4g}" for B, v in bounds.items()) + '.']
     md += ['', 'Goal (issue 22): the best vqnb codec leaves at most 0.9x the variance faiss RQ (beam 16) leaves unexplained, '
            'with a higher Recall@10:', '']
-    md += [f"- {B} bytes: {g['best']} FVU {g['fvu']:.3f} = {g['ratio']:.3f}x RQ's {g['rq_fvu']:.3f}; Recall@10 "
+    md += [f"- {B} bytes: {g['best']} FVU {g['fvu']:.4g} = {g['ratio']:.3f}x RQ's {g['rq_fvu']:.4g}; Recall@10 "
            f"{g['recall']:.3f} vs {g['rq_recall']:.3f}: {'met' if g['met'] else 'not met'}" for B, g in goal.items()]
-    env = (f"{len(train)} training ({args.train}) / {len(test)} held-out vectors ({args.size} text corpus, seed {SEED}); faiss "
+    env = (f"{len(train)} training / {len(test)} held-out {train.shape[1]}-d vectors ({args.source}, seed {SEED}); faiss "
            f"{faiss.__version__}, torch {torch.__version__}, {THREADS} threads, {platform.processor() or platform.machine()}")
     write_report(args.report, dict(rows=rows, goal={str(k): v for k, v in goal.items()},
                                 gaussian_bound_fvu={str(k): v for k, v in bounds.items()}, n_train=len(train),
-                                n_test=len(test), corpus=args.size), '\n'.join(md), env)
+                                n_test=len(test), corpus=args.source), '\n'.join(md), env)
 
 
 if __name__ == '__main__':
