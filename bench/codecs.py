@@ -67,15 +67,15 @@ def split(size: str, extended: bool = False):
 def rqvae_split():
     "Window latents `[N, 64]` of the latest default rqvae_sliding_window run's sliding-window model: training and held-out documents' windows, and the model."
     from vqnb.rqvae import DocumentRQVAE, read_run_metadata
-    from vqnb.runner import runs_dir, read_status
+    from vqnb.runner import latest_finished
     from vqnb.speech import build_speech
     from vqnb.evaluation import pad_batch
-    found = [s.parent / 'sliding_window' / 'model' for s in sorted(runs_dir().glob('rqvae_sliding_window/*/status.json'))
-             if read_status(s.parent).get('status') == 'done'
-             and read_status(s.parent).get('parameters', {}).get('scale') == 'default' and (s.parent / 'sliding_window' / 'model').is_dir()]
-    if not found: sys.exit("bench/codecs.py --corpus rqvae-windows: no finished default rqvae_sliding_window run with a saved "
-                           "model under runs/; run `.venv/bin/vqnb run rqvae_sliding_window` first")
-    model, meta = DocumentRQVAE.load(found[-1]).eval(), read_run_metadata(found[-1])
+    run = latest_finished('rqvae_sliding_window')
+    if run is None or not (run / 'sliding_window' / 'model').is_dir():
+        sys.exit("bench/codecs.py --corpus rqvae-windows: no finished default rqvae_sliding_window run with a saved "
+                 "model under runs/; run `.venv/bin/vqnb run rqvae_sliding_window` first")
+    folder = run / 'sliding_window' / 'model'
+    model, meta = DocumentRQVAE.load(folder).eval(), read_run_metadata(folder)
     speech = build_speech(meta['corpus_size'] or 'default', progress=False)
     mu, sd = (torch.tensor(meta[k], dtype=torch.float32) for k in ('feature_mean', 'feature_std'))
     held, train, test = set(meta['held_out']), [], []
@@ -85,7 +85,7 @@ def rqvae_split():
             x, mask = pad_batch([(torch.tensor(speech.features(i)[:meta['max_frames']]) - mu) / sd for i in ids], dtype=torch.float32)
             z, wmask, _, _ = model.encoder(x, mask)
             for j, i in enumerate(ids): (test if i in held else train).append(z[j][wmask[j]])
-    return torch.cat(train), torch.cat(test), model, found[-1].parent.parent.name
+    return torch.cat(train), torch.cat(test), model, run.name
 
 
 def timed(f):
@@ -238,12 +238,10 @@ def pqvae_trained(train, test, nbytes, quantizer):
 def pqvae_codec():
     "The PQ-VAE of the latest successful default run of `pqvae_embeddings` (None when there is none)."
     from vqnb.pqvae import PQVAE
-    from vqnb.runner import runs_dir, read_status
-    found = [s.parent / 'model' for s in sorted(runs_dir().glob('pqvae_embeddings/*/status.json'))
-             if read_status(s.parent).get('status') == 'done'
-             and read_status(s.parent).get('parameters', {}).get('scale') == 'default' and (s.parent / 'model').is_dir()]
-    if not found: return None
-    model = PQVAE.load(found[-1])
+    from vqnb.runner import latest_finished
+    run = latest_finished('pqvae_embeddings')
+    if run is None or not (run / 'model').is_dir(): return None
+    model = PQVAE.load(run / 'model')
     return Codec(model.encode, model.decode), model.config['num_heads'] * math.ceil(math.log2(model.config['codebook_size']) / 8)
 
 
