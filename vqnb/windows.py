@@ -689,6 +689,7 @@ class MatchSelector(SavedModel, nn.Module):
         n_t = int(round(target_shift_s / target_step_s + 1e-9))
         t_shifts = [round(m * target_step_s * fr) for m in range(-n_t, n_t + 1)]
         t_last = self.frames - L  # the last legal target start (ratio 1)
+        xs_in, xs_tgt = smooth_time(x_in, sigma), smooth_time(x_tgt, sigma)   # once; smoothing in time commutes with a roll of the channels
         out = []
         for b, ps in enumerate(picks):
             if not ps: raise ValueError(f"picks[{b}]: expected at least one window pair to refine, got none")
@@ -700,8 +701,7 @@ class MatchSelector(SavedModel, nn.Module):
             # every pick at every target shift: the input start and ratio of each fitted at once (`_fine_windows`, one FFT correlation per ratio);
             # the box contains the pick itself, so a pick only moves where the correlation is higher
             cands = [dict(p, start_target=float(min(max(p['start_target'] + d, 0), t_last)), source=n) for n, p in enumerate(ps) for d in t_shifts]
-            xi, xt = smooth_time(torch.stack([x_in[b], x_tgt[b]]), sigma)  # (smoothing in time commutes with a roll of the channels)
-            fitted = _fine_windows(xi, xt, cands, L, lo_hi, ratio_span, ratio_step, shift_s * fr, Ls)
+            fitted = _fine_windows(xs_in[b], xs_tgt[b], cands, L, lo_hi, ratio_span, ratio_step, shift_s * fr, Ls)
             # every fitted box competes (a pick's neighbouring boxes may hold a second, distinct match); a box with no legal
             # window (a ratio outside the selector's) keeps its pick as it was, scored -inf
             moved = [{kk: v for kk, v in dict(c, score=c.get('fine_score', -math.inf)).items() if kk != 'source'} for c in fitted]
