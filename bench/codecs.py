@@ -11,7 +11,8 @@ codec trains on the other 80% and is measured on the held-out vectors:
 
 Contenders: faiss PQ, OPQ + PQ, RQ (beam 16), LSQ; vector-quantize-pytorch's `ResidualVQ` (EMA, k-means init);
 vqnb's `ProductQuantizer`, `ResidualVectorQuantizer` (greedy residual k-means; beam-16 encoding; beam-16 encoding
-with `fit_codebooks`), `FiniteScalarQuantizer` (linear projections trained on the reconstruction),
+with `fit_codebooks`; beam-16 encoding of shrunk k-means codebooks, the pull chosen by `cross_validate_shrinkage` on
+the training vectors), `FiniteScalarQuantizer` (linear projections trained on the reconstruction),
 `ImplicitResidualQuantizer` (QINCo-style implicit codebooks, `vqnb.implicit`); the PQ-VAE trained here with the
 experiment's default recipe, with its product (the note's) and with a residual quantizer at every size; and the PQ-VAE
 of the latest default `pqvae_embeddings` run when there is one (4 bytes). The report adds the Gaussian rate-distortion
@@ -42,7 +43,7 @@ from timing import write_report
 from vqnb.text import build_text
 from vqnb.implicit import ImplicitResidualQuantizer
 from vqnb.evaluation import fraction_of_variance_unexplained
-from vqnb.quantize import ProductQuantizer, ResidualVectorQuantizer, FiniteScalarQuantizer
+from vqnb.quantize import ProductQuantizer, ResidualVectorQuantizer, FiniteScalarQuantizer, cross_validate_shrinkage
 
 SEED, HELDOUT, K_NN = 0, 0.2, 10
 # 32 and 62 bits (prod <= 2^bits): FSQ's code is one int64 index, so 8 bytes get 62 bits and 16 bytes none (skipped)
@@ -100,8 +101,8 @@ def median_time(f, repeats=3):
 
 
 class Codec:
-    "A trained codec: `encode(x) -> codes`, `decode(codes) -> x`, both on float32 tensors."
-    def __init__(self, encode, decode): self.encode, self.decode = encode, decode
+    "A trained codec: `encode(x) -> codes`, `decode(codes) -> x`, both on float32 tensors; `note`: a setting it chose."
+    def __init__(self, encode, decode, note=''): self.encode, self.decode, self.note = encode, decode, note
 
 
 def faiss_codec(index_or_quantizer, train):
@@ -166,6 +167,21 @@ def vqnb_rvq(train, M, beam=1, fit_iters=0):
     rvq(train); rvq.eval()                              # residual k-means: each layer on what the previous left
     if fit_iters: rvq.fit_codebooks(train, beam_size=beam, iters=fit_iters)
     return Codec(lambda x: rvq.encode(x, beam_size=beam), rvq.decode)
+
+
+SHRINK_CANDIDATES, SHRUNK_ROUNDS = (2., 4., 8., 16.), 3
+
+
+def vqnb_rvq_cv(train, M, beam=16):
+    "Residual k-means with shrunk k-means rounds, its pull chosen by 4-fold cross-validation on the training vectors alone."
+    cv = cross_validate_shrinkage(train, 256, M, SHRINK_CANDIDATES, shrunk_rounds=SHRUNK_ROUNDS, seed=SEED)
+    pull = min(cv, key=cv.get)
+    torch.manual_seed(SEED)
+    rvq = ResidualVectorQuantizer(train.shape[1], 256, M, kmeans_iters=20, kmeans_shrinkage=pull,
+                                  kmeans_shrunk_rounds=SHRUNK_ROUNDS, threshold_ema_dead_code=0).train()
+    rvq(train); rvq.eval()
+    note = f"pull {pull:g} by 4-fold CV (" + ', '.join(f"{s:g}: {v:.4f}" for s, v in cv.items()) + ")"
+    return Codec(lambda x: rvq.encode(x, beam_size=beam), rvq.decode, note)
 
 
 def vqnb_fsq(train, nbytes, steps=600, batch=256):
@@ -255,7 +271,8 @@ def measure(name, nbytes, build, train, test, train_mean, truth):
     found = d.topk(K_NN, dim=1, largest=False).indices
     recall = float((found[:, :, None] == truth[:, None, :]).any(-1).double().mean())
     row = dict(codec=name, bytes=nbytes, fvu=fraction_of_variance_unexplained(test, recon, train_mean),
-               recall_at_10=recall, train_s=train_s, encode_ms=1e3 * enc_s, decode_ms=1e3 * dec_s)
+               recall_at_10=recall, train_s=train_s, encode_ms=1e3 * enc_s, decode_ms=1e3 * dec_s,
+               **({'note': codec.note} if getattr(codec, 'note', '') else {}))
     print(f"{name:48s} {nbytes:3d} B  FVU {row['fvu']:.3f}  R@10 {recall:.3f}  train {train_s:6.1f} s", flush=True)
     return row
 
@@ -304,6 +321,7 @@ def main():
             'vqnb ResidualVectorQuantizer (greedy)': lambda: vqnb_rvq(train, B),
             'vqnb ResidualVectorQuantizer (beam 16)': lambda: vqnb_rvq(train, B, beam=16),
             'vqnb RVQ beam 16 + fit_codebooks (4 rounds)': lambda: vqnb_rvq(train, B, beam=16, fit_iters=4),
+            'vqnb RVQ beam 16, shrunk k-means (pull by CV)': lambda: vqnb_rvq_cv(train, B),
             **({'vqnb FiniteScalarQuantizer (linear)': lambda: vqnb_fsq(train, B)} if B in FSQ_LEVELS else {}),
             'vqnb ImplicitResidualQuantizer (QINCo-style, beam 8)': lambda: vqnb_implicit(train, B),
             'PQ-VAE, product quantizer (the note\'s, trained here)': lambda: pqvae_trained(train, test, B, 'product'),
@@ -338,6 +356,8 @@ def report(rows, args, train, test):
     md = ['| codec | bytes | FVU | Recall@10 | train s | encode ms | decode ms |', '|---|---|---|---|---|---|---|']
     md += [f"| {r['codec']} | {r['bytes']} | {r['fvu']:.4g} | {r['recall_at_10']:.3f} | {r['train_s']:.1f} | "
            f"{r['encode_ms']:.1f} | {r['decode_ms']:.1f} |" for r in rows]
+    notes = [f"- {r['codec']}, {r['bytes']} B: {r['note']}" for r in rows if r.get('note')]
+    if notes: md += ['', 'Settings chosen on the training vectors (cross-validated held-out FVU of each candidate):'] + notes
     bounds = {B: gaussian_bound_fvu(train, 8 * B) for B in sorted({r['bytes'] for r in rows})}
     md += ['', 'Reference, no codec: the rate-distortion bound of a Gaussian source with the training vectors\' covariance '
            '(the hardest source of that covariance; real embeddings are clustered, so a codec can go below it given '

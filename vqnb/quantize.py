@@ -16,9 +16,9 @@ from .core import check_int, check_number, check_choice, collective_device
 
 # %% auto #0
 __all__ = ['flatten_input', 'nearest_code', 'kmeans_codebook', 'world_size', 'QuantizerOutput', 'Codebook', 'VectorQuantizer',
-           'rotation_trick', 'ResidualVectorQuantizer', 'ResidualVectorQuantizerEMA', 'beam_encode',
-           'least_squares_codebooks', 'ProductQuantizer', 'cross_head_similarity', 'OrthogonalProductQuantizer',
-           'FiniteScalarQuantizer']
+           'rotation_trick', 'ResidualVectorQuantizer', 'ResidualVectorQuantizerEMA', 'cross_validate_shrinkage',
+           'beam_encode', 'least_squares_codebooks', 'ProductQuantizer', 'cross_head_similarity',
+           'OrthogonalProductQuantizer', 'FiniteScalarQuantizer']
 
 # %% ../nbs/01_quantize.ipynb #43b0a7d9
 def _shape(t): return tuple(t.shape)
@@ -92,12 +92,13 @@ def nearest_code(x: Tensor, codebook: Tensor, cosine: bool = False, chunk_size: 
 
 # %% ../nbs/01_quantize.ipynb #52c615ef
 def kmeans_codebook(samples: Tensor, codebook_size: int, iters: int = 10, max_samples: int = 16384,
-                    seed: int = 0, shrinkage: float = 0.) -> tuple[Tensor, Tensor]:
+                    seed: int = 0, shrinkage: float = 0., shrunk_rounds: int = 0) -> tuple[Tensor, Tensor]:
     """k-means centres `[codebook_size, D]` of `samples` `[N, D]` and their cluster sizes, by scikit-learn; with
-    `shrinkage` s > 0 each centre is pulled towards the samples' mean as if s more points sat there: (Σ + s·mean)/(n + s)."""
+    `shrinkage` s > 0 each centre is pulled towards the samples' mean as if s more points sat there: (Σ + s·mean)/(n + s),
+    then `shrunk_rounds` Lloyd rounds of that shrunk k-means (no effect without shrinkage)."""
     from sklearn.cluster import KMeans
     check_int('codebook_size', codebook_size, 1); check_int('iters', iters, 1); check_int('max_samples', max_samples, 1)
-    check_number('shrinkage', shrinkage, 0)
+    check_number('shrinkage', shrinkage, 0); check_int('shrunk_rounds', shrunk_rounds, 0)
     if not isinstance(samples, Tensor) or samples.ndim != 2 or samples.shape[0] == 0:
         raise ValueError(f"samples: expected a non-empty [N, D] matrix, got "
                          f"{_shape(samples) if isinstance(samples, Tensor) else type(samples).__name__}")
@@ -120,7 +121,15 @@ def kmeans_codebook(samples: Tensor, codebook_size: int, iters: int = 10, max_sa
         sizes = torch.bincount(torch.from_numpy(km.labels_).long(), minlength=codebook_size).float()
     if shrinkage:   # a centre of n points is their mean: its noise (variance/n) is what a later layer would memorise
         weight = sizes.clamp(min=1)[:, None]
-        centres = (centres * weight + shrinkage * data.mean(0)) / (weight + shrinkage)
+        mean = data.mean(0)
+        centres = (centres * weight + shrinkage * mean) / (weight + shrinkage)
+        for _ in range(shrunk_rounds if n >= codebook_size else 0):
+            labels = nearest_code(data, centres, check=False)
+            counts = torch.bincount(labels, minlength=codebook_size).float()
+            sums = torch.zeros_like(centres).index_add_(0, labels, data)
+            # a code no point chose keeps its centre: at the mean it would duplicate every other empty code
+            centres = torch.where(counts[:, None] > 0, (sums + shrinkage * mean) / (counts[:, None] + shrinkage), centres)
+            sizes = counts
     return centres.to(samples.device), sizes.to(samples.device)
 
 # %% ../nbs/01_quantize.ipynb #af64f3a1
@@ -171,7 +180,8 @@ class Codebook(nn.Module):
     def __init__(self, dim: int, codebook_size: int, *, ema_update: bool = True, decay: float = 0.99,
                  eps: float = 1e-5, use_cosine_sim: bool = False, kmeans_init: bool = True, kmeans_iters: int = 10,
                  kmeans_max_samples: int = 16384, threshold_ema_dead_code: float = 2.0,
-                 sync_distributed: bool = True, chunk_size: int = 4096, kmeans_shrinkage: float = 0.):
+                 sync_distributed: bool = True, chunk_size: int = 4096, kmeans_shrinkage: float = 0.,
+                 kmeans_shrunk_rounds: int = 0):
         super().__init__()
         self.dim, self.codebook_size = check_int('dim', dim, 1), check_int('codebook_size', codebook_size, 1)
         self.decay = check_number('decay', decay, 0, 1, min_open=True, max_open=True)
@@ -180,6 +190,7 @@ class Codebook(nn.Module):
         self.kmeans_iters = check_int('kmeans_iters', kmeans_iters, 1)
         self.kmeans_max_samples = check_int('kmeans_max_samples', kmeans_max_samples, 1)
         self.kmeans_shrinkage = check_number('kmeans_shrinkage', kmeans_shrinkage, 0)
+        self.kmeans_shrunk_rounds = check_int('kmeans_shrunk_rounds', kmeans_shrunk_rounds, 0)
         self.chunk_size = check_int('chunk_size', chunk_size, 1)
         for k, v in dict(ema_update=ema_update, use_cosine_sim=use_cosine_sim, kmeans_init=kmeans_init,
                          sync_distributed=sync_distributed).items(): setattr(self, k, check_choice(k, v, (True, False)))
@@ -233,7 +244,7 @@ def initialise(self: Codebook, z: Tensor):
     if not self._sync() or dist.get_rank() == 0:
         seed = int(torch.randint(2**31 - 1, (1,)))
         centres[:], sizes[:] = kmeans_codebook(samples, self.codebook_size, self.kmeans_iters, self.kmeans_max_samples, seed,
-                                              self.kmeans_shrinkage)
+                                              self.kmeans_shrinkage, self.kmeans_shrunk_rounds)
     if self._sync(): _broadcast(centres); _broadcast(sizes)
     self._set_codes(torch.ones(self.codebook_size, dtype=torch.bool, device=centres.device), centres, sizes)
     self.initted.fill_(True)
@@ -289,6 +300,7 @@ class VectorQuantizer(nn.Module):
                  kmeans_iters: int = 10,                # its Lloyd iterations
                  kmeans_max_samples: int = 16384,       # rows it uses at most
                  kmeans_shrinkage: float = 0.,          # pseudo-rows pulling its centres to the mean
+                 kmeans_shrunk_rounds: int = 0,         # then Lloyd rounds of shrunk k-means
                  threshold_ema_dead_code: float = 2.0,  # revive codes whose EMA size drops below this (0: never)
                  sync_distributed: bool = True,         # keep the codebook identical across ranks
                  check_finite: bool = True,             # reject NaN/inf input at real positions
@@ -307,6 +319,7 @@ class VectorQuantizer(nn.Module):
         self.codebook = Codebook(self.codebook_dim, codebook_size, ema_update=ema_update, decay=decay, eps=eps,
                                  use_cosine_sim=use_cosine_sim, kmeans_init=kmeans_init, kmeans_iters=kmeans_iters,
                                  kmeans_max_samples=kmeans_max_samples, kmeans_shrinkage=kmeans_shrinkage,
+                                 kmeans_shrunk_rounds=kmeans_shrunk_rounds,
                                  threshold_ema_dead_code=threshold_ema_dead_code,
                                  sync_distributed=sync_distributed, chunk_size=chunk_size)
 
@@ -483,6 +496,36 @@ class ResidualVectorQuantizerEMA(ResidualVectorQuantizer):
         check_int('num_layers', num_layers, 1)      # checked under the caller's name, not as num_quantizers
         super().__init__(embedding_dim, num_embeddings, num_layers, commitment_weight=commitment_cost,
                          decay=decay, ema_update=True, **kwargs)
+
+# %% ../nbs/01_quantize.ipynb #900d9493
+def cross_validate_shrinkage(x: Tensor, codebook_size: int, num_quantizers: int, candidates=(2., 4., 8., 16.), *,
+                             folds: int = 4, shrunk_rounds: int = 3, kmeans_iters: int = 20, seed: int = 0) -> dict[float, float]:
+    """Fold-mean held-out fraction of variance unexplained of a `ResidualVectorQuantizer` (greedy residual k-means with
+    `shrunk_rounds` rounds of shrunk k-means) for each `kmeans_shrinkage` in `candidates`, on `folds` folds of the rows
+    `x` `[N, D]`: use the candidate with the lowest value."""
+    check_int('folds', folds, 2)
+    if not isinstance(x, Tensor) or x.ndim != 2 or not x.is_floating_point():
+        raise ValueError(f"x: expected a floating-point [N, D] matrix of training rows, got "
+                         f"{_shape(x) if isinstance(x, Tensor) else type(x).__name__}")
+    if x.shape[0] < folds * 2: raise ValueError(f"x: expected at least {2 * folds} rows for {folds} folds, got {x.shape[0]}")
+    candidates = [check_number('candidates', float(s), 0) for s in candidates]
+    if not candidates: raise ValueError("candidates: expected at least one shrinkage to try")
+    held_out = torch.randperm(x.shape[0], generator=torch.Generator().manual_seed(seed)).chunk(folds)
+    scores = {}
+    for s in candidates:
+        fvus = []
+        for k, held in enumerate(held_out):
+            keep = torch.ones(x.shape[0], dtype=torch.bool); keep[held] = False
+            fit, val = x[keep].float(), x[held].float()
+            with torch.random.fork_rng():      # the k-means seeds come from the global generator: leave the caller's alone
+                torch.manual_seed(seed + k)
+                q = ResidualVectorQuantizer(x.shape[1], codebook_size, num_quantizers, kmeans_shrinkage=s,
+                                            kmeans_shrunk_rounds=shrunk_rounds, kmeans_iters=kmeans_iters,
+                                            threshold_ema_dead_code=0).train()
+                q(fit); q.eval()
+            fvus.append(float((val - q.decode(q.encode(val))).pow(2).sum() / (val - fit.mean(0)).pow(2).sum()))
+        scores[s] = sum(fvus) / len(fvus)
+    return scores
 
 # %% ../nbs/01_quantize.ipynb #8129a0d9
 @torch.no_grad()
