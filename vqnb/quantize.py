@@ -498,7 +498,7 @@ class ResidualVectorQuantizerEMA(ResidualVectorQuantizer):
                          decay=decay, ema_update=True, **kwargs)
 
 # %% ../nbs/01_quantize.ipynb #900d9493
-def cross_validate_shrinkage(x: Tensor, codebook_size: int, num_quantizers: int, candidates=(2., 4., 8., 16.), *,
+def cross_validate_shrinkage(x: Tensor, codebook_size: int, num_quantizers: int, candidates=(0., 1., 2., 4., 8., 16.), *,
                              folds: int = 4, shrunk_rounds: int = 3, kmeans_iters: int = 20, seed: int = 0) -> dict[float, float]:
     """Fold-mean held-out fraction of variance unexplained of a `ResidualVectorQuantizer` (greedy residual k-means with
     `shrunk_rounds` rounds of shrunk k-means) for each `kmeans_shrinkage` in `candidates`, on `folds` folds of the rows

@@ -186,6 +186,7 @@ class RQVAEOutput:
     quantized: Tensor      # [B, W, latent_dim]
     perplexity: Tensor     # [num_quantizers]
     usage: Tensor          # [num_quantizers], fraction of each codebook used by the batch
+    latents: Tensor        # [B, W, latent_dim], the encoder's windows before quantization
 
     @property
     def metrics(self) -> dict:
@@ -288,7 +289,7 @@ class DocumentRQVAE(SavedModel, nn.Module):
         q = self.rvq(z, wmask)
         recon = self.decoder(q.quantized, wmask, centers, mask)
         recon_loss = (recon - x).pow(2).sum() / (mask.sum().clamp(min=1) * self.input_dim)   # x and recon: zeros at padding
-        return RQVAEOutput(recon, recon_loss + q.loss, recon_loss, q.loss, q.codes, wmask, q.quantized, q.perplexity, q.usage)
+        return RQVAEOutput(recon, recon_loss + q.loss, recon_loss, q.loss, q.codes, wmask, q.quantized, q.perplexity, q.usage, z)
 
     def training_step(self, batch, forward=None) -> dict:
         "What `Trainer` optimises on a `pad_batch` batch `(x, mask)`: loss and metrics; `forward`: the module to call (DDP's wrapper)."
@@ -398,16 +399,18 @@ def document_ids(codes: Tensor) -> tuple[Tensor, float]:
 # %% ../nbs/30_rqvae.ipynb #ee44ff55
 @torch.no_grad()
 def encode_documents(model: DocumentRQVAE, items: list, batch_size: int = 32) -> dict[str, list[Tensor]]:
-    "Per document: `codes` `[W_i, L]` of its real windows, `recon` and `x` `[L_i, input_dim]` of its real frames."
-    batch_size, res = check_int('batch_size', batch_size, min=1), dict(codes=[], recon=[], x=[])
+    """Per document: `codes` `[W_i, L]` of its real windows and their `latents` `[W_i, latent_dim]` (what the residual
+    VQ quantized), `recon` and `x` `[L_i, input_dim]` of its real frames."""
+    batch_size, res = check_int('batch_size', batch_size, min=1), dict(codes=[], latents=[], recon=[], x=[])
     dev = next(model.parameters()).device
     with evaluating(model):
         for s in range(0, len(items), batch_size):
             x, mask = pad_batch(items[s:s + batch_size], dtype=torch.float32)
             out = model(x.to(dev), mask.to(dev))                             # results come back to the CPU
-            codes, wmask, recon = out.codes.cpu(), out.window_mask.cpu(), out.recon.cpu()
+            codes, wmask, recon, z = out.codes.cpu(), out.window_mask.cpu(), out.recon.cpu(), out.latents.cpu()
             for b in range(len(x)):
-                res['codes'].append(codes[b][wmask[b]]); res['recon'].append(recon[b][mask[b]])
+                res['codes'].append(codes[b][wmask[b]]); res['latents'].append(z[b][wmask[b]])
+                res['recon'].append(recon[b][mask[b]])
                 res['x'].append(x[b][mask[b]])
     return res
 
