@@ -332,6 +332,20 @@ def _quantize():
     err('quantize', 'kmeans_codebook NaN samples', lambda: kmeans_codebook(torch.full((10, 4), float('nan')), 3), 'samples')
     err('quantize', 'kmeans_codebook no samples', lambda: kmeans_codebook(torch.zeros(0, 4), 3), 'samples')
     err('quantize', 'kmeans_codebook iters=-1', lambda: kmeans_codebook(torch.randn(10, 4), 3, iters=-1), 'iters')
+    err('quantize', 'kmeans_codebook shrunk_rounds=1.5', lambda: kmeans_codebook(torch.randn(10, 4), 3, shrinkage=1., shrunk_rounds=1.5), 'shrunk_rounds')
+    def shrunk_fixed_point():       # one more round after many: a centre is the shrunk mean of the points nearest it
+        x = torch.randn(60, 3); s = 2.
+        c, n = kmeans_codebook(x, 4, shrinkage=s, shrunk_rounds=50)
+        lab = torch.cdist(x, c).argmin(1)
+        want = torch.stack([(x[lab == k].sum(0) + s * x.mean(0)) / ((lab == k).sum() + s) for k in range(4)])
+        return c, want, n, torch.bincount(lab, minlength=4).float()
+    ok('quantize', 'kmeans_codebook shrunk rounds converge to shrunk means', shrunk_fixed_point,
+       lambda r: torch.allclose(r[0], r[1], atol=1e-5) and torch.equal(r[2], r[3]))
+    cvs = api('quantize', 'cross_validate_shrinkage')
+    err('quantize', 'cross_validate_shrinkage NaN rows', lambda: cvs(torch.full((16, 4), float('nan')), 2, 1), 'x')
+    err('quantize', 'cross_validate_shrinkage 1-D x', lambda: cvs(torch.randn(16), 2, 1), 'x')
+    err('quantize', 'cross_validate_shrinkage num_quantizers=0', lambda: cvs(torch.randn(16, 4), 2, 0), 'num_quantizers')
+    err('quantize', 'cross_validate_shrinkage folds=0', lambda: cvs(torch.randn(16, 4), 2, 1, folds=0), 'folds')
     def beam_brute():
         x = torch.randn(6, 3); books = [torch.randn(4, 3), torch.randn(4, 3)]
         codes = beam_encode(x, books, beam_size=16)
