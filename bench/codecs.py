@@ -67,10 +67,9 @@ def split(size: str, extended: bool = False):
 
 def rqvae_split():
     "Window latents `[N, 64]` of the latest default rqvae_sliding_window run's sliding-window model: training and held-out documents' windows, and the model."
-    from vqnb.rqvae import DocumentRQVAE, read_run_metadata
+    from vqnb.rqvae import DocumentRQVAE, read_run_metadata, encode_documents
     from vqnb.runner import latest_finished
     from vqnb.speech import build_speech
-    from vqnb.evaluation import pad_batch
     run = latest_finished('rqvae_sliding_window')
     if run is None or not (run / 'sliding_window' / 'model').is_dir():
         sys.exit("bench/codecs.py --corpus rqvae-windows: no finished default rqvae_sliding_window run with a saved "
@@ -79,13 +78,11 @@ def rqvae_split():
     model, meta = DocumentRQVAE.load(folder).eval(), read_run_metadata(folder)
     speech = build_speech(meta['corpus_size'] or 'default', progress=False)
     mu, sd = (torch.tensor(meta[k], dtype=torch.float32) for k in ('feature_mean', 'feature_std'))
-    held, train, test = set(meta['held_out']), [], []
-    with torch.no_grad():
-        for start in range(0, len(speech), 32):
-            ids = range(start, min(start + 32, len(speech)))
-            x, mask = pad_batch([(torch.tensor(speech.features(i)[:meta['max_frames']]) - mu) / sd for i in ids], dtype=torch.float32)
-            z, wmask, _, _ = model.encoder(x, mask)
-            for j, i in enumerate(ids): (test if i in held else train).append(z[j][wmask[j]])
+    held = set(meta['held_out'])
+    docs = [(torch.tensor(speech.features(i)[:meta['max_frames']]) - mu) / sd for i in range(len(speech))]
+    latents = encode_documents(model, docs)['latents']
+    train = [z for i, z in enumerate(latents) if i not in held]
+    test = [z for i, z in enumerate(latents) if i in held]
     return torch.cat(train), torch.cat(test), model, run.name
 
 
@@ -169,7 +166,7 @@ def vqnb_rvq(train, M, beam=1, fit_iters=0):
     return Codec(lambda x: rvq.encode(x, beam_size=beam), rvq.decode)
 
 
-SHRINK_CANDIDATES, SHRUNK_ROUNDS = (2., 4., 8., 16.), 3
+SHRINK_CANDIDATES, SHRUNK_ROUNDS = (0., 1., 2., 4., 8., 16.), 3
 
 
 def vqnb_rvq_cv(train, M, beam=16):
