@@ -42,7 +42,7 @@ faiss.omp_set_num_threads(THREADS)
 from timing import write_report
 from vqnb.text import build_text
 from vqnb.implicit import ImplicitResidualQuantizer
-from vqnb.evaluation import fraction_of_variance_unexplained
+from vqnb.evaluation import fraction_of_variance_unexplained, gaussian_bound_fvu
 from vqnb.quantize import ProductQuantizer, ResidualVectorQuantizer, FiniteScalarQuantizer, cross_validate_shrinkage
 
 SEED, HELDOUT, K_NN = 0, 0.2, 10
@@ -209,18 +209,6 @@ def vqnb_implicit(train, M):
     def decode(c):
         with torch.no_grad(): return q.decode(c)
     return Codec(q.encode, decode)
-
-
-def gaussian_bound_fvu(train, nbits):
-    """The FVU that an ideal codec of `nbits` bits reaches on a Gaussian source with the training vectors' covariance
-    (reverse water-filling over its eigenvalues): the rate-distortion bound of the hardest source with that covariance."""
-    lam = torch.linalg.eigvalsh(torch.cov(train.T.double())).clamp(min=0)
-    lo, hi = 0., float(lam.max())
-    for _ in range(200):                                # bisection on the water level theta: rate(theta) = nbits
-        theta = (lo + hi) / 2
-        rate = 0.5 * torch.log2(lam.clamp(min=1e-30) / theta).clamp(min=0).sum()
-        lo, hi = (theta, hi) if rate > nbits else (lo, theta)
-    return float(lam.clamp(max=theta).sum() / lam.sum())
 
 
 PQVAE_RECIPE = dict(hidden_dim=1024, latent_dim=512, dropout=0.3, commitment_weight=0.25, orthogonal_weight=0.1,

@@ -11,12 +11,12 @@ from collections.abc import Mapping, Sequence
 import numpy as np
 import torch
 from torch import Tensor
-from .core import check_int, describe, as_tensor
+from .core import check_int, check_number, describe, as_tensor
 from .codebook import CodebookUsage
 
 # %% auto #0
 __all__ = ['pad_batch', 'recall_at_k', 'recall_from_ranked', 'snr_db', 'fraction_of_variance_unexplained', 'mse_by_label',
-           'mse_by_columns', 'usage_table', 'markdown_table']
+           'mse_by_columns', 'gaussian_bound_fvu', 'usage_table', 'markdown_table']
 
 # %% ../nbs/22_evaluation.ipynb #5c60bc9e
 def pad_batch(items: Sequence, dtype: torch.dtype | None = None) -> tuple[Tensor, Tensor]:
@@ -147,6 +147,22 @@ def mse_by_columns(x, recon, groups: Mapping, mask=None) -> dict:
             raise ValueError(f"{what}, got {cols!r}")
         out[name] = float((x[:, idx] - recon[:, idx]).pow(2).mean())
     return out
+
+# %% ../nbs/22_evaluation.ipynb #fe410647
+def gaussian_bound_fvu(x, nbits: float) -> float:
+    "FVU an ideal `nbits`-bit codec reaches on a Gaussian with the covariance of the rows `x` `[N, D]` (reverse water-filling)."
+    x = as_tensor('x', x)
+    if x.ndim != 2 or x.shape[0] < 2 or not x.is_floating_point() or not torch.isfinite(x).all():
+        raise ValueError(f"x: expected a finite floating-point [N, D] matrix with N >= 2 rows, got {describe(x)}")
+    check_number('nbits', nbits, 0, min_open=True)
+    lam = torch.linalg.eigvalsh(torch.cov(x.T.double()).reshape(x.shape[1], x.shape[1])).clamp(min=0)
+    if float(lam.sum()) == 0: raise ValueError("x: every row is the same; the fraction of variance unexplained is undefined")
+    lo, hi = 0., float(lam.max())
+    for _ in range(200):                      # bisection on the water level theta until the rate is nbits
+        theta = (lo + hi) / 2
+        rate = 0.5 * torch.log2(lam.clamp(min=1e-30) / theta).clamp(min=0).sum()
+        lo, hi = (theta, hi) if rate > nbits else (lo, theta)
+    return float(lam.clamp(max=theta).sum() / lam.sum())
 
 # %% ../nbs/22_evaluation.ipynb #922b2a21
 def usage_table(usages: Mapping[str, CodebookUsage] | CodebookUsage) -> list[dict]:
