@@ -417,6 +417,12 @@ def _evaluation():
     ok('evaluation', 'markdown_table pipe and newline (issue)', lambda: markdown_table([{'a': 'x|y', 'b': 'p\nq'}]),
        lambda r: len(r.split('\n')) == 3 and len(re.split(r'(?<!\\)\|', r.split('\n')[2])) == 4)
     err('evaluation', 'pad_batch int dtype truncating floats (issue)', lambda: pad_batch([torch.tensor([[0.7]])], dtype=torch.int64), 'dtype')
+    gb = api('evaluation', 'gaussian_bound_fvu')
+    err('evaluation', 'gaussian_bound_fvu NaN rows', lambda: gb(torch.full((4, 3), float('nan')), 8), 'x')
+    err('evaluation', 'gaussian_bound_fvu int rows', lambda: gb(torch.ones(4, 3, dtype=torch.long), 8), 'x')
+    err('evaluation', 'gaussian_bound_fvu nbits=-1', lambda: gb(torch.randn(4, 3), -1), 'nbits')
+    ok('evaluation', 'gaussian_bound_fvu of white noise: 2^(-2 bits / D)', lambda: gb(torch.cat([torch.eye(64), -torch.eye(64)]), 32),   # isotropic, mean 0
+       lambda r: abs(r - 2 ** (-2 * 32 / 64)) < 1e-6)
     # new ones
     err('evaluation', 'pad_batch empty list', lambda: pad_batch([]), 'items')
     err('evaluation', 'pad_batch mixed dims', lambda: pad_batch([torch.zeros(2, 3), torch.zeros(2, 4)]), 'items')
