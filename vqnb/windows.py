@@ -14,12 +14,13 @@ from .core import check_int, check_number, check_choice
 from .train import SavedModel
 
 # %% auto #0
-__all__ = ['RATIO_RANGE', 'WINDOW_KEYS', 'TRUTH_KEYS', 'RATIO_GRID', 'check_features', 'max_start', 'window_positions',
-           'extract_window', 'sample_window', 'check_ratio_range', 'check_window_s', 'check_fits', 'decode_windows',
-           'encode_windows', 'WindowSelector', 'TemporalCompressor', 'TonalityReducer', 'window_mismatch',
-           'WindowMatcher', 'pairs_overlap', 'pair_overlap', 'AgentConfig', 'AdaptiveWindowCreativeAgent',
-           'check_truth', 'keep_distinct', 'check_rolls', 'check_ratios', 'smooth_time', 'MatchSelectorConfig',
-           'MatchSelector', 'MatchCollate']
+__all__ = ['RATIO_RANGE', 'WINDOW_KEYS', 'TRUTH_KEYS', 'RATIO_GRID', 'CORR_SPANS', 'BACK_SPANS', 'EMBED_SPANS',
+           'CANDIDATE_FEATURES', 'check_features', 'max_start', 'window_positions', 'extract_window', 'sample_window',
+           'check_ratio_range', 'check_window_s', 'check_fits', 'decode_windows', 'encode_windows', 'WindowSelector',
+           'TemporalCompressor', 'TonalityReducer', 'window_mismatch', 'WindowMatcher', 'pairs_overlap', 'pair_overlap',
+           'AgentConfig', 'AdaptiveWindowCreativeAgent', 'check_truth', 'keep_distinct', 'check_rolls', 'check_ratios',
+           'smooth_time', 'MatchSelectorConfig', 'MatchSelector', 'candidate_features', 'CandidateScorer',
+           'MatchCollate']
 
 # %% ../nbs/33_windows.ipynb #6200d487
 def check_features(name: str, x, ndim: int) -> Tensor:
@@ -678,6 +679,13 @@ class MatchSelector(SavedModel, nn.Module):
                shift_s: float = 0.8, target_shift_s: float = 0.4, target_step_s: float = 0.2, score_s: float | None = None, sigma: float = 0.0) -> list[list[dict]]:
         "Per clip pair, its `picks` (frames; `roll`) moved to the best correlation of their windows (features smoothed by `sigma` frames; first `score_s` s) in a box (ratios ±`ratio_span` every `ratio_step`, input starts ±`shift_s`, target starts ±`target_shift_s` every `target_step_s`); the `k` best distinct (`score`: that correlation)."
         k = check_int('k', self.num_pairs if k is None else k, min=1)
+        pools = self.candidates(x_in, x_tgt, picks, ratio_span, ratio_step, shift_s, target_shift_s, target_step_s, score_s, sigma)
+        return [keep_distinct([{kk: v for kk, v in c.items() if kk != 'source'} for c in pool], k, self.length, self.max_overlap) for pool in pools]
+
+    @torch.no_grad()
+    def candidates(self, x_in: Tensor, x_tgt: Tensor, picks: list[list[dict]], ratio_span: float = 0.5, ratio_step: float = 0.01, shift_s: float = 0.8,
+                   target_shift_s: float = 0.4, target_step_s: float = 0.2, score_s: float | None = None, sigma: float = 0.0) -> list[list[dict]]:
+        "`refine`'s pool: per clip pair, every pick at every target shift moved to the best correlation in its box (`score`; `source`: the pick's rank), all of them."
         Ls = _window_frames(check_number('score_s', score_s, min=0, max=self.length / self.frame_rate, min_open=True), self.frame_rate) if score_s is not None else None
         sigma = check_number('sigma', sigma, min=0)
         ratio_step = check_number('ratio_step', ratio_step, min=0, min_open=True)
@@ -704,10 +712,94 @@ class MatchSelector(SavedModel, nn.Module):
             fitted = _fine_windows(xs_in[b], xs_tgt[b], cands, L, lo_hi, ratio_span, ratio_step, shift_s * fr, Ls)
             # every fitted box competes (a pick's neighbouring boxes may hold a second, distinct match); a box with no legal
             # window (a ratio outside the selector's) keeps its pick as it was, scored -inf
-            moved = [{kk: v for kk, v in dict(c, score=c.get('fine_score', -math.inf)).items() if kk != 'source'} for c in fitted]
-            out.append(keep_distinct(moved, k, L, self.max_overlap))
+            out.append([dict(c, score=c.get('fine_score', -math.inf)) for c in fitted])
         return out
 
+
+# %% ../nbs/33_windows.ipynb #c20a0042
+# the candidates' features (`candidate_features`): Pearson correlations of the two windows over spans of
+# the window (fractions of its length, from its starts), over 0.8 of it started 1/6 and 1/3 of it earlier, the learned
+# embeddings' cosine along the window (and 1.5 of it); then each minus its best in the pair's pool; the ratio, and
+# whether the candidate comes from the selector's best pick
+CORR_SPANS, BACK_SPANS, EMBED_SPANS = (0.4, 0.6, 0.8, 1.0, 1.2, 1.5), (1 / 6, 1 / 3), (1.0, 1.5)
+_RAW = ([f"correlation over {s:g} of the window" for s in CORR_SPANS] + [f"correlation over 0.8 of the window from {s:.2g} of it before" for s in BACK_SPANS]
+        + [f"embeddings' cosine over {s:g} of the window" for s in EMBED_SPANS])
+CANDIDATE_FEATURES = tuple(_RAW + [f"{n}, minus the pool's best" for n in _RAW] + ['ratio - 1.25', "from the selector's best pick", "the pick's rank / 5"])
+
+def _pearson(a: Tensor, b: Tensor) -> Tensor:
+    "`[N]`: the Pearson correlation of each row of `a` and `b` `[N, C, W]` over all its values."
+    a, b = a - a.mean((1, 2), keepdim=True), b - b.mean((1, 2), keepdim=True)
+    return (a * b).sum((1, 2)) / (a.flatten(1).norm(dim=1) * b.flatten(1).norm(dim=1)).clamp_min(1e-12)
+
+@torch.no_grad()
+def candidate_features(selector: MatchSelector, x_in: Tensor, x_tgt: Tensor, pools: list[list[dict]]) -> list[Tensor]:
+    "Per clip pair, `[N, len(CANDIDATE_FEATURES)]`: the features of its pool's candidates (frames; `roll`, `source`: the pick's rank; `MatchSelector.candidates`)."
+    x_in, x_tgt = selector.check('x_in', x_in), selector.check('x_tgt', x_tgt)
+    if not isinstance(pools, (list, tuple)) or len(pools) != len(x_in): raise ValueError(f"pools: expected {len(x_in)} lists of candidates (one per clip pair), got {pools if not isinstance(pools, (list, tuple)) else len(pools)}")
+    L, h, out = selector.length, selector.hop, []
+    c = (h - 1) / 2  # an embedding frame sits at the centre of the frames it pools
+    for b, pool in enumerate(pools):
+        if not pool: out.append(torch.zeros(0, len(CANDIDATE_FEATURES))); continue
+        N, rolls = len(pool), [int(p.get('roll', 0)) for p in pool]
+        X, Y = torch.stack([x_in[b].roll(r, 0) for r in rolls]), x_tgt[b][None].expand(N, -1, -1)
+        s_in, s_t = (torch.tensor([float(p[k]) for p in pool]) for k in ('start_input', 'start_target'))
+        r, one = torch.tensor([float(p['ratio_input']) for p in pool]), torch.ones(N)
+        f = [_pearson(sample_window(X, s_in, r, round(s * L)), sample_window(Y, s_t, one, round(s * L))) for s in CORR_SPANS]
+        f += [_pearson(sample_window(X, s_in - s * L * r, r, round((0.8 + s) * L)), sample_window(Y, s_t - s * L, one, round((0.8 + s) * L))) for s in BACK_SPANS]
+        e_all = selector.embed(torch.stack([x_in[b].roll(k, 0) for k in sorted(set(rolls))]))
+        e_in, e_t = e_all[[sorted(set(rolls)).index(k) for k in rolls]], selector.embed(x_tgt[b][None]).expand(N, -1, -1)
+        f += [(sample_window(e_in, (s_in - c) / h, r, round(s * selector.span)) * sample_window(e_t, (s_t - c) / h, one, round(s * selector.span))).sum(1).mean(1)
+              for s in EMBED_SPANS]
+        F_ = torch.stack(f, 1)
+        src = torch.tensor([float(p.get('source', 0)) for p in pool])
+        out.append(torch.cat([F_, F_ - F_.max(0, keepdim=True).values, torch.stack([r - 1.25, (src == 0).float(), src / 5], 1)], 1))
+    return out
+
+class CandidateScorer(nn.Module):
+    "A linear score of `CANDIDATE_FEATURES` (standardised), fitted by a softmax over each clip pair's pool (`fit`): a learned refinement score."
+    def __init__(self, num_features: int = len(CANDIDATE_FEATURES)):
+        super().__init__()
+        self.num_features = check_int('num_features', num_features, min=1)
+        self.register_buffer('mean', torch.zeros(num_features)); self.register_buffer('std', torch.ones(num_features))
+        self.weight = nn.Parameter(torch.zeros(num_features))
+
+    def forward(self, feats: Tensor) -> Tensor:
+        "`[N]`: the scores of `feats [N, num_features]`."
+        check_features('feats', feats, 2)
+        if feats.shape[1] != self.num_features: raise ValueError(f"feats: expected {self.num_features} features a candidate, got {feats.shape[1]}")
+        return ((feats - self.mean) / self.std) @ self.weight
+
+    def fit(self, feats: list, labels: list, weight_decay: float = 1e-2, steps: int = 200, lr: float = 0.05) -> 'CandidateScorer':
+        "Fit on clip pairs' pools: `feats` `[N_i, F]` and boolean `labels` `[N_i]` (the correct candidates); minimises the mean of `-log P(a correct one)` (a softmax over each pool) plus `weight_decay` × |w|². Pools without a correct candidate are skipped."
+        if not isinstance(feats, (list, tuple)) or not isinstance(labels, (list, tuple)) or len(feats) != len(labels):
+            raise ValueError(f"labels: expected one boolean tensor per pool of feats ({len(feats) if isinstance(feats, (list, tuple)) else type(feats).__name__} pools), "
+                             f"got {len(labels) if isinstance(labels, (list, tuple)) else type(labels).__name__}")
+        check_number('weight_decay', weight_decay, min=0); steps = check_int('steps', steps, min=1); check_number('lr', lr, min=0, min_open=True)
+        for n, (f, l) in enumerate(zip(feats, labels)):
+            check_features(f"feats[{n}]", f, 2)
+            if f.shape[1] != self.num_features: raise ValueError(f"feats[{n}]: expected {self.num_features} features a candidate, got {f.shape[1]}")
+            if not isinstance(l, Tensor) or l.dtype != torch.bool or l.shape != (len(f),): raise ValueError(f"labels[{n}]: expected a boolean tensor of {len(f)} values")
+        use = [n for n, l in enumerate(labels) if bool(l.any()) and len(feats[n])]
+        if not use: raise ValueError("labels: no pool has a correct candidate; nothing to fit")
+        N = max(len(feats[n]) for n in use)
+        X, M, Y = torch.zeros(len(use), N, self.num_features), torch.zeros(len(use), N, dtype=torch.bool), torch.zeros(len(use), N, dtype=torch.bool)
+        for i, n in enumerate(use): X[i, :len(feats[n])], M[i, :len(feats[n])], Y[i, :len(feats[n])] = feats[n].float(), True, labels[n]
+        with torch.no_grad(): self.mean.copy_(X[M].mean(0)); self.std.copy_(X[M].std(0) + 1e-6); self.weight.zero_()
+        opt = torch.optim.Adam([self.weight], lr=lr)
+        with torch.enable_grad():
+            for _ in range(steps):
+                z = self(X.flatten(0, 1)).view(len(use), N).masked_fill(~M, -math.inf)
+                loss = (torch.logsumexp(z, 1) - torch.logsumexp(z.masked_fill(~Y, -math.inf), 1)).mean() + weight_decay * (self.weight ** 2).sum()
+                opt.zero_grad(); loss.backward(); opt.step()
+        self.fit_loss = float(loss)
+        return self
+
+    @torch.no_grad()
+    def rerank(self, pools: list[list[dict]], feats: list[Tensor], k: int, length: int, max_overlap: float = 0.5) -> list[list[dict]]:
+        "Per clip pair, the `k` best distinct candidates of its pool (`keep_distinct`) by this score (`score`: it; `correlation`: the pool's own score)."
+        if len(pools) != len(feats): raise ValueError(f"feats: expected one feature tensor per pool ({len(pools)}), got {len(feats)}")
+        return [keep_distinct([{kk: v for kk, v in dict(c, score=float(z), correlation=c['score']).items() if kk != 'source'} for c, z in zip(pool, self(f).tolist())],
+                              k, length, max_overlap) if pool else [] for pool, f in zip(pools, feats)]
 
 # %% ../nbs/33_windows.ipynb #a6da81ff
 class MatchCollate:
