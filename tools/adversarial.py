@@ -1606,6 +1606,20 @@ def _windows2():
      WINDOW_KEYS) = api('windows', 'encode_windows', 'decode_windows', 'pair_overlap', 'PlantedPairs', 'MatchCollate', 'random_plant',
         'closest_pair', 'keep_distinct', 'TemporalCompressor', 'WINDOW_KEYS')
     C = 4
+    CandidateScorer = api('windows', 'CandidateScorer')
+    one_right = [torch.tensor([True, False, False, False])]
+    err('windows', 'CandidateScorer wrong feature count', lambda: CandidateScorer()(torch.randn(3, 5)), 'feats')
+    err('windows', 'CandidateScorer.fit NaN features', lambda: CandidateScorer().fit([torch.full((4, 23), float('nan'))], one_right), 'feats')
+    err('windows', 'CandidateScorer.fit int labels', lambda: CandidateScorer().fit([torch.randn(4, 23)], [torch.tensor([1, 0, 0, 0])]), 'labels')
+    err('windows', 'CandidateScorer.fit no correct candidate', lambda: CandidateScorer().fit([torch.randn(4, 23)], [torch.zeros(4, dtype=torch.bool)]), 'labels')
+    err('windows', 'CandidateScorer.fit weight_decay=-1', lambda: CandidateScorer().fit([torch.randn(4, 23)], one_right, weight_decay=-1), 'weight_decay')
+    def separable():                 # one feature marks the right candidate: the fitted score must rank it first
+        g = torch.Generator().manual_seed(0)
+        feats = [torch.randn(6, 23, generator=g) for _ in range(8)]
+        for f in feats: f[0, 0] += 4.
+        sc = CandidateScorer().fit(feats, [torch.arange(6) == 0 for _ in feats], steps=100)
+        return [int(sc(f).argmax()) for f in feats]
+    ok('windows', 'CandidateScorer.fit learns a separable feature', separable, lambda r: r == [0] * 8)
     def roundtrip():
         raw = torch.randn(2, 3, len(WINDOW_KEYS)) * 0.5
         w = decode_windows(raw, 40, 40, 8); back = decode_windows(encode_windows(w, 40, 40, 8), 40, 40, 8)
