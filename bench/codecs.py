@@ -157,10 +157,10 @@ def vqnb_pq(train, M):
     return Codec(pq.encode, pq.decode)
 
 
-def vqnb_rvq(train, M, beam=1, fit_iters=0):
+def vqnb_rvq(train, M, beam=1, fit_iters=0, shrinkage=4., shrunk_rounds=0):
     torch.manual_seed(SEED)
-    rvq = ResidualVectorQuantizer(train.shape[1], 256, M, kmeans_iters=20, kmeans_shrinkage=4.,
-                                  threshold_ema_dead_code=0).train()
+    rvq = ResidualVectorQuantizer(train.shape[1], 256, M, kmeans_iters=20, kmeans_shrinkage=shrinkage,
+                                  kmeans_shrunk_rounds=shrunk_rounds, threshold_ema_dead_code=0).train()
     rvq(train); rvq.eval()                              # residual k-means: each layer on what the previous left
     if fit_iters: rvq.fit_codebooks(train, beam_size=beam, iters=fit_iters)
     return Codec(lambda x: rvq.encode(x, beam_size=beam), rvq.decode)
@@ -173,12 +173,9 @@ def vqnb_rvq_cv(train, M, beam=16):
     "Residual k-means with shrunk k-means rounds, its pull chosen by 4-fold cross-validation on the training vectors alone."
     cv = cross_validate_shrinkage(train, 256, M, SHRINK_CANDIDATES, shrunk_rounds=SHRUNK_ROUNDS, seed=SEED)
     pull = min(cv, key=cv.get)
-    torch.manual_seed(SEED)
-    rvq = ResidualVectorQuantizer(train.shape[1], 256, M, kmeans_iters=20, kmeans_shrinkage=pull,
-                                  kmeans_shrunk_rounds=SHRUNK_ROUNDS, threshold_ema_dead_code=0).train()
-    rvq(train); rvq.eval()
-    note = f"pull {pull:g} by 4-fold CV (" + ', '.join(f"{s:g}: {v:.4f}" for s, v in cv.items()) + ")"
-    return Codec(lambda x: rvq.encode(x, beam_size=beam), rvq.decode, note)
+    codec = vqnb_rvq(train, M, beam=beam, shrinkage=pull, shrunk_rounds=SHRUNK_ROUNDS)
+    codec.note = f"pull {pull:g} by 4-fold CV (" + ', '.join(f"{s:g}: {v:.4f}" for s, v in cv.items()) + ")"
+    return codec
 
 
 def vqnb_fsq(train, nbytes, steps=600, batch=256):

@@ -746,8 +746,9 @@ def candidate_features(selector: MatchSelector, x_in: Tensor, x_tgt: Tensor, poo
         r, one = torch.tensor([float(p['ratio_input']) for p in pool]), torch.ones(N)
         f = [_pearson(sample_window(X, s_in, r, round(s * L)), sample_window(Y, s_t, one, round(s * L))) for s in CORR_SPANS]
         f += [_pearson(sample_window(X, s_in - s * L * r, r, round((0.8 + s) * L)), sample_window(Y, s_t - s * L, one, round((0.8 + s) * L))) for s in BACK_SPANS]
-        e_all = selector.embed(torch.stack([x_in[b].roll(k, 0) for k in sorted(set(rolls))]))
-        e_in, e_t = e_all[[sorted(set(rolls)).index(k) for k in rolls]], selector.embed(x_tgt[b][None]).expand(N, -1, -1)
+        kept, which = torch.tensor(rolls).unique(return_inverse=True)      # embed each transposition once
+        e_in = selector.embed(torch.stack([x_in[b].roll(int(k), 0) for k in kept]))[which]
+        e_t = selector.embed(x_tgt[b][None]).expand(N, -1, -1)
         f += [(sample_window(e_in, (s_in - c) / h, r, round(s * selector.span)) * sample_window(e_t, (s_t - c) / h, one, round(s * selector.span))).sum(1).mean(1)
               for s in EMBED_SPANS]
         F_ = torch.stack(f, 1)
