@@ -14,7 +14,7 @@ from .core import check_int, check_number, check_choice
 from .train import SavedModel
 
 # %% auto #0
-__all__ = ['RATIO_RANGE', 'WINDOW_KEYS', 'TRUTH_KEYS', 'RATIO_GRID', 'CORR_SPANS', 'BACK_SPANS', 'EMBED_SPANS',
+__all__ = ['RATIO_RANGE', 'WINDOW_KEYS', 'TRUTH_KEYS', 'RATIO_GRID', 'CORR_SPANS', 'BACK_SPANS', 'EMBED_SPANS', 'CHANGE_SPANS',
            'CANDIDATE_FEATURES', 'check_features', 'max_start', 'window_positions', 'extract_window', 'sample_window',
            'check_ratio_range', 'check_window_s', 'check_fits', 'decode_windows', 'encode_windows', 'WindowSelector',
            'TemporalCompressor', 'TonalityReducer', 'window_mismatch', 'WindowMatcher', 'pairs_overlap', 'pair_overlap',
@@ -684,12 +684,16 @@ class MatchSelector(SavedModel, nn.Module):
 
     @torch.no_grad()
     def candidates(self, x_in: Tensor, x_tgt: Tensor, picks: list[list[dict]], ratio_span: float = 0.5, ratio_step: float = 0.01, shift_s: float = 0.8,
-                   target_shift_s: float = 0.4, target_step_s: float = 0.2, score_s: float | None = None, sigma: float = 0.0) -> list[list[dict]]:
-        "`refine`'s pool: per clip pair, every pick at every target shift moved to the best correlation in its box (`score`; `source`: the pick's rank), all of them."
+                   target_shift_s: float = 0.4, target_step_s: float = 0.2, score_s: float | None = None, sigma: float = 0.0,
+                   ratio_variants=(), variant_shift_s: float = 0.3) -> list[list[dict]]:
+        "`refine`'s pool: per clip pair, every pick at every target shift moved to the best correlation in its box (`score`; `source`: the pick's rank), all of them; with `ratio_variants`, also each box's best at its ratio plus each variant, refitted within ±2 ratio steps and ±`variant_shift_s` of input start (`variant`: the offset)."
         Ls = _window_frames(check_number('score_s', score_s, min=0, max=self.length / self.frame_rate, min_open=True), self.frame_rate) if score_s is not None else None
         sigma = check_number('sigma', sigma, min=0)
         ratio_step = check_number('ratio_step', ratio_step, min=0, min_open=True)
         ratio_span, shift_s = check_number('ratio_span', ratio_span, min=0), check_number('shift_s', shift_s, min=0)
+        if not isinstance(ratio_variants, (list, tuple)): raise ValueError(f"ratio_variants: expected a list of ratio offsets, got {ratio_variants!r}")
+        ratio_variants = [check_number(f"ratio_variants[{n}]", d, min=-1, max=1) for n, d in enumerate(ratio_variants)]
+        variant_shift_s = check_number('variant_shift_s', variant_shift_s, min=0)
         target_shift_s, target_step_s = check_number('target_shift_s', target_shift_s, min=0), check_number('target_step_s', target_step_s, min=0, min_open=True)
         x_in, x_tgt = self.check('x_in', x_in), self.check('x_tgt', x_tgt)
         if not isinstance(picks, (list, tuple)) or len(picks) != len(x_in): raise ValueError(f"picks: expected {len(x_in)} lists of window pairs (one per clip pair), got {picks if not isinstance(picks, (list, tuple)) else len(picks)}")
@@ -710,6 +714,13 @@ class MatchSelector(SavedModel, nn.Module):
             # the box contains the pick itself, so a pick only moves where the correlation is higher
             cands = [dict(p, start_target=float(min(max(p['start_target'] + d, 0), t_last)), source=n) for n, p in enumerate(ps) for d in t_shifts]
             fitted = _fine_windows(xs_in[b], xs_tgt[b], cands, L, lo_hi, ratio_span, ratio_step, shift_s * fr, Ls)
+            if ratio_variants:
+                # the correlation of a short window hardly tells ratios a few hundredths apart (a held chord reads alike at 1.0
+                # and 1.4), so a box's best may sit at the right place with the wrong ratio: the same place at other ratios joins
+                # the pool, for a score that reads more than the correlation (`candidate_features`) to choose among them
+                var = [{kk: v for kk, v in dict(c, ratio_input=min(max(c['ratio_input'] + d, lo_hi[0]), lo_hi[1]), variant=d).items() if kk != 'fine_score'}
+                       for d in ratio_variants for c in fitted]
+                fitted = fitted + _fine_windows(xs_in[b], xs_tgt[b], var, L, lo_hi, 2 * ratio_step, ratio_step, variant_shift_s * fr, Ls)
             # every fitted box competes (a pick's neighbouring boxes may hold a second, distinct match); a box with no legal
             # window (a ratio outside the selector's) keeps its pick as it was, scored -inf
             out.append([dict(c, score=c.get('fine_score', -math.inf)) for c in fitted])
@@ -719,11 +730,12 @@ class MatchSelector(SavedModel, nn.Module):
 # %% ../nbs/33_windows.ipynb #c20a0042
 # the candidates' features (`candidate_features`): Pearson correlations of the two windows over spans of
 # the window (fractions of its length, from its starts), over 0.8 of it started 1/6 and 1/3 of it earlier, the learned
-# embeddings' cosine along the window (and 1.5 of it); then each minus its best in the pair's pool; the ratio, and
-# whether the candidate comes from the selector's best pick
-CORR_SPANS, BACK_SPANS, EMBED_SPANS = (0.4, 0.6, 0.8, 1.0, 1.2, 1.5), (1 / 6, 1 / 3), (1.0, 1.5)
+# embeddings' cosine along the window (and 1.5 of it), the correlation of the windows' changes (frame-to-frame
+# differences: where chords and notes change, which tells ratios apart where a held chord does not) over 0.6-2 of it;
+# then each minus its best in the pair's pool; the ratio, and whether the candidate comes from the selector's best pick
+CORR_SPANS, BACK_SPANS, EMBED_SPANS, CHANGE_SPANS = (0.4, 0.6, 0.8, 1.0, 1.2, 1.5), (1 / 6, 1 / 3), (1.0, 1.5), (0.6, 1.0, 1.5, 2.0)
 _RAW = ([f"correlation over {s:g} of the window" for s in CORR_SPANS] + [f"correlation over 0.8 of the window from {s:.2g} of it before" for s in BACK_SPANS]
-        + [f"embeddings' cosine over {s:g} of the window" for s in EMBED_SPANS])
+        + [f"embeddings' cosine over {s:g} of the window" for s in EMBED_SPANS] + [f"change correlation over {s:g} of the window" for s in CHANGE_SPANS])
 CANDIDATE_FEATURES = tuple(_RAW + [f"{n}, minus the pool's best" for n in _RAW] + ['ratio - 1.25', "from the selector's best pick", "the pick's rank / 5"])
 
 def _pearson(a: Tensor, b: Tensor) -> Tensor:
@@ -751,6 +763,7 @@ def candidate_features(selector: MatchSelector, x_in: Tensor, x_tgt: Tensor, poo
         e_t = selector.embed(x_tgt[b][None]).expand(N, -1, -1)
         f += [(sample_window(e_in, (s_in - c) / h, r, round(s * selector.span)) * sample_window(e_t, (s_t - c) / h, one, round(s * selector.span))).sum(1).mean(1)
               for s in EMBED_SPANS]
+        f += [_pearson(sample_window(X, s_in, r, round(s * L) + 1).diff(dim=-1), sample_window(Y, s_t, one, round(s * L) + 1).diff(dim=-1)) for s in CHANGE_SPANS]
         F_ = torch.stack(f, 1)
         src = torch.tensor([float(p.get('source', 0)) for p in pool])
         out.append(torch.cat([F_, F_ - F_.max(0, keepdim=True).values, torch.stack([r - 1.25, (src == 0).float(), src / 5], 1)], 1))
@@ -792,7 +805,7 @@ class CandidateScorer(nn.Module):
                 z = self(X.flatten(0, 1)).view(len(use), N).masked_fill(~M, -math.inf)
                 loss = (torch.logsumexp(z, 1) - torch.logsumexp(z.masked_fill(~Y, -math.inf), 1)).mean() + weight_decay * (self.weight ** 2).sum()
                 opt.zero_grad(); loss.backward(); opt.step()
-        self.fit_loss = float(loss)
+        self.fit_loss = float(loss.detach())
         return self
 
     @torch.no_grad()
