@@ -12,7 +12,8 @@ codec trains on the other 80% and is measured on the held-out vectors:
 Contenders: faiss PQ, OPQ + PQ, RQ (beam 16), LSQ; vector-quantize-pytorch's `ResidualVQ` (EMA, k-means init);
 vqnb's `ProductQuantizer`, `ResidualVectorQuantizer` (greedy residual k-means; beam-16 encoding; beam-16 encoding
 with `fit_codebooks`; beam-16 encoding of shrunk k-means codebooks, the pull chosen by `cross_validate_shrinkage` on
-the training vectors), `FiniteScalarQuantizer` (linear projections trained on the reconstruction),
+the training vectors; the same with 10 rounds of soft shrunk k-means, their temperature chosen by
+`cross_validate_temperature`), `FiniteScalarQuantizer` (linear projections trained on the reconstruction),
 `ImplicitResidualQuantizer` (QINCo-style implicit codebooks, `vqnb.implicit`); the PQ-VAE trained here with the
 experiment's default recipe, with its product (the note's) and with a residual quantizer at every size; and the PQ-VAE
 of the latest default `pqvae_embeddings` run when there is one (4 bytes). The report adds the Gaussian rate-distortion
@@ -43,7 +44,8 @@ from timing import write_report
 from vqnb.text import build_text
 from vqnb.implicit import ImplicitResidualQuantizer
 from vqnb.evaluation import fraction_of_variance_unexplained, gaussian_bound_fvu
-from vqnb.quantize import ProductQuantizer, ResidualVectorQuantizer, FiniteScalarQuantizer, cross_validate_shrinkage
+from vqnb.quantize import (ProductQuantizer, ResidualVectorQuantizer, FiniteScalarQuantizer, cross_validate_shrinkage,
+                           cross_validate_temperature)
 
 SEED, HELDOUT, K_NN = 0, 0.2, 10
 # 32 and 62 bits (prod <= 2^bits): FSQ's code is one int64 index, so 8 bytes get 62 bits and 16 bytes none (skipped)
@@ -157,10 +159,11 @@ def vqnb_pq(train, M):
     return Codec(pq.encode, pq.decode)
 
 
-def vqnb_rvq(train, M, beam=1, fit_iters=0, shrinkage=4., shrunk_rounds=0):
+def vqnb_rvq(train, M, beam=1, fit_iters=0, shrinkage=4., shrunk_rounds=0, soft_rounds=0, temperature=0.02):
     torch.manual_seed(SEED)
     rvq = ResidualVectorQuantizer(train.shape[1], 256, M, kmeans_iters=20, kmeans_shrinkage=shrinkage,
-                                  kmeans_shrunk_rounds=shrunk_rounds, threshold_ema_dead_code=0).train()
+                                  kmeans_shrunk_rounds=shrunk_rounds, kmeans_soft_rounds=soft_rounds,
+                                  kmeans_temperature=temperature, threshold_ema_dead_code=0).train()
     rvq(train); rvq.eval()                              # residual k-means: each layer on what the previous left
     if fit_iters: rvq.fit_codebooks(train, beam_size=beam, iters=fit_iters)
     return Codec(lambda x: rvq.encode(x, beam_size=beam), rvq.decode)
@@ -175,6 +178,23 @@ def vqnb_rvq_cv(train, M, beam=16):
     pull = min(cv, key=cv.get)
     codec = vqnb_rvq(train, M, beam=beam, shrinkage=pull, shrunk_rounds=SHRUNK_ROUNDS)
     codec.note = f"pull {pull:g} by 4-fold CV (" + ', '.join(f"{s:g}: {v:.4f}" for s, v in cv.items()) + ")"
+    return codec
+
+
+TEMPERATURE_CANDIDATES, SOFT_ROUNDS = (0., 0.01, 0.015, 0.02, 0.025), 10
+
+
+def vqnb_rvq_soft_cv(train, M, beam=16):
+    "Shrunk k-means with soft rounds: the pull by 4-fold CV, then the soft rounds' temperature by 4-fold CV at that pull (0: none)."
+    cv = cross_validate_shrinkage(train, 256, M, SHRINK_CANDIDATES, shrunk_rounds=SHRUNK_ROUNDS, seed=SEED)
+    pull = min(cv, key=cv.get)
+    cvt = cross_validate_temperature(train, 256, M, TEMPERATURE_CANDIDATES, shrinkage=pull, shrunk_rounds=SHRUNK_ROUNDS,
+                                     soft_rounds=SOFT_ROUNDS, seed=SEED)
+    t = min(cvt, key=cvt.get)
+    codec = vqnb_rvq(train, M, beam=beam, shrinkage=pull, shrunk_rounds=SHRUNK_ROUNDS, soft_rounds=SOFT_ROUNDS if t else 0,
+                     temperature=t or 1.)
+    codec.note = (f"pull {pull:g} by 4-fold CV (" + ', '.join(f"{s:g}: {v:.4f}" for s, v in cv.items()) + f"), then "
+                  f"temperature {t:g} by 4-fold CV (" + ', '.join(f"{s:g}: {v:.4f}" for s, v in cvt.items()) + ")")
     return codec
 
 
@@ -304,6 +324,7 @@ def main():
             'vqnb ResidualVectorQuantizer (beam 16)': lambda: vqnb_rvq(train, B, beam=16),
             'vqnb RVQ beam 16 + fit_codebooks (4 rounds)': lambda: vqnb_rvq(train, B, beam=16, fit_iters=4),
             'vqnb RVQ beam 16, shrunk k-means (pull by CV)': lambda: vqnb_rvq_cv(train, B),
+            'vqnb RVQ beam 16, soft shrunk k-means (pull, temperature by CV)': lambda: vqnb_rvq_soft_cv(train, B),
             **({'vqnb FiniteScalarQuantizer (linear)': lambda: vqnb_fsq(train, B)} if B in FSQ_LEVELS else {}),
             'vqnb ImplicitResidualQuantizer (QINCo-style, beam 8)': lambda: vqnb_implicit(train, B),
             'PQ-VAE, product quantizer (the note\'s, trained here)': lambda: pqvae_trained(train, test, B, 'product'),

@@ -17,8 +17,8 @@ from .core import check_int, check_number, check_choice, collective_device
 # %% auto #0
 __all__ = ['flatten_input', 'nearest_code', 'kmeans_codebook', 'world_size', 'QuantizerOutput', 'Codebook', 'VectorQuantizer',
            'rotation_trick', 'ResidualVectorQuantizer', 'ResidualVectorQuantizerEMA', 'cross_validate_shrinkage',
-           'beam_encode', 'least_squares_codebooks', 'ProductQuantizer', 'cross_head_similarity',
-           'OrthogonalProductQuantizer', 'FiniteScalarQuantizer']
+           'cross_validate_temperature', 'beam_encode', 'least_squares_codebooks', 'ProductQuantizer',
+           'cross_head_similarity', 'OrthogonalProductQuantizer', 'FiniteScalarQuantizer']
 
 # %% ../nbs/01_quantize.ipynb #43b0a7d9
 def _shape(t): return tuple(t.shape)
@@ -90,15 +90,33 @@ def nearest_code(x: Tensor, codebook: Tensor, cosine: bool = False, chunk_size: 
         codes[s:s + chunk_size] = scores.max(-1).indices
     return codes
 
+# %% ../nbs/01_quantize.ipynb #9be43637
+def _soft_round(data: Tensor, centres: Tensor, shrinkage: float, temperature: float, chunk_size: int = 4096) -> tuple[Tensor, Tensor]:
+    "One round of soft shrunk k-means: centres `[K, D]` become `(Σ wᵢ xᵢ + s·mean) / (Σ wᵢ + s)`, w = softmax(-d² / T)."
+    sq = lambda xs: (xs.pow(2).sum(-1, keepdim=True) - 2 * xs @ centres.T + centres.pow(2).sum(-1)).clamp(min=0)
+    T = temperature * torch.cat([sq(xs).amin(-1) for xs in data.split(chunk_size)]).mean()
+    if not T > 0: return centres, torch.bincount(nearest_code(data, centres, check=False), minlength=len(centres)).float()
+    sums, weights = torch.zeros_like(centres), centres.new_zeros(len(centres))
+    for xs in data.split(chunk_size):         # [chunk, K] weights at a time: no [N, K] matrix for large codebooks
+        w = torch.softmax(-sq(xs) / T, -1)
+        sums += w.T @ xs; weights += w.sum(0)
+    denom = weights[:, None] + shrinkage
+    # a code with no weight and no pull (underflow at shrinkage 0) keeps its centre rather than divide by zero
+    return torch.where(denom > 0, (sums + shrinkage * data.mean(0)) / denom.clamp(min=1e-30), centres), weights
+
 # %% ../nbs/01_quantize.ipynb #52c615ef
 def kmeans_codebook(samples: Tensor, codebook_size: int, iters: int = 10, max_samples: int = 16384,
-                    seed: int = 0, shrinkage: float = 0., shrunk_rounds: int = 0) -> tuple[Tensor, Tensor]:
+                    seed: int = 0, shrinkage: float = 0., shrunk_rounds: int = 0, soft_rounds: int = 0,
+                    temperature: float = 0.02) -> tuple[Tensor, Tensor]:
     """k-means centres `[codebook_size, D]` of `samples` `[N, D]` and their cluster sizes, by scikit-learn; with
     `shrinkage` s > 0 each centre is pulled towards the samples' mean as if s more points sat there: (Σ + s·mean)/(n + s),
-    then `shrunk_rounds` Lloyd rounds of that shrunk k-means (no effect without shrinkage)."""
+    then `shrunk_rounds` Lloyd rounds of that shrunk k-means (no effect without shrinkage), then `soft_rounds` rounds of
+    soft shrunk k-means at `temperature` (a fraction of the mean squared distance to the nearest centre); with soft
+    rounds the sizes are the points' summed weights."""
     from sklearn.cluster import KMeans
     check_int('codebook_size', codebook_size, 1); check_int('iters', iters, 1); check_int('max_samples', max_samples, 1)
     check_number('shrinkage', shrinkage, 0); check_int('shrunk_rounds', shrunk_rounds, 0)
+    check_int('soft_rounds', soft_rounds, 0); check_number('temperature', temperature, 0, min_open=True)
     if not isinstance(samples, Tensor) or samples.ndim != 2 or samples.shape[0] == 0:
         raise ValueError(f"samples: expected a non-empty [N, D] matrix, got "
                          f"{_shape(samples) if isinstance(samples, Tensor) else type(samples).__name__}")
@@ -130,6 +148,8 @@ def kmeans_codebook(samples: Tensor, codebook_size: int, iters: int = 10, max_sa
             # a code no point chose keeps its centre: at the mean it would duplicate every other empty code
             centres = torch.where(counts[:, None] > 0, (sums + shrinkage * mean) / (counts[:, None] + shrinkage), centres)
             sizes = counts
+    for _ in range(soft_rounds if n >= codebook_size else 0):
+        centres, sizes = _soft_round(data, centres, shrinkage, temperature)
     return centres.to(samples.device), sizes.to(samples.device)
 
 # %% ../nbs/01_quantize.ipynb #af64f3a1
@@ -181,7 +201,7 @@ class Codebook(nn.Module):
                  eps: float = 1e-5, use_cosine_sim: bool = False, kmeans_init: bool = True, kmeans_iters: int = 10,
                  kmeans_max_samples: int = 16384, threshold_ema_dead_code: float = 2.0,
                  sync_distributed: bool = True, chunk_size: int = 4096, kmeans_shrinkage: float = 0.,
-                 kmeans_shrunk_rounds: int = 0):
+                 kmeans_shrunk_rounds: int = 0, kmeans_soft_rounds: int = 0, kmeans_temperature: float = 0.02):
         super().__init__()
         self.dim, self.codebook_size = check_int('dim', dim, 1), check_int('codebook_size', codebook_size, 1)
         self.decay = check_number('decay', decay, 0, 1, min_open=True, max_open=True)
@@ -191,6 +211,8 @@ class Codebook(nn.Module):
         self.kmeans_max_samples = check_int('kmeans_max_samples', kmeans_max_samples, 1)
         self.kmeans_shrinkage = check_number('kmeans_shrinkage', kmeans_shrinkage, 0)
         self.kmeans_shrunk_rounds = check_int('kmeans_shrunk_rounds', kmeans_shrunk_rounds, 0)
+        self.kmeans_soft_rounds = check_int('kmeans_soft_rounds', kmeans_soft_rounds, 0)
+        self.kmeans_temperature = check_number('kmeans_temperature', kmeans_temperature, 0, min_open=True)
         self.chunk_size = check_int('chunk_size', chunk_size, 1)
         for k, v in dict(ema_update=ema_update, use_cosine_sim=use_cosine_sim, kmeans_init=kmeans_init,
                          sync_distributed=sync_distributed).items(): setattr(self, k, check_choice(k, v, (True, False)))
@@ -244,7 +266,8 @@ def initialise(self: Codebook, z: Tensor):
     if not self._sync() or dist.get_rank() == 0:
         seed = int(torch.randint(2**31 - 1, (1,)))
         centres[:], sizes[:] = kmeans_codebook(samples, self.codebook_size, self.kmeans_iters, self.kmeans_max_samples, seed,
-                                              self.kmeans_shrinkage, self.kmeans_shrunk_rounds)
+                                              self.kmeans_shrinkage, self.kmeans_shrunk_rounds, self.kmeans_soft_rounds,
+                                              self.kmeans_temperature)
     if self._sync(): _broadcast(centres); _broadcast(sizes)
     self._set_codes(torch.ones(self.codebook_size, dtype=torch.bool, device=centres.device), centres, sizes)
     self.initted.fill_(True)
@@ -301,6 +324,8 @@ class VectorQuantizer(nn.Module):
                  kmeans_max_samples: int = 16384,       # rows it uses at most
                  kmeans_shrinkage: float = 0.,          # pseudo-rows pulling its centres to the mean
                  kmeans_shrunk_rounds: int = 0,         # then Lloyd rounds of shrunk k-means
+                 kmeans_soft_rounds: int = 0,           # then rounds of soft shrunk k-means
+                 kmeans_temperature: float = 0.02,      # their temperature (fraction of the mean squared distance)
                  threshold_ema_dead_code: float = 2.0,  # revive codes whose EMA size drops below this (0: never)
                  sync_distributed: bool = True,         # keep the codebook identical across ranks
                  check_finite: bool = True,             # reject NaN/inf input at real positions
@@ -319,7 +344,8 @@ class VectorQuantizer(nn.Module):
         self.codebook = Codebook(self.codebook_dim, codebook_size, ema_update=ema_update, decay=decay, eps=eps,
                                  use_cosine_sim=use_cosine_sim, kmeans_init=kmeans_init, kmeans_iters=kmeans_iters,
                                  kmeans_max_samples=kmeans_max_samples, kmeans_shrinkage=kmeans_shrinkage,
-                                 kmeans_shrunk_rounds=kmeans_shrunk_rounds,
+                                 kmeans_shrunk_rounds=kmeans_shrunk_rounds, kmeans_soft_rounds=kmeans_soft_rounds,
+                                 kmeans_temperature=kmeans_temperature,
                                  threshold_ema_dead_code=threshold_ema_dead_code,
                                  sync_distributed=sync_distributed, chunk_size=chunk_size)
 
@@ -498,34 +524,52 @@ class ResidualVectorQuantizerEMA(ResidualVectorQuantizer):
                          decay=decay, ema_update=True, **kwargs)
 
 # %% ../nbs/01_quantize.ipynb #900d9493
-def cross_validate_shrinkage(x: Tensor, codebook_size: int, num_quantizers: int, candidates=(0., 1., 2., 4., 8., 16.), *,
-                             folds: int = 4, shrunk_rounds: int = 3, kmeans_iters: int = 20, seed: int = 0) -> dict[float, float]:
-    """Fold-mean held-out fraction of variance unexplained of a `ResidualVectorQuantizer` (greedy residual k-means with
-    `shrunk_rounds` rounds of shrunk k-means) for each `kmeans_shrinkage` in `candidates`, on `folds` folds of the rows
-    `x` `[N, D]`: use the candidate with the lowest value."""
+def _cross_validate(x: Tensor, codebook_size: int, num_quantizers: int, settings: dict, folds: int, seed: int) -> dict:
+    "Fold-mean held-out FVU of a greedy `ResidualVectorQuantizer` built with each `settings` value's keyword arguments."
     check_int('folds', folds, 2)
     if not isinstance(x, Tensor) or x.ndim != 2 or not x.is_floating_point():
         raise ValueError(f"x: expected a floating-point [N, D] matrix of training rows, got "
                          f"{_shape(x) if isinstance(x, Tensor) else type(x).__name__}")
     if x.shape[0] < folds * 2: raise ValueError(f"x: expected at least {2 * folds} rows for {folds} folds, got {x.shape[0]}")
-    candidates = [check_number('candidates', float(s), 0) for s in candidates]
-    if not candidates: raise ValueError("candidates: expected at least one shrinkage to try")
     held_out = torch.randperm(x.shape[0], generator=torch.Generator().manual_seed(seed)).chunk(folds)
     scores = {}
-    for s in candidates:
+    for key, kwargs in settings.items():
         fvus = []
         for k, held in enumerate(held_out):
             keep = torch.ones(x.shape[0], dtype=torch.bool); keep[held] = False
             fit, val = x[keep].float(), x[held].float()
             with torch.random.fork_rng():      # the k-means seeds come from the global generator: leave the caller's alone
                 torch.manual_seed(seed + k)
-                q = ResidualVectorQuantizer(x.shape[1], codebook_size, num_quantizers, kmeans_shrinkage=s,
-                                            kmeans_shrunk_rounds=shrunk_rounds, kmeans_iters=kmeans_iters,
-                                            threshold_ema_dead_code=0).train()
+                q = ResidualVectorQuantizer(x.shape[1], codebook_size, num_quantizers, threshold_ema_dead_code=0,
+                                            **kwargs).train()
                 q(fit); q.eval()
             fvus.append(float((val - q.decode(q.encode(val))).pow(2).sum() / (val - fit.mean(0)).pow(2).sum()))
-        scores[s] = sum(fvus) / len(fvus)
+        scores[key] = sum(fvus) / len(fvus)
     return scores
+
+def cross_validate_shrinkage(x: Tensor, codebook_size: int, num_quantizers: int, candidates=(0., 1., 2., 4., 8., 16.), *,
+                             folds: int = 4, shrunk_rounds: int = 3, kmeans_iters: int = 20, seed: int = 0) -> dict[float, float]:
+    """Fold-mean held-out fraction of variance unexplained of a `ResidualVectorQuantizer` (greedy residual k-means with
+    `shrunk_rounds` rounds of shrunk k-means) for each `kmeans_shrinkage` in `candidates`, on `folds` folds of the rows
+    `x` `[N, D]`: use the candidate with the lowest value."""
+    candidates = [check_number('candidates', float(s), 0) for s in candidates]
+    if not candidates: raise ValueError("candidates: expected at least one shrinkage to try")
+    return _cross_validate(x, codebook_size, num_quantizers, {s: dict(kmeans_shrinkage=s, kmeans_shrunk_rounds=shrunk_rounds,
+                           kmeans_iters=kmeans_iters) for s in candidates}, folds, seed)
+
+# %% ../nbs/01_quantize.ipynb #98228e9b
+def cross_validate_temperature(x: Tensor, codebook_size: int, num_quantizers: int, candidates=(0., 0.01, 0.015, 0.02, 0.025),
+                               *, shrinkage: float = 8., shrunk_rounds: int = 3, soft_rounds: int = 10, folds: int = 4,
+                               kmeans_iters: int = 20, seed: int = 0) -> dict[float, float]:
+    """Fold-mean held-out FVU of a greedy `ResidualVectorQuantizer` (residual k-means pulled by `shrinkage`,
+    `shrunk_rounds` hard then `soft_rounds` soft shrunk rounds) for each `kmeans_temperature` in `candidates` (0: no soft
+    round), on `folds` folds of the rows `x` `[N, D]`: use the candidate with the lowest value."""
+    candidates = [check_number('candidates', float(t), 0) for t in candidates]
+    if not candidates: raise ValueError("candidates: expected at least one temperature to try")
+    check_number('shrinkage', shrinkage, 0); check_int('soft_rounds', soft_rounds, 1)
+    return _cross_validate(x, codebook_size, num_quantizers, {t: dict(
+        kmeans_shrinkage=shrinkage, kmeans_shrunk_rounds=shrunk_rounds, kmeans_iters=kmeans_iters,
+        kmeans_soft_rounds=soft_rounds if t else 0, kmeans_temperature=t or 1.) for t in candidates}, folds, seed)
 
 # %% ../nbs/01_quantize.ipynb #8129a0d9
 @torch.no_grad()
