@@ -346,6 +346,21 @@ def _quantize():
     err('quantize', 'cross_validate_shrinkage 1-D x', lambda: cvs(torch.randn(16), 2, 1), 'x')
     err('quantize', 'cross_validate_shrinkage num_quantizers=0', lambda: cvs(torch.randn(16, 4), 2, 0), 'num_quantizers')
     err('quantize', 'cross_validate_shrinkage folds=0', lambda: cvs(torch.randn(16, 4), 2, 1, folds=0), 'folds')
+    err('quantize', 'kmeans_codebook temperature=0', lambda: kmeans_codebook(torch.randn(10, 4), 3, soft_rounds=1, temperature=0.), 'temperature')
+    err('quantize', 'kmeans_codebook soft_rounds=-1', lambda: kmeans_codebook(torch.randn(10, 4), 3, soft_rounds=-1), 'soft_rounds')
+    def soft_fixed_point():         # one more soft round after many: each centre is the weighted shrunk mean of the points
+        x = torch.randn(60, 3); s, t = 2., 0.05
+        c, n = kmeans_codebook(x, 4, shrinkage=s, soft_rounds=200, temperature=t)
+        d = torch.cdist(x, c).pow(2); T = t * d.amin(1).mean()
+        w = torch.softmax(-d / T, 1)
+        return c, (w.T @ x + s * x.mean(0)) / (w.sum(0)[:, None] + s), n, w.sum(0)
+    ok('quantize', 'kmeans_codebook soft rounds converge to weighted shrunk means', soft_fixed_point,
+       lambda r: torch.allclose(r[0], r[1], atol=1e-4) and torch.allclose(r[2], r[3], atol=1e-3))
+    cvt = api('quantize', 'cross_validate_temperature')
+    err('quantize', 'cross_validate_temperature candidates=()', lambda: cvt(torch.randn(16, 4), 2, 1, candidates=()), 'candidates')
+    err('quantize', 'cross_validate_temperature negative', lambda: cvt(torch.randn(16, 4), 2, 1, candidates=(-0.1,)), 'candidates')
+    err('quantize', 'cross_validate_temperature soft_rounds=0', lambda: cvt(torch.randn(16, 4), 2, 1, soft_rounds=0), 'soft_rounds')
+    err('quantize', 'cross_validate_temperature NaN rows', lambda: cvt(torch.full((16, 4), float('nan')), 2, 1), 'x')
     def beam_brute():
         x = torch.randn(6, 3); books = [torch.randn(4, 3), torch.randn(4, 3)]
         codes = beam_encode(x, books, beam_size=16)
@@ -725,6 +740,18 @@ def _windows():
     err('windows', 'MatchSelector select stride=0', lambda: ms().select(torch.randn(1, C, 40), torch.randn(1, C, 40), stride=0), 'stride')
     ok('windows', 'MatchSelector select empty batch', lambda: ms().select(torch.zeros(0, C, 40), torch.zeros(0, C, 40)), lambda r: len(r) == 0, names=('x_in', 'rows', 'empty'))
     saved_file_cases('windows', ms, lambda: MatchSelector.load, 'MatchSelector')
+    pick = dict(start_input=5.0, start_target=8.0, ratio_input=1.2, ratio_target=1.0, roll=0)
+    xi1, xt1 = torch.randn(1, C, 40), torch.randn(1, C, 40)
+    err('windows', 'MatchSelector candidates ratio_variants=0.1', lambda: ms().candidates(xi1, xt1, [[pick]], ratio_variants=0.1), 'ratio_variants')
+    err('windows', 'MatchSelector candidates ratio_variants NaN', lambda: ms().candidates(xi1, xt1, [[pick]], ratio_variants=(float('nan'),)), 'ratio_variants')
+    err('windows', 'MatchSelector candidates variant_shift_s=-1', lambda: ms().candidates(xi1, xt1, [[pick]], ratio_variants=(0.1,), variant_shift_s=-1), 'variant_shift_s')
+    def variants_legal():            # every variant is a legal window pair at a ratio of the selector's range, its target start kept
+        m = ms(); pool = m.candidates(xi1, xt1, [[pick]], ratio_variants=(-0.3, 0.05, 0.4))[0]
+        return m, pool
+    ok('windows', 'MatchSelector candidates ratio variants stay legal', variants_legal,
+       lambda r: all(1.0 - 1e-6 <= c['ratio_input'] <= 1.5 + 1e-6 and c['start_input'] >= -1e-6
+                     and c['start_input'] + (r[0].length - 1) * c['ratio_input'] <= 39 + 1e-4 for c in r[1] if c['score'] > float('-inf'))
+       and all(c['start_target'] == r[1][n % (len(r[1]) // 4)]['start_target'] for n, c in enumerate(r[1])))
     @fixture
     def agent(): return AdaptiveWindowCreativeAgent(encoding_dim=C, num_pairs=2, clip_s=4.0, window_s=1.0, frame_rate=fr, pooled=5, hidden=(8,), init_starts_s=(0.0, 2.0))
     saved_file_cases('windows', agent, lambda: AdaptiveWindowCreativeAgent.load, 'AdaptiveWindowCreativeAgent')
@@ -1606,16 +1633,17 @@ def _windows2():
      WINDOW_KEYS) = api('windows', 'encode_windows', 'decode_windows', 'pair_overlap', 'PlantedPairs', 'MatchCollate', 'random_plant',
         'closest_pair', 'keep_distinct', 'TemporalCompressor', 'WINDOW_KEYS')
     C = 4
-    CandidateScorer = api('windows', 'CandidateScorer')
+    CandidateScorer, CANDIDATE_FEATURES = api('windows', 'CandidateScorer', 'CANDIDATE_FEATURES')
+    NF = len(CANDIDATE_FEATURES)
     one_right = [torch.tensor([True, False, False, False])]
     err('windows', 'CandidateScorer wrong feature count', lambda: CandidateScorer()(torch.randn(3, 5)), 'feats')
-    err('windows', 'CandidateScorer.fit NaN features', lambda: CandidateScorer().fit([torch.full((4, 23), float('nan'))], one_right), 'feats')
-    err('windows', 'CandidateScorer.fit int labels', lambda: CandidateScorer().fit([torch.randn(4, 23)], [torch.tensor([1, 0, 0, 0])]), 'labels')
-    err('windows', 'CandidateScorer.fit no correct candidate', lambda: CandidateScorer().fit([torch.randn(4, 23)], [torch.zeros(4, dtype=torch.bool)]), 'labels')
-    err('windows', 'CandidateScorer.fit weight_decay=-1', lambda: CandidateScorer().fit([torch.randn(4, 23)], one_right, weight_decay=-1), 'weight_decay')
+    err('windows', 'CandidateScorer.fit NaN features', lambda: CandidateScorer().fit([torch.full((4, NF), float('nan'))], one_right), 'feats')
+    err('windows', 'CandidateScorer.fit int labels', lambda: CandidateScorer().fit([torch.randn(4, NF)], [torch.tensor([1, 0, 0, 0])]), 'labels')
+    err('windows', 'CandidateScorer.fit no correct candidate', lambda: CandidateScorer().fit([torch.randn(4, NF)], [torch.zeros(4, dtype=torch.bool)]), 'labels')
+    err('windows', 'CandidateScorer.fit weight_decay=-1', lambda: CandidateScorer().fit([torch.randn(4, NF)], one_right, weight_decay=-1), 'weight_decay')
     def separable():                 # one feature marks the right candidate: the fitted score must rank it first
         g = torch.Generator().manual_seed(0)
-        feats = [torch.randn(6, 23, generator=g) for _ in range(8)]
+        feats = [torch.randn(6, NF, generator=g) for _ in range(8)]
         for f in feats: f[0, 0] += 4.
         sc = CandidateScorer().fit(feats, [torch.arange(6) == 0 for _ in feats], steps=100)
         return [int(sc(f).argmax()) for f in feats]
