@@ -172,12 +172,18 @@ def vqnb_rvq(train, M, beam=1, fit_iters=0, shrinkage=4., shrunk_rounds=0, soft_
 SHRINK_CANDIDATES, SHRUNK_ROUNDS = (0., 1., 2., 4., 8., 16.), 3
 
 
-def vqnb_rvq_cv(train, M, beam=16):
-    "Residual k-means with shrunk k-means rounds, its pull chosen by 4-fold cross-validation on the training vectors alone."
+def pull_by_cv(train, M):
+    "The shrunk k-means pull chosen by 4-fold CV on the training vectors, and a note of every candidate's score."
     cv = cross_validate_shrinkage(train, 256, M, SHRINK_CANDIDATES, shrunk_rounds=SHRUNK_ROUNDS, seed=SEED)
     pull = min(cv, key=cv.get)
+    return pull, f"pull {pull:g} by 4-fold CV (" + ', '.join(f"{s:g}: {v:.4f}" for s, v in cv.items()) + ")"
+
+
+def vqnb_rvq_cv(train, M, beam=16):
+    "Residual k-means with shrunk k-means rounds, its pull chosen by 4-fold cross-validation on the training vectors alone."
+    pull, note = pull_by_cv(train, M)
     codec = vqnb_rvq(train, M, beam=beam, shrinkage=pull, shrunk_rounds=SHRUNK_ROUNDS)
-    codec.note = f"pull {pull:g} by 4-fold CV (" + ', '.join(f"{s:g}: {v:.4f}" for s, v in cv.items()) + ")"
+    codec.note = note
     return codec
 
 
@@ -185,16 +191,14 @@ TEMPERATURE_CANDIDATES, SOFT_ROUNDS = (0., 0.01, 0.015, 0.02, 0.025), 10
 
 
 def vqnb_rvq_soft_cv(train, M, beam=16):
-    "Shrunk k-means with soft rounds: the pull by 4-fold CV, then the soft rounds' temperature by 4-fold CV at that pull (0: none)."
-    cv = cross_validate_shrinkage(train, 256, M, SHRINK_CANDIDATES, shrunk_rounds=SHRUNK_ROUNDS, seed=SEED)
-    pull = min(cv, key=cv.get)
+    "Shrunk k-means with soft rounds: the pull by 4-fold CV (each row pays its own CV in its training time), then the soft rounds' temperature by 4-fold CV at that pull (0: none)."
+    pull, note = pull_by_cv(train, M)
     cvt = cross_validate_temperature(train, 256, M, TEMPERATURE_CANDIDATES, shrinkage=pull, shrunk_rounds=SHRUNK_ROUNDS,
                                      soft_rounds=SOFT_ROUNDS, seed=SEED)
     t = min(cvt, key=cvt.get)
     codec = vqnb_rvq(train, M, beam=beam, shrinkage=pull, shrunk_rounds=SHRUNK_ROUNDS, soft_rounds=SOFT_ROUNDS if t else 0,
                      temperature=t or 1.)
-    codec.note = (f"pull {pull:g} by 4-fold CV (" + ', '.join(f"{s:g}: {v:.4f}" for s, v in cv.items()) + f"), then "
-                  f"temperature {t:g} by 4-fold CV (" + ', '.join(f"{s:g}: {v:.4f}" for s, v in cvt.items()) + ")")
+    codec.note = note + f", then temperature {t:g} by 4-fold CV (" + ', '.join(f"{s:g}: {v:.4f}" for s, v in cvt.items()) + ")"
     return codec
 
 
