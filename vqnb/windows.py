@@ -15,12 +15,12 @@ from .train import SavedModel
 
 # %% auto #0
 __all__ = ['RATIO_RANGE', 'WINDOW_KEYS', 'TRUTH_KEYS', 'RATIO_GRID', 'CORR_SPANS', 'BACK_SPANS', 'EMBED_SPANS', 'CHANGE_SPANS',
-           'CANDIDATE_FEATURES', 'check_features', 'max_start', 'window_positions', 'extract_window', 'sample_window',
-           'check_ratio_range', 'check_window_s', 'check_fits', 'decode_windows', 'encode_windows', 'WindowSelector',
-           'TemporalCompressor', 'TonalityReducer', 'window_mismatch', 'WindowMatcher', 'pairs_overlap', 'pair_overlap',
-           'AgentConfig', 'AdaptiveWindowCreativeAgent', 'check_truth', 'keep_distinct', 'check_rolls', 'check_ratios',
-           'smooth_time', 'MatchSelectorConfig', 'MatchSelector', 'candidate_features', 'CandidateScorer',
-           'MatchCollate']
+           'ONSET_SPANS', 'CANDIDATE_FEATURES', 'check_features', 'max_start', 'window_positions', 'extract_window',
+           'sample_window', 'check_ratio_range', 'check_window_s', 'check_fits', 'decode_windows', 'encode_windows',
+           'WindowSelector', 'TemporalCompressor', 'TonalityReducer', 'window_mismatch', 'WindowMatcher',
+           'pairs_overlap', 'pair_overlap', 'AgentConfig', 'AdaptiveWindowCreativeAgent', 'check_truth',
+           'keep_distinct', 'check_rolls', 'check_ratios', 'smooth_time', 'MatchSelectorConfig', 'MatchSelector',
+           'candidate_features', 'CandidateScorer', 'MatchCollate']
 
 # %% ../nbs/33_windows.ipynb #6200d487
 def check_features(name: str, x, ndim: int) -> Tensor:
@@ -731,17 +731,24 @@ class MatchSelector(SavedModel, nn.Module):
 # the candidates' features (`candidate_features`): Pearson correlations of the two windows over spans of
 # the window (fractions of its length, from its starts), over 0.8 of it started 1/6 and 1/3 of it earlier, the learned
 # embeddings' cosine along the window (and 1.5 of it), the correlation of the windows' changes (frame-to-frame
-# differences: where chords and notes change, which tells ratios apart where a held chord does not) over 0.6-2 of it;
+# differences: where chords and notes change, which tells ratios apart where a held chord does not) over 0.6-2 of it,
+# the correlation of the windows' onset envelopes (one value a frame: the rises summed over channels) over 1-2 of it;
 # then each minus its best in the pair's pool; the ratio, and whether the candidate comes from the selector's best pick
 CORR_SPANS, BACK_SPANS, EMBED_SPANS, CHANGE_SPANS = (0.4, 0.6, 0.8, 1.0, 1.2, 1.5), (1 / 6, 1 / 3), (1.0, 1.5), (0.6, 1.0, 1.5, 2.0)
+ONSET_SPANS = (1.0, 1.5, 2.0)
 _RAW = ([f"correlation over {s:g} of the window" for s in CORR_SPANS] + [f"correlation over 0.8 of the window from {s:.2g} of it before" for s in BACK_SPANS]
-        + [f"embeddings' cosine over {s:g} of the window" for s in EMBED_SPANS] + [f"change correlation over {s:g} of the window" for s in CHANGE_SPANS])
+        + [f"embeddings' cosine over {s:g} of the window" for s in EMBED_SPANS] + [f"change correlation over {s:g} of the window" for s in CHANGE_SPANS]
+        + [f"onset correlation over {s:g} of the window" for s in ONSET_SPANS])
 CANDIDATE_FEATURES = tuple(_RAW + [f"{n}, minus the pool's best" for n in _RAW] + ['ratio - 1.25', "from the selector's best pick", "the pick's rank / 5"])
 
 def _pearson(a: Tensor, b: Tensor) -> Tensor:
     "`[N]`: the Pearson correlation of each row of `a` and `b` `[N, C, W]` over all its values."
     a, b = a - a.mean((1, 2), keepdim=True), b - b.mean((1, 2), keepdim=True)
     return (a * b).sum((1, 2)) / (a.flatten(1).norm(dim=1) * b.flatten(1).norm(dim=1)).clamp_min(1e-12)
+
+def _onsets(w: Tensor) -> Tensor:
+    "`[N, 1, W - 1]`: the onset envelope of windows `w [N, C, W]`: each frame's rises (positive changes) summed over channels."
+    return w.diff(dim=-1).relu().sum(1, keepdim=True)
 
 @torch.no_grad()
 def candidate_features(selector: MatchSelector, x_in: Tensor, x_tgt: Tensor, pools: list[list[dict]]) -> list[Tensor]:
@@ -764,6 +771,7 @@ def candidate_features(selector: MatchSelector, x_in: Tensor, x_tgt: Tensor, poo
         f += [(sample_window(e_in, (s_in - c) / h, r, round(s * selector.span)) * sample_window(e_t, (s_t - c) / h, one, round(s * selector.span))).sum(1).mean(1)
               for s in EMBED_SPANS]
         f += [_pearson(sample_window(X, s_in, r, round(s * L) + 1).diff(dim=-1), sample_window(Y, s_t, one, round(s * L) + 1).diff(dim=-1)) for s in CHANGE_SPANS]
+        f += [_pearson(_onsets(sample_window(X, s_in, r, round(s * L) + 1)), _onsets(sample_window(Y, s_t, one, round(s * L) + 1))) for s in ONSET_SPANS]
         F_ = torch.stack(f, 1)
         src = torch.tensor([float(p.get('source', 0)) for p in pool])
         out.append(torch.cat([F_, F_ - F_.max(0, keepdim=True).values, torch.stack([r - 1.25, (src == 0).float(), src / 5], 1)], 1))
