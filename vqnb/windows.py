@@ -746,9 +746,9 @@ def _pearson(a: Tensor, b: Tensor) -> Tensor:
     a, b = a - a.mean((1, 2), keepdim=True), b - b.mean((1, 2), keepdim=True)
     return (a * b).sum((1, 2)) / (a.flatten(1).norm(dim=1) * b.flatten(1).norm(dim=1)).clamp_min(1e-12)
 
-def _onsets(w: Tensor) -> Tensor:
-    "`[N, 1, W - 1]`: the onset envelope of windows `w [N, C, W]`: each frame's rises (positive changes) summed over channels."
-    return w.diff(dim=-1).relu().sum(1, keepdim=True)
+def _onsets(changes: Tensor) -> Tensor:
+    "`[N, 1, W]`: the onset envelope of windows' frame-to-frame `changes [N, C, W]`: each frame's rises summed over channels."
+    return changes.relu().sum(1, keepdim=True)
 
 @torch.no_grad()
 def candidate_features(selector: MatchSelector, x_in: Tensor, x_tgt: Tensor, pools: list[list[dict]]) -> list[Tensor]:
@@ -770,8 +770,9 @@ def candidate_features(selector: MatchSelector, x_in: Tensor, x_tgt: Tensor, poo
         e_t = selector.embed(x_tgt[b][None]).expand(N, -1, -1)
         f += [(sample_window(e_in, (s_in - c) / h, r, round(s * selector.span)) * sample_window(e_t, (s_t - c) / h, one, round(s * selector.span))).sum(1).mean(1)
               for s in EMBED_SPANS]
-        f += [_pearson(sample_window(X, s_in, r, round(s * L) + 1).diff(dim=-1), sample_window(Y, s_t, one, round(s * L) + 1).diff(dim=-1)) for s in CHANGE_SPANS]
-        f += [_pearson(_onsets(sample_window(X, s_in, r, round(s * L) + 1)), _onsets(sample_window(Y, s_t, one, round(s * L) + 1))) for s in ONSET_SPANS]
+        changes = {s: (sample_window(X, s_in, r, round(s * L) + 1).diff(dim=-1), sample_window(Y, s_t, one, round(s * L) + 1).diff(dim=-1))
+                   for s in {*CHANGE_SPANS, *ONSET_SPANS}}   # sampled once for both kinds of feature
+        f += [_pearson(*changes[s]) for s in CHANGE_SPANS] + [_pearson(*map(_onsets, changes[s])) for s in ONSET_SPANS]
         F_ = torch.stack(f, 1)
         src = torch.tensor([float(p.get('source', 0)) for p in pool])
         out.append(torch.cat([F_, F_ - F_.max(0, keepdim=True).values, torch.stack([r - 1.25, (src == 0).float(), src / 5], 1)], 1))
